@@ -150,4 +150,3 @@ func TestParseSyncPolicy(t *testing.T) {
 		t.Error("never accepted")
 	}
 }
-
