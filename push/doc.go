@@ -1,0 +1,19 @@
+// Package push wakes chat participants who are not connected. It is a generic dispatcher:
+// it knows push providers (Web Push, APNs, FCM HTTP v1, custom HTTP), their credentials and
+// their error vocabularies, and nothing about chats, Bayeux or HTTP routing.
+//
+// Why a dispatcher instead of calling providers inline: an agent message must not wait for
+// Apple or Google. Enqueue puts a notification into a bounded queue (overflow is an explicit
+// ErrQueueFull, logged and counted); a fixed worker pool sends, each provider kind limited to
+// its own concurrency so a slow provider cannot starve the others. Transient failures (429,
+// 5xx, network) are retried with exponential backoff and jitter on the injected Clock,
+// honouring Retry-After; permanent failures that mean "this device is gone" (APNs 410 /
+// BadDeviceToken / Unregistered, FCM UNREGISTERED or an invalid token, Web Push 404/410)
+// end with OutcomeDead so the caller can forget the subscription. Reliable delivery
+// (GCTI_GMS_PushResend) resends a delivered notification every Resend.Delay until Ack.
+//
+// Providers are built from Credentials by a Registry; replacing a credential (for example
+// through the admin API and its KV watch) swaps the provider without a restart, and the next
+// notification uses it. APNs keeps exactly one client and one token per credential, because
+// Apple throttles token refreshes and treats reconnect storms as abuse.
+package push

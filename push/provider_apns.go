@@ -1,0 +1,177 @@
+package push
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sideshow/apns2"
+	"github.com/sideshow/apns2/token"
+	"golang.org/x/net/http2"
+)
+
+// APNs hosts.
+const (
+	APNsHostProduction = apns2.HostProduction
+	APNsHostSandbox    = apns2.HostDevelopment
+)
+
+// apnsProvider holds ONE apns2 client (one HTTP/2 connection pool) and, for token auth, ONE
+// token per credential for the process lifetime: Apple answers 429
+// TooManyProviderTokenUpdates when a key's token is refreshed more often than every 20
+// minutes, and treats connection churn as abuse.
+type apnsProvider struct {
+	client *apns2.Client
+	topic  string
+}
+
+// APNsOptions tune the APNs transport (tests point it at a local HTTP/2 fake).
+type APNsOptions struct {
+	// ProductionHost and SandboxHost override Apple's hosts.
+	ProductionHost, SandboxHost string
+	// TLS, when set, is the base TLS config (for a local fake: its RootCAs).
+	TLS *tls.Config
+}
+
+func newAPNsProvider(c APNsCredential, k CredentialKey, o APNsOptions) (*apnsProvider, error) {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.TLS != nil {
+		tlsCfg = o.TLS.Clone()
+	}
+	var client *apns2.Client
+	if len(c.AuthKeyP8) > 0 {
+		key, err := c.authKey()
+		if err != nil {
+			return nil, err
+		}
+		tok := &token.Token{AuthKey: key, KeyID: c.KeyID, TeamID: c.TeamID}
+		// Sign once now so a bad key fails here, not as an empty bearer on every push
+		// (GenerateIfExpired discards the signing error).
+		if _, err := tok.Generate(); err != nil {
+			return nil, credErr("apns token signing: %v", err)
+		}
+		client = &apns2.Client{Token: tok}
+	} else {
+		cert, err := c.certificate()
+		if err != nil {
+			return nil, err
+		}
+		tlsCfg.Certificates = []tls.Certificate{cert}
+		client = &apns2.Client{Certificate: cert}
+	}
+	client.HTTPClient = &http.Client{
+		Transport: &http2.Transport{
+			TLSClientConfig: tlsCfg,
+			DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
+				d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: apns2.TLSDialTimeout, KeepAlive: apns2.TCPKeepAlive}, Config: cfg}
+				return d.DialContext(ctx, network, addr)
+			},
+			ReadIdleTimeout: apns2.ReadIdleTimeout, // HTTP/2 PING health check
+			PingTimeout:     10 * time.Second,
+		},
+		Timeout: apns2.HTTPClientTimeout,
+	}
+	if c.environment(k) == "sandbox" {
+		client.Host = firstNonEmpty(o.SandboxHost, APNsHostSandbox)
+	} else {
+		client.Host = firstNonEmpty(o.ProductionHost, APNsHostProduction)
+	}
+	return &apnsProvider{client: client, topic: c.Topic}, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (p *apnsProvider) Kind() Kind   { return KindAPNs }
+func (p *apnsProvider) Close() error { p.client.CloseIdleConnections(); return nil }
+
+// apnsPayload builds the JSON body: aps plus the data keys at top level, as iOS apps read
+// them from userInfo.
+func apnsPayload(n *Notification) ([]byte, bool) {
+	m := make(map[string]any, len(n.Data)+1)
+	for k, v := range n.Data {
+		if k != "aps" {
+			m[k] = v
+		}
+	}
+	silent := n.Title == "" && n.Body == ""
+	if silent {
+		m["aps"] = map[string]any{"content-available": 1}
+	} else {
+		alert := map[string]string{"body": n.Body}
+		if n.Title != "" {
+			alert["title"] = n.Title
+		}
+		m["aps"] = map[string]any{"alert": alert, "sound": "default"}
+	}
+	b, _ := json.Marshal(m) // only strings and maps of strings
+	return b, silent
+}
+
+func (p *apnsProvider) Send(ctx context.Context, n *Notification) error {
+	if n.Target.DeviceID == "" {
+		return &SendError{Class: ClassRejected, Reason: "MissingDeviceToken", Err: ErrInvalid}
+	}
+	payload, silent := apnsPayload(n)
+	an := &apns2.Notification{
+		DeviceToken: n.Target.DeviceID,
+		Topic:       p.topic,
+		Payload:     payload,
+		CollapseID:  apnsCollapse(n.Collapse),
+		Expiration:  time.Now().Add(n.TTL),
+		Priority:    apns2.PriorityHigh,
+		PushType:    apns2.PushTypeAlert,
+	}
+	if silent {
+		// Apple requires priority 5 and push type background for content-available pushes.
+		an.Priority, an.PushType = apns2.PriorityLow, apns2.PushTypeBackground
+	} else if n.Priority == PriorityNormal {
+		an.Priority = apns2.PriorityLow
+	}
+	res, err := p.client.PushWithContext(ctx, an)
+	if err != nil {
+		return &SendError{Class: ClassTransient, Reason: "network", Err: err}
+	}
+	if res.StatusCode == http.StatusOK {
+		return nil
+	}
+	return classifyAPNs(res.StatusCode, res.Reason)
+}
+
+// apnsCollapse keeps apns-collapse-id within Apple's 64-byte limit.
+func apnsCollapse(c string) string {
+	if len(c) > 64 {
+		return c[:64]
+	}
+	return c
+}
+
+// classifyAPNs maps Apple's status and reason (Table "Values for the APNs JSON reason key").
+func classifyAPNs(status int, reason string) *SendError {
+	if reason == "" {
+		reason = strconv.Itoa(status)
+	}
+	e := &SendError{Reason: reason, Status: status}
+	switch {
+	case status == http.StatusGone, reason == apns2.ReasonUnregistered,
+		reason == apns2.ReasonBadDeviceToken, reason == apns2.ReasonDeviceTokenNotForTopic:
+		e.Class = ClassDead
+	case status == http.StatusTooManyRequests, status >= 500,
+		reason == apns2.ReasonExpiredProviderToken, reason == apns2.ReasonIdleTimeout:
+		// ExpiredProviderToken: the shared token is regenerated on the next push.
+		e.Class = ClassTransient
+	default:
+		// InvalidProviderToken, BadCertificate, BadTopic, PayloadTooLarge, ...: a
+		// configuration or payload problem; retrying will not help.
+		e.Class = ClassRejected
+	}
+	return e
+}

@@ -1,0 +1,171 @@
+package push
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// RegistryOptions configure how providers are built from credentials.
+type RegistryOptions struct {
+	Logger *slog.Logger
+	// HTTPClient is used by Web Push, FCM (and its token requests) and custom HTTP
+	// (default DefaultHTTPClient()).
+	HTTPClient *http.Client
+	// APNsProductionHost / APNsSandboxHost override Apple's hosts (tests).
+	APNsProductionHost, APNsSandboxHost string
+	// APNsTLS, when set, is the base TLS config of APNs connections (tests: RootCAs of
+	// the fake). Client certificates are added per credential.
+	APNsTLS *tls.Config
+	// FCMEndpoint overrides https://fcm.googleapis.com (tests).
+	FCMEndpoint string
+	// WebPushHosts is the allow-list of Web Push endpoint hosts (default
+	// DefaultWebPushHosts). Entries starting with "." match subdomains.
+	WebPushHosts []string
+	// Now is used to check certificate validity (default time.Now).
+	Now func() time.Time
+}
+
+// Registry holds one live provider per credential and resolves targets to them. Apply
+// replaces a provider atomically: sends already running finish on the old one, the next
+// send uses the new one. It implements Resolver.
+type Registry struct {
+	o   RegistryOptions
+	log *slog.Logger
+
+	mu        sync.RWMutex
+	providers map[CredentialKey]entry
+}
+
+type entry struct {
+	p    Provider
+	info CredentialInfo
+}
+
+// NewRegistry makes an empty registry.
+func NewRegistry(o RegistryOptions) *Registry {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = DefaultHTTPClient()
+	}
+	if o.WebPushHosts == nil {
+		o.WebPushHosts = DefaultWebPushHosts
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Registry{o: o, log: o.Logger, providers: make(map[CredentialKey]entry)}
+}
+
+// Build validates c and makes its provider without installing it.
+func (r *Registry) Build(c Credential) (Provider, CredentialInfo, error) {
+	info, err := c.Validate(r.o.Now())
+	if err != nil {
+		return nil, info, err
+	}
+	var p Provider
+	switch c.Key.Kind {
+	case KindAPNs:
+		p, err = newAPNsProvider(*c.APNs, c.Key, APNsOptions{ProductionHost: r.o.APNsProductionHost, SandboxHost: r.o.APNsSandboxHost, TLS: r.o.APNsTLS})
+	case KindFCM:
+		p, err = newFCMProvider(*c.FCM, r.o.HTTPClient, r.o.FCMEndpoint)
+	case KindWebPush:
+		p = newWebPushProvider(*c.WebPush, r.o.HTTPClient, r.o.WebPushHosts)
+	case KindHTTP:
+		p = newHTTPProvider(*c.HTTP, r.o.HTTPClient)
+	default:
+		err = fmt.Errorf("push: kind %q: %w", c.Key.Kind, ErrInvalid)
+	}
+	if err != nil {
+		return nil, info, err
+	}
+	return p, info, nil
+}
+
+// Apply validates c and installs its provider, replacing the previous one of the same key
+// unless its fingerprint is unchanged (so an unchanged APNs key keeps its connection and
+// token).
+func (r *Registry) Apply(c Credential) (CredentialInfo, error) {
+	r.mu.RLock()
+	old, had := r.providers[c.Key]
+	r.mu.RUnlock()
+	if had && old.info.Fingerprint == c.Fingerprint() {
+		return old.info, nil
+	}
+	p, info, err := r.Build(c)
+	if err != nil {
+		return info, err
+	}
+	r.mu.Lock()
+	old, had = r.providers[c.Key]
+	r.providers[c.Key] = entry{p: p, info: info}
+	r.mu.Unlock()
+	if had {
+		_ = old.p.Close()
+	}
+	r.log.Info("push credential installed", "key", c.Key.String(), "fingerprint", info.Fingerprint)
+	return info, nil
+}
+
+// Remove uninstalls the provider of k.
+func (r *Registry) Remove(k CredentialKey) {
+	r.mu.Lock()
+	old, had := r.providers[k]
+	delete(r.providers, k)
+	r.mu.Unlock()
+	if had {
+		_ = old.p.Close()
+		r.log.Info("push credential removed", "key", k.String())
+	}
+}
+
+// Resolve finds the provider of t's kind, configuration name and variant. There is no
+// fallback from debug to production: an APNs sandbox token sent to production is answered
+// BadDeviceToken, which would wrongly mark the device dead.
+func (r *Registry) Resolve(t Target) (Provider, error) {
+	k := CredentialKey{Kind: t.Kind, Name: t.providerName(), Debug: t.Debug}
+	r.mu.RLock()
+	e, ok := r.providers[k]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("push: %s: %w", k.String(), ErrNoProvider)
+	}
+	return e.p, nil
+}
+
+// Infos lists the installed credentials (public facts only), sorted by key.
+func (r *Registry) Infos() []CredentialInfo {
+	r.mu.RLock()
+	out := make([]CredentialInfo, 0, len(r.providers))
+	for _, e := range r.providers {
+		out = append(out, e.info)
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b CredentialInfo) int {
+		switch {
+		case a.Key.String() < b.Key.String():
+			return -1
+		case a.Key.String() > b.Key.String():
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Close closes every provider.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, e := range r.providers {
+		_ = e.p.Close()
+		delete(r.providers, k)
+	}
+	return nil
+}
