@@ -1,0 +1,266 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Secret is a configuration value that must never be printed: String, GoString and LogValue
+// hide it. Use Reveal where the value is actually needed.
+type Secret string
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String reports whether the secret is set, never its value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the value from %#v as well.
+func (s Secret) GoString() string { return `config.Secret("` + s.String() + `")` }
+
+// LogValue hides the value from slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText hides the value from encoders that print the configuration.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Config is every setting of the chatgate binary. The `key` tag names the setting in flags,
+// environment and config file; the `help` tag is its documentation (rendered into
+// docs/configuration.md by Reference).
+type Config struct {
+	Addr     string `key:"addr" help:"HTTP listen address (host:port). Port 0 picks a free port; the bound address is logged as msg=listening addr=HOST:PORT."`
+	Data     string `key:"data" help:"Directory for the embedded NATS JetStream store (created if missing). Not used when nats-url is set."`
+	NodeID   string `key:"node-id" help:"Name of this node in a cluster (chat ownership, alias in responses). Empty means the host name."`
+	LogLevel string `key:"log-level" help:"Log level: debug, info, warn or error. debug adds one access-log line per HTTP request."`
+	LogFmt   string `key:"log-format" help:"Log format on stderr: text (logfmt-style key=value) or json (one object per line)."`
+
+	NATSURL   string `key:"nats-url" help:"Comma-separated URLs of an external NATS cluster (nats://, tls://, ws://, wss://). Empty runs an embedded server storing under data."`
+	StoreSync string `key:"store-sync" help:"Embedded store fsync policy: background (acknowledged writes survive a killed process; fsync every second) or always (fsync before every acknowledgement; survives a power cut, much slower)."`
+
+	AllowedOrigins        []string `key:"allowed-origins" help:"Comma-separated browser origins allowed on /genesys/cometd, e.g. https://shop.example.com or *.example.com. Empty allows same-origin browsers only; requests without an Origin header (non-browser clients) are always allowed."`
+	ClientPublishChannels []string `key:"client-publish-channels" help:"Comma-separated Bayeux channel patterns clients may publish to (* one segment, ** any depth), e.g. /bench/**. Service channels (/service/**) are always publishable."`
+	Services              []string `key:"services" help:"Comma-separated chat service names this node serves (/genesys/2/chat/{service}). Empty serves every configured service."`
+
+	BayeuxTimeout               time.Duration `key:"bayeux-timeout" help:"How long a /meta/connect long-poll is held when nothing is queued (CometD timeout)."`
+	BayeuxInterval              time.Duration `key:"bayeux-interval" help:"Delay the client is advised to wait between connects (CometD interval)."`
+	BayeuxMaxInterval           time.Duration `key:"bayeux-max-interval" help:"A session without a connect for this long after its last connect returned is expired (CometD maxInterval)."`
+	BayeuxMultiSessionInterval  time.Duration `key:"bayeux-multi-session-interval" help:"Interval advised to a browser that holds more long-polls than bayeux-max-sessions-per-browser."`
+	BayeuxMaxSessionsPerBrowser int           `key:"bayeux-max-sessions-per-browser" help:"Long-polls one browser (BAYEUX_BROWSER cookie) may hold at once; extra ones return at once with multiple-clients advice."`
+	BayeuxMaxQueue              int           `key:"bayeux-max-queue" help:"Messages queued per session while it has no connect held; on overflow the oldest is dropped, logged and counted (chatgate_bayeux_queue_drops_total)."`
+	BayeuxMaxRequestBytes       int64         `key:"bayeux-max-request-bytes" help:"Largest HTTP request body or websocket frame accepted on /genesys/cometd, in bytes."`
+	BayeuxMaxMessagesPerBatch   int           `key:"bayeux-max-messages-per-batch" help:"Most Bayeux messages accepted in one request or frame."`
+	BayeuxMaxMessageBytes       int           `key:"bayeux-max-message-bytes" help:"Largest single Bayeux message accepted, in bytes."`
+	BayeuxTrustClientSession    bool          `key:"bayeux-trust-client-session" help:"Accept a known clientId even when the BAYEUX_BROWSER cookie belongs to another browser (CometD trustClientSession). Off is safer."`
+	BayeuxTestEcho              bool          `key:"bayeux-test-echo" help:"Test only: register /service/echo, which answers every publish with the data it carried. Never enable in production."`
+
+	AdminToken Secret `key:"admin-token" help:"Bearer token for the admin API. Empty disables the admin API. At least 16 characters. Secret: never logged."`
+	SecretsKey Secret `key:"secrets-key" help:"Key that encrypts stored push credentials: 32 random bytes, base64-encoded (openssl rand -base64 32). Empty disables storing credentials. Secret: never logged."`
+
+	ReadHeaderTimeout time.Duration `key:"read-header-timeout" help:"Longest time a client may take to send request headers (slowloris guard). There is deliberately no write timeout: it would cut Bayeux long-polls."`
+	IdleTimeout       time.Duration `key:"idle-timeout" help:"How long an idle keep-alive HTTP connection stays open."`
+	ShutdownDelay     time.Duration `key:"shutdown-delay" help:"On SIGTERM, how long /readyz reports not-ready before connections are closed, so a load balancer stops routing here first. 0 in development; about 5s behind a load balancer."`
+	ShutdownTimeout   time.Duration `key:"shutdown-timeout" help:"Upper bound on graceful shutdown after the delay (answering long-polls, closing websockets, flushing the store). A second signal exits at once."`
+}
+
+// Default returns the configuration used when nothing else is set.
+func Default() Config {
+	return Config{
+		Addr:      ":8080",
+		Data:      "./data",
+		LogLevel:  "info",
+		LogFmt:    "text",
+		StoreSync: "background",
+
+		BayeuxTimeout:               30 * time.Second,
+		BayeuxInterval:              0,
+		BayeuxMaxInterval:           10 * time.Second,
+		BayeuxMultiSessionInterval:  2 * time.Second,
+		BayeuxMaxSessionsPerBrowser: 1,
+		BayeuxMaxQueue:              1000,
+		BayeuxMaxRequestBytes:       1 << 20,
+		BayeuxMaxMessagesPerBatch:   100,
+		BayeuxMaxMessageBytes:       64 << 10,
+
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownDelay:     0,
+		ShutdownTimeout:   20 * time.Second,
+	}
+}
+
+// SlogLevel is LogLevel as a slog.Level (Validate has checked it).
+func (c Config) SlogLevel() slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.LogLevel))
+	return l
+}
+
+// SecretsKeyBytes decodes SecretsKey (Validate has checked it); nil when unset.
+func (c Config) SecretsKeyBytes() []byte {
+	b, _ := decodeKey(c.SecretsKey.Reveal())
+	return b
+}
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid configuration")
+
+var (
+	serviceName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	hostPattern = regexp.MustCompile(`^(\*\.)?[A-Za-z0-9.-]+(:[0-9]+)?$`)
+)
+
+// Validate checks every field and returns all problems at once, each naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...)))
+	}
+
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("addr", "want host:port (e.g. :8080 or 127.0.0.1:0): %v", err)
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		bad("addr", "bad port %q", port)
+	}
+	if c.NATSURL == "" && strings.TrimSpace(c.Data) == "" {
+		bad("data", "must be set unless nats-url is")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFmt {
+	case "text", "json":
+	default:
+		bad("log-format", "%q is not one of text, json", c.LogFmt)
+	}
+	if c.NATSURL != "" {
+		for u := range strings.SplitSeq(c.NATSURL, ",") {
+			p, err := url.Parse(strings.TrimSpace(u))
+			if err != nil {
+				bad("nats-url", "unparsable URL")
+				continue
+			}
+			switch p.Scheme {
+			case "nats", "tls", "ws", "wss":
+			default:
+				bad("nats-url", "URL %q: scheme must be nats, tls, ws or wss", p.Redacted())
+			}
+			if p.Host == "" {
+				bad("nats-url", "URL %q has no host", p.Redacted())
+			}
+		}
+	}
+	switch c.StoreSync {
+	case "background", "always":
+	default:
+		bad("store-sync", "%q is not one of background, always", c.StoreSync)
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		host := o
+		if i := strings.Index(o, "://"); i >= 0 {
+			if s := o[:i]; s != "http" && s != "https" {
+				bad("allowed-origins", "%q: scheme must be http or https", o)
+				continue
+			}
+			host = o[i+3:]
+		}
+		if !hostPattern.MatchString(host) {
+			bad("allowed-origins", "%q is not an origin like https://shop.example.com or *.example.com", o)
+		}
+	}
+	for _, p := range c.ClientPublishChannels {
+		if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/meta/") || strings.Contains(p, " ") {
+			bad("client-publish-channels", "%q must be a channel pattern starting with / and not under /meta/", p)
+		}
+	}
+	for _, s := range c.Services {
+		if !serviceName.MatchString(s) {
+			bad("services", "%q: a service name is letters, digits, '_', '.' or '-'", s)
+		}
+	}
+	positive := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"bayeux-timeout", c.BayeuxTimeout}, {"bayeux-max-interval", c.BayeuxMaxInterval},
+		{"read-header-timeout", c.ReadHeaderTimeout}, {"idle-timeout", c.IdleTimeout},
+		{"shutdown-timeout", c.ShutdownTimeout},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			bad(p.key, "must be positive, got %s", p.d)
+		}
+	}
+	nonNegative := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"bayeux-interval", c.BayeuxInterval}, {"bayeux-multi-session-interval", c.BayeuxMultiSessionInterval},
+		{"shutdown-delay", c.ShutdownDelay},
+	}
+	for _, p := range nonNegative {
+		if p.d < 0 {
+			bad(p.key, "must not be negative, got %s", p.d)
+		}
+	}
+	ints := []struct {
+		key string
+		n   int64
+	}{
+		{"bayeux-max-sessions-per-browser", int64(c.BayeuxMaxSessionsPerBrowser)},
+		{"bayeux-max-queue", int64(c.BayeuxMaxQueue)},
+		{"bayeux-max-request-bytes", c.BayeuxMaxRequestBytes},
+		{"bayeux-max-messages-per-batch", int64(c.BayeuxMaxMessagesPerBatch)},
+		{"bayeux-max-message-bytes", int64(c.BayeuxMaxMessageBytes)},
+	}
+	for _, p := range ints {
+		if p.n < 1 {
+			bad(p.key, "must be at least 1, got %d", p.n)
+		}
+	}
+	if c.BayeuxMaxMessageBytes > 0 && c.BayeuxMaxRequestBytes > 0 && int64(c.BayeuxMaxMessageBytes) > c.BayeuxMaxRequestBytes {
+		bad("bayeux-max-message-bytes", "%d exceeds bayeux-max-request-bytes %d", c.BayeuxMaxMessageBytes, c.BayeuxMaxRequestBytes)
+	}
+	if t := c.AdminToken.Reveal(); t != "" && len(t) < 16 {
+		bad("admin-token", "must be at least 16 characters (got %d)", len(t))
+	}
+	if k := c.SecretsKey.Reveal(); k != "" {
+		if _, err := decodeKey(k); err != nil {
+			bad("secrets-key", "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// decodeKey accepts standard or URL-safe base64, padded or not, of exactly 32 bytes. The
+// error never quotes the value.
+func decodeKey(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != 32 {
+				return nil, fmt.Errorf("must decode to 32 bytes, got %d (generate with: openssl rand -base64 32)", len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, errors.New("not valid base64 (generate with: openssl rand -base64 32)")
+}
