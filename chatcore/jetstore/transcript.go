@@ -17,8 +17,10 @@ import (
 // Header names carried by every transcript record. The server adds its own Nats-* headers on
 // reads; ours are prefixed so they can never collide.
 const (
-	hdrFirst = "Chatgate-First-Index" // index of the record's first event
-	hdrLast  = "Chatgate-Last-Index"  // index of the record's last event
+	hdrFirst  = "Chatgate-First-Index" // index of the record's first event
+	hdrLast   = "Chatgate-Last-Index"  // index of the record's last event
+	hdrPrev   = "Chatgate-Prev-Seq"    // stream sequence of the chat's previous record, 0 if none
+	hdrOrigin = "Chatgate-Origin-Seq"  // stream sequence of the chat's first record, 0 on that record
 )
 
 // errConflict is the transcript-level "someone else appended first" outcome; the Store maps
@@ -29,30 +31,41 @@ var errConflict = errors.New("jetstore: transcript changed since the expected in
 // indexes first..last, gapless.
 type record struct {
 	seq         uint64 // stream sequence
+	prev        uint64 // previous record of the same chat, 0 for the first
+	origin      uint64 // first record of the chat (its own seq for the first record)
 	first, last int64
 	data        []byte // JSON array of events
 }
 
-// position is a known (last index, stream sequence) pair of a chat's transcript.
+// position is what an append needs to know about a chat's last record.
 type position struct {
-	last int64
-	seq  uint64
+	last   int64  // last index, 0 for an empty transcript
+	seq    uint64 // stream sequence of the last record, 0 for an empty transcript
+	origin uint64 // stream sequence of the chat's first record, 0 for an empty transcript
 }
+
+func (r record) position() position { return position{last: r.last, seq: r.seq, origin: r.origin} }
+
+// scanPerHop is how many stream messages a forward subject scan can step over in the time of
+// one direct-get round trip (≈100 ns per skipped message vs ≈20–40 µs per request in-process,
+// measured by BenchmarkTranscriptRead). read chooses between the two with it.
+const scanPerHop = 200
 
 // transcripts is the CHAT_EVENTS stream: one subject per chat, one message per append call.
 type transcripts struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream string
-	// directGet is the batch direct-get API subject of the stream.
+	// directGet is the direct-get API subject of the stream.
 	directGet string
-	// readBatch bounds how many records one direct-get round trip returns.
+	// readBatch bounds how many records one forward direct-get round trip returns.
 	readBatch int
+	// forceScan / forceChain pin read's strategy (benchmarks compare them).
+	forceScan, forceChain bool
 
-	mu       sync.Mutex
-	tail     map[string]position // chatID -> last known position, bounded by maxTail
-	maxTail  int
-	cacheHit uint64 // counted for tests and metrics
+	mu      sync.Mutex
+	tail    map[string]position // chatID -> last known position, bounded by maxTail
+	maxTail int
 }
 
 func newTranscripts(nc *nats.Conn, js jetstream.JetStream, stream string, maxTail int) *transcripts {
@@ -61,7 +74,7 @@ func newTranscripts(nc *nats.Conn, js jetstream.JetStream, stream string, maxTai
 		directGet: jetstream.DefaultAPIPrefix + "DIRECT.GET." + stream,
 		readBatch: 256,
 		tail:      make(map[string]position),
-		maxTail:   maxTail,
+		maxTail:   max(maxTail, 1),
 	}
 }
 
@@ -69,8 +82,8 @@ func (t *transcripts) remember(chatID string, p position) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.tail[chatID]; !ok && len(t.tail) >= t.maxTail {
-		// Evict an arbitrary entry: the cache only saves a round trip, so which one goes
-		// does not matter for correctness.
+		// Evict an arbitrary entry: the cache only saves a round trip per append, so which
+		// one goes does not matter for correctness.
 		for k := range t.tail {
 			delete(t.tail, k)
 			break
@@ -89,33 +102,57 @@ func (t *transcripts) cached(chatID string) (position, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p, ok := t.tail[chatID]
-	if ok {
-		t.cacheHit++
-	}
 	return p, ok
 }
 
-// lastPosition asks the server for the chat's last record (direct get by subject).
-// A chat without events is position{0, 0}.
-func (t *transcripts) lastPosition(ctx context.Context, chatID string) (position, error) {
-	subj := transcriptSubject(chatID)
-	m, err := t.js.Conn().RequestWithContext(ctx, t.directGet+"."+subj, nil)
+// lastRecord fetches the chat's last record (direct get by subject: the server finds it
+// through its per-subject index without scanning). ok is false for an empty transcript.
+func (t *transcripts) lastRecord(ctx context.Context, chatID string) (r record, ok bool, err error) {
+	m, err := t.request(ctx, t.directGet+"."+transcriptSubject(chatID), nil)
+	if err != nil || m == nil {
+		return record{}, false, err
+	}
+	if r, err = parseRecord(m); err != nil {
+		return record{}, false, err
+	}
+	t.remember(chatID, r.position())
+	return r, true, nil
+}
+
+// recordAt fetches one record by stream sequence and checks it belongs to the chat.
+func (t *transcripts) recordAt(ctx context.Context, chatID string, seq uint64) (record, error) {
+	m, err := t.request(ctx, t.directGet, fmt.Appendf(nil, `{"seq":%d}`, seq))
 	if err != nil {
-		return position{}, unavailable("last record", err)
+		return record{}, err
 	}
-	if st := m.Header.Get("Status"); st != "" {
-		if st == "404" {
-			return position{}, nil
-		}
-		return position{}, unavailable("last record", fmt.Errorf("status %s %s", st, m.Header.Get("Description")))
+	if m == nil {
+		return record{}, fmt.Errorf("%w: chat %s: record %d is missing", errCorrupt, chatID, seq)
 	}
-	r, err := parseRecord(m)
+	if m.Header.Get(jetstream.SubjectHeader) != transcriptSubject(chatID) {
+		return record{}, fmt.Errorf("%w: record %d belongs to %q, not chat %s", errCorrupt, seq, m.Header.Get(jetstream.SubjectHeader), chatID)
+	}
+	return parseRecord(m)
+}
+
+// request does one direct get; a nil message means "not found".
+func (t *transcripts) request(ctx context.Context, subj string, body []byte) (*nats.Msg, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	m, err := t.nc.RequestWithContext(ctx, subj, body)
 	if err != nil {
-		return position{}, err
+		return nil, unavailable("read transcript", err)
 	}
-	p := position{last: r.last, seq: r.seq}
-	t.remember(chatID, p)
-	return p, nil
+	switch st := m.Header.Get("Status"); st {
+	case "":
+		return m, nil
+	case "404":
+		return nil, nil
+	default:
+		return nil, unavailable("read transcript", fmt.Errorf("status %s %s", st, m.Header.Get("Description")))
+	}
 }
 
 // position returns the chat's last position, from the cache when possible.
@@ -123,93 +160,146 @@ func (t *transcripts) position(ctx context.Context, chatID string) (position, er
 	if p, ok := t.cached(chatID); ok {
 		return p, nil
 	}
-	return t.lastPosition(ctx, chatID)
+	r, _, err := t.lastRecord(ctx, chatID)
+	return r.position(), err
 }
 
-// append stores events first..last (first = expectLast+1) as one message, accepted by the
-// server only if the chat's last stored record is still the one with index expectLast. One
-// message per call makes a multi-event append atomic: all events or none.
-func (t *transcripts) append(ctx context.Context, chatID string, expectLast, last int64, data []byte) (uint64, error) {
+// append stores events expectLast+1..last as one message, accepted by the server only if
+// the chat's last stored record is still the one ending at index expectLast. One message per
+// call makes a multi-event append atomic: all of its events or none.
+func (t *transcripts) append(ctx context.Context, chatID string, expectLast, last int64, data []byte) (position, error) {
 	p, err := t.position(ctx, chatID)
 	if err != nil {
-		return 0, err
+		return position{}, err
 	}
 	if p.last != expectLast {
-		// The cache may be stale (another node appended, or our entry was evicted and a
-		// newer one re-read); only the server can tell.
+		// The cache may be stale (another node appended, or an evicted entry); only the
+		// server can tell.
 		t.forget(chatID)
-		if p, err = t.lastPosition(ctx, chatID); err != nil {
-			return 0, err
+		r, _, err := t.lastRecord(ctx, chatID)
+		if err != nil {
+			return position{}, err
 		}
-		if p.last != expectLast {
-			return 0, fmt.Errorf("%w: chat %s expected last index %d, store has %d", errConflict, chatID, expectLast, p.last)
+		if p = r.position(); p.last != expectLast {
+			return position{}, fmt.Errorf("%w: chat %s: expected last index %d, store has %d", errConflict, chatID, expectLast, p.last)
 		}
 	}
 	m := nats.NewMsg(transcriptSubject(chatID))
 	m.Header.Set(hdrFirst, strconv.FormatInt(expectLast+1, 10))
 	m.Header.Set(hdrLast, strconv.FormatInt(last, 10))
+	m.Header.Set(hdrPrev, strconv.FormatUint(p.seq, 10))
+	m.Header.Set(hdrOrigin, strconv.FormatUint(p.origin, 10))
 	m.Data = data
 	ack, err := t.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(p.seq))
 	if err != nil {
 		t.forget(chatID)
 		if isWrongLastSequence(err) {
-			return 0, fmt.Errorf("%w: chat %s: another writer appended after index %d", errConflict, chatID, expectLast)
+			return position{}, fmt.Errorf("%w: chat %s: another writer appended after index %d", errConflict, chatID, expectLast)
 		}
 		if errors.Is(err, nats.ErrMaxPayload) {
-			return 0, fmt.Errorf("%w: %w", errTooLarge, err)
+			return position{}, fmt.Errorf("%w: %w", errTooLarge, err)
 		}
 		// The outcome is unknown (for example a timeout after the server stored the
 		// message); the caller re-reads the transcript to find out.
-		return 0, unavailable("append", err)
+		return position{}, unavailable("append", err)
 	}
-	t.remember(chatID, position{last: last, seq: ack.Sequence})
-	return ack.Sequence, nil
+	np := position{last: last, seq: ack.Sequence, origin: p.origin}
+	if np.origin == 0 {
+		np.origin = ack.Sequence
+	}
+	t.remember(chatID, np)
+	return np, nil
 }
 
-// read returns the chat's records that contain an index >= from, in order, using batched
-// direct gets (one round trip per readBatch records; no consumer is created).
+// read returns, in order, the chat's records that contain an index >= from.
+//
+// Stream messages of one chat are interleaved with every other chat's, and the server finds
+// "next message on subject" by scanning block contents, so a forward read costs the number
+// of stream messages written during the chat's life (its span), however short the chat is.
+// Each record therefore also points at its predecessor, and read walks that chain backwards
+// from the last record with O(1) lookups by sequence when it needs few records or the span is
+// wide; it scans forward (batched, one round trip per readBatch records) when the chat is
+// dense in the stream. Both give the same result; the choice is only about cost.
 func (t *transcripts) read(ctx context.Context, chatID string, from int64) ([]record, error) {
-	subj := transcriptSubject(chatID)
-	var start uint64 = 1
-	// A cached position before `from` is a safe lower bound: every later index has a
-	// higher stream sequence, whoever wrote it.
-	if p, ok := t.cached(chatID); ok && p.last < from && p.seq > 0 {
-		start = p.seq + 1
+	from = max(from, 1)
+	last, ok, err := t.lastRecord(ctx, chatID)
+	if err != nil || !ok || last.last < from {
+		return nil, err
 	}
+	if last.first <= from {
+		return []record{last}, nil
+	}
+	// Records still needed are at most the events still needed.
+	hops := uint64(last.first - from)
+	span := last.seq - last.origin
+	scan := span <= hops*scanPerHop
+	if t.forceScan || t.forceChain {
+		scan = t.forceScan
+	}
+	var recs []record
+	if scan {
+		recs, err = t.scanForward(ctx, chatID, last.origin, last.seq, from)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, last)
+	} else {
+		recs = []record{last}
+		for r := last; r.first > from; {
+			if r.prev == 0 {
+				return nil, fmt.Errorf("%w: chat %s: record %d (index %d) has no predecessor", errCorrupt, chatID, r.seq, r.first)
+			}
+			if r, err = t.recordAt(ctx, chatID, r.prev); err != nil {
+				return nil, err
+			}
+			recs = append(recs, r)
+		}
+		for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
+			recs[i], recs[j] = recs[j], recs[i]
+		}
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i].first != recs[i-1].last+1 {
+			return nil, fmt.Errorf("%w: chat %s: index %d follows %d", errCorrupt, chatID, recs[i].first, recs[i-1].last)
+		}
+	}
+	return recs, nil
+}
+
+// scanForward returns the chat's records with sequence in [start, before) that contain an
+// index >= from, with batched direct gets filtered by the chat's subject.
+func (t *transcripts) scanForward(ctx context.Context, chatID string, start, before uint64, from int64) ([]record, error) {
+	subj := transcriptSubject(chatID)
 	var out []record
-	for {
-		recs, more, err := t.readBatchFrom(ctx, subj, start)
+	for start < before {
+		recs, more, err := t.scanBatch(ctx, subj, start)
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range recs {
-			if n := len(out); n > 0 && r.first != out[n-1].last+1 {
-				return nil, fmt.Errorf("%w: chat %s: index %d follows %d", errCorrupt, chatID, r.first, out[n-1].last)
+			if r.seq >= before {
+				return out, nil
 			}
 			if r.last >= from {
 				out = append(out, r)
 			}
 		}
-		if len(recs) > 0 {
-			start = recs[len(recs)-1].seq + 1
-		}
 		if !more || len(recs) == 0 {
 			break
 		}
-	}
-	if n := len(out); n > 0 {
-		t.remember(chatID, position{last: out[n-1].last, seq: out[n-1].seq})
+		start = recs[len(recs)-1].seq + 1
 	}
 	return out, nil
 }
 
-// readBatchFrom does one batched direct get: up to readBatch records of subj with stream
-// sequence >= start. more reports that the server has further records.
-func (t *transcripts) readBatchFrom(ctx context.Context, subj string, start uint64) (recs []record, more bool, err error) {
+// scanBatch does one batched direct get: up to readBatch records of subj with stream
+// sequence >= start. more reports that the server has further records. (The server ignores
+// up_to_seq for single-subject batches, so the caller stops at its bound itself.)
+func (t *transcripts) scanBatch(ctx context.Context, subj string, start uint64) (recs []record, more bool, err error) {
 	inbox := t.nc.NewInbox()
 	sub, err := t.nc.SubscribeSync(inbox)
 	if err != nil {
-		return nil, false, unavailable("read", err)
+		return nil, false, unavailable("read transcript", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	req, err := json.Marshal(struct {
@@ -221,7 +311,7 @@ func (t *transcripts) readBatchFrom(ctx context.Context, subj string, start uint
 		return nil, false, fmt.Errorf("jetstore: read request: %w", err)
 	}
 	if err := t.nc.PublishRequest(t.directGet, inbox, req); err != nil {
-		return nil, false, unavailable("read", err)
+		return nil, false, unavailable("read transcript", err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -231,17 +321,17 @@ func (t *transcripts) readBatchFrom(ctx context.Context, subj string, start uint
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
-			return nil, false, unavailable("read", err)
+			return nil, false, unavailable("read transcript", err)
 		}
 		switch m.Header.Get("Status") {
 		case "":
-		case "404": // no (more) records
+		case "404": // nothing in range
 			return recs, false, nil
 		case "204": // end of batch
 			pending, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
 			return recs, pending > 0, nil
 		default:
-			return nil, false, unavailable("read", fmt.Errorf("status %s %s", m.Header.Get("Status"), m.Header.Get("Description")))
+			return nil, false, unavailable("read transcript", fmt.Errorf("status %s %s", m.Header.Get("Status"), m.Header.Get("Description")))
 		}
 		r, err := parseRecord(m)
 		if err != nil {
@@ -267,10 +357,15 @@ func parseRecord(m *nats.Msg) (record, error) {
 	}
 	first, err1 := strconv.ParseInt(m.Header.Get(hdrFirst), 10, 64)
 	last, err2 := strconv.ParseInt(m.Header.Get(hdrLast), 10, 64)
-	if err1 != nil || err2 != nil || first < 1 || last < first {
-		return record{}, fmt.Errorf("%w: record %d has indexes %q..%q", errCorrupt, seq, m.Header.Get(hdrFirst), m.Header.Get(hdrLast))
+	prev, err3 := strconv.ParseUint(m.Header.Get(hdrPrev), 10, 64)
+	origin, err4 := strconv.ParseUint(m.Header.Get(hdrOrigin), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || first < 1 || last < first || prev >= seq || origin >= seq {
+		return record{}, fmt.Errorf("%w: record %d has headers %q", errCorrupt, seq, m.Header)
 	}
-	return record{seq: seq, first: first, last: last, data: bytes.Clone(m.Data)}, nil
+	if origin == 0 {
+		origin = seq
+	}
+	return record{seq: seq, prev: prev, origin: origin, first: first, last: last, data: bytes.Clone(m.Data)}, nil
 }
 
 // isWrongLastSequence reports the server's compare-and-set rejection: code 10071 on R1

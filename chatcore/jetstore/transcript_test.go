@@ -78,24 +78,49 @@ func TestTranscriptAppendReadConflict(t *testing.T) {
 	}
 }
 
-func TestTranscriptReadManyBatches(t *testing.T) {
+func TestTranscriptReadStrategiesAgree(t *testing.T) {
 	ctx := context.Background()
 	c := startEngine(t, t.TempDir(), natsserver.SyncBackground)
 	tr, _ := newTestTranscripts(t, c)
-	tr.readBatch = 7
-	for i := int64(1); i <= 100; i++ {
-		if _, err := tr.append(ctx, "long", i-1, i, fmt.Appendf(nil, "[%d]", i)); err != nil {
+	// "long" gets 1- and 3-event records; "noise" is interleaved so "long" is sparse.
+	idx := int64(0)
+	for i := 0; idx < 100; i++ {
+		n := int64(1 + 2*(i%2))
+		if _, err := tr.append(ctx, "long", idx, idx+n, fmt.Appendf(nil, "[%d]", idx+1)); err != nil {
 			t.Fatal(err)
 		}
+		idx += n
+		for k := int64(0); k < 3; k++ {
+			if _, err := tr.append(ctx, "noise", int64(3*i)+k, int64(3*i)+k+1, []byte("[0]")); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	fresh := newTranscripts(c.NC, c.JS, EventsStream, 10)
-	fresh.readBatch = 7
-	recs, err := fresh.read(ctx, "long", 42)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != 59 || recs[0].first != 42 || recs[58].last != 100 {
-		t.Fatalf("got %d records, first %+v", len(recs), recs[0])
+	for _, mode := range []string{"adaptive", "chain", "scan"} {
+		for _, from := range []int64{-5, 0, 1, 2, 42, 43, 44, 99, 100, 101, 200} {
+			rd := newTranscripts(c.NC, c.JS, EventsStream, 10)
+			rd.readBatch = 7
+			rd.forceChain, rd.forceScan = mode == "chain", mode == "scan"
+			recs, err := rd.read(ctx, "long", from)
+			if err != nil {
+				t.Fatalf("%s from %d: %v", mode, from, err)
+			}
+			if from > idx {
+				if len(recs) != 0 {
+					t.Fatalf("%s from %d: %d records", mode, from, len(recs))
+				}
+				continue
+			}
+			want := max(from, 1)
+			if len(recs) == 0 || recs[0].first > want || recs[0].last < want || recs[len(recs)-1].last != idx {
+				t.Fatalf("%s from %d: got %d records %+v..", mode, from, len(recs), recs[0])
+			}
+			for i := 1; i < len(recs); i++ {
+				if recs[i].first != recs[i-1].last+1 {
+					t.Fatalf("%s from %d: gap at %d", mode, from, i)
+				}
+			}
+		}
 	}
 }
 

@@ -1,0 +1,81 @@
+package jetstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// files is the CHAT_FILES object store: one object per uploaded file, named
+// <chatID>/<fileID>. Object stores chunk large files into 128 KiB messages, so files are
+// not bound by the server's maximum message size.
+type files struct{ obs jetstream.ObjectStore }
+
+func filesBucketConfig() jetstream.ObjectStoreConfig {
+	return jetstream.ObjectStoreConfig{
+		Bucket:      FilesBucket,
+		Description: "chatgate uploaded files, object <chatID>/<fileID>",
+		Storage:     jetstream.FileStorage,
+	}
+}
+
+// fileMeta is what the store keeps next to a file's bytes.
+type fileMeta struct {
+	Name        string
+	ContentType string
+	Size        int64
+	Headers     map[string]string
+}
+
+func (f *files) put(ctx context.Context, chatID, fileID string, m fileMeta, r io.Reader) (int64, error) {
+	meta := jetstream.ObjectMeta{Name: fileObject(chatID, fileID), Description: m.Name, Headers: map[string][]string{}}
+	if m.ContentType != "" {
+		meta.Headers.Set("Content-Type", m.ContentType)
+	}
+	for k, v := range m.Headers {
+		meta.Headers.Set(k, v)
+	}
+	meta.Headers.Set("Chatgate-File-Name", m.Name)
+	info, err := f.obs.Put(ctx, meta, r)
+	if err != nil {
+		return 0, unavailable("put file", err)
+	}
+	return int64(info.Size), nil
+}
+
+// get opens a stored file; the caller closes the reader.
+func (f *files) get(ctx context.Context, chatID, fileID string) (fileMeta, io.ReadCloser, error) {
+	res, err := f.obs.Get(ctx, fileObject(chatID, fileID))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fileMeta{}, nil, fmt.Errorf("%w: file %s of chat %s", errNotFound, fileID, chatID)
+	}
+	if err != nil {
+		return fileMeta{}, nil, unavailable("get file", err)
+	}
+	info, err := res.Info()
+	if err != nil {
+		_ = res.Close()
+		return fileMeta{}, nil, unavailable("get file", err)
+	}
+	m := fileMeta{Name: info.Headers.Get("Chatgate-File-Name"), ContentType: info.Headers.Get("Content-Type"), Size: int64(info.Size), Headers: map[string]string{}}
+	for k := range info.Headers {
+		if k != "Chatgate-File-Name" && k != "Content-Type" {
+			m.Headers[k] = info.Headers.Get(k)
+		}
+	}
+	return m, res, nil
+}
+
+func (f *files) remove(ctx context.Context, chatID, fileID string) error {
+	err := f.obs.Delete(ctx, fileObject(chatID, fileID))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("%w: file %s of chat %s", errNotFound, fileID, chatID)
+	}
+	if err != nil {
+		return unavailable("delete file", err)
+	}
+	return nil
+}
