@@ -41,7 +41,7 @@ type inProcess struct {
 	w *worker
 }
 
-func (p *inProcess) opened(ctx context.Context) error  { p.w.open(ctx); return nil }
+func (p *inProcess) opened(ctx context.Context) error            { p.w.open(ctx); return nil }
 func (p *inProcess) results(ctx context.Context) (Result, error) { return p.w.run(ctx), nil }
 func (p *inProcess) close(ctx context.Context) error {
 	p.w.close(ctx)
