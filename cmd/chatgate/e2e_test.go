@@ -1,0 +1,110 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestBinaryServesOpsEndpointsAndStopsOnSIGTERM(t *testing.T) {
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--shutdown-delay", "300ms")
+
+	if code, body := httpGet(t, p.url("/healthz")); code != 200 || body != "ok\n" {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+	if code, body := httpGet(t, p.url("/readyz")); code != 200 || body != "ready\n" {
+		t.Fatalf("/readyz = %d %q", code, body)
+	}
+	code, metrics := httpGet(t, p.url("/metrics"))
+	if code != 200 {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, name := range []string{"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_goroutines"} {
+		if _, ok := metricValue(metrics, name); !ok {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+
+	p.signal(syscall.SIGTERM)
+	// During the shutdown delay the process still serves, but is no longer ready.
+	eventually(t, 5*time.Second, "/readyz reports draining", func() bool {
+		code, body := httpGet(t, p.url("/readyz"))
+		return code == 503 && strings.Contains(body, "draining")
+	})
+	if code := p.waitExit(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, p.logText())
+	}
+	if !strings.Contains(p.logText(), "chatgate stopped") {
+		t.Errorf("no final log line:\n%s", p.logText())
+	}
+}
+
+func TestSecondSignalForcesExit(t *testing.T) {
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--shutdown-delay", "1h")
+	p.signal(syscall.SIGTERM)
+	eventually(t, 5*time.Second, "/readyz reports draining", func() bool {
+		code, _ := httpGet(t, p.url("/readyz"))
+		return code == 503
+	})
+	p.signal(syscall.SIGINT)
+	if code := p.waitExit(10 * time.Second); code != 1 {
+		t.Fatalf("exit code %d after a second signal, want 1", code)
+	}
+	if !strings.Contains(p.logText(), "second signal") {
+		t.Errorf("forced exit not logged:\n%s", p.logText())
+	}
+}
+
+func TestRestartOnSameAddressAndData(t *testing.T) {
+	data := t.TempDir()
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", data)
+	addr := p.addr
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitExit(10 * time.Second)
+	q := startProcess(t, "--addr", addr, "--data", data)
+	if q.addr != addr {
+		t.Fatalf("restarted on %s, want %s", q.addr, addr)
+	}
+	if code, _ := httpGet(t, q.url("/readyz")); code != 200 {
+		t.Fatalf("/readyz after SIGKILL restart = %d", code)
+	}
+	q.signal(syscall.SIGTERM)
+	if code := q.waitExit(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestInvalidConfigurationExits2(t *testing.T) {
+	cmd := exec.Command(binary(t), "--log-format", "xml", "--bayeux-timeout", "soon")
+	out, err := cmd.CombinedOutput()
+	var code int
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 2 || !strings.Contains(string(out), "bayeux-timeout") {
+		t.Fatalf("exit %d (%v), output:\n%s", code, err, out)
+	}
+}
+
+func TestHealthcheckSubcommand(t *testing.T) {
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	out, err := exec.Command(binary(t), "healthcheck", "--addr", p.addr).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("healthcheck against a live server: %v\n%s", err, out)
+	}
+	cmd := exec.Command(binary(t), "healthcheck", "--path", "/readyz")
+	cmd.Env = []string{"CHATGATE_ADDR=" + p.addr}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("healthcheck with CHATGATE_ADDR: %v\n%s", err, out)
+	}
+	p.signal(syscall.SIGTERM)
+	p.waitExit(15 * time.Second)
+	err = exec.Command(binary(t), "healthcheck", "--addr", p.addr, "--timeout", "2s").Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("healthcheck against a stopped server: %v, want exit 1", err)
+	}
+}
