@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -57,12 +58,12 @@ func (k CredentialKey) Validate() error {
 // Credential is the secret material of one provider configuration. Exactly one of the
 // kind-specific fields is set, matching Key.Kind.
 type Credential struct {
-	Key       CredentialKey      `json:"key"`
-	APNs      *APNsCredential    `json:"apns,omitempty"`
-	FCM       *FCMCredential     `json:"fcm,omitempty"`
-	WebPush   *VAPIDCredential   `json:"webpush,omitempty"`
-	HTTP      *HTTPCredential    `json:"customhttp,omitempty"`
-	UpdatedAt time.Time          `json:"updatedAt"`
+	Key       CredentialKey    `json:"key"`
+	APNs      *APNsCredential  `json:"apns,omitempty"`
+	FCM       *FCMCredential   `json:"fcm,omitempty"`
+	WebPush   *VAPIDCredential `json:"webpush,omitempty"`
+	HTTP      *HTTPCredential  `json:"customhttp,omitempty"`
+	UpdatedAt time.Time        `json:"updatedAt"`
 }
 
 // APNsCredential is either token auth (AuthKeyP8 + KeyID + TeamID) or certificate auth
@@ -315,8 +316,8 @@ func (f *FCMCredential) parse(info *CredentialInfo) (serviceAccount, error) {
 		if _, err2 := x509.ParsePKCS1PrivateKey(block.Bytes); err2 != nil {
 			return sa, credErr("fcm.serviceAccountJson private_key is not an RSA key: %v", err)
 		}
-	} else if _, ok := k.(interface{ Public() any }); !ok {
-		return sa, credErr("fcm.serviceAccountJson private_key has an unexpected type")
+	} else if _, ok := k.(*rsa.PrivateKey); !ok {
+		return sa, credErr("fcm.serviceAccountJson private_key is %T, want an RSA key (RS256)", k)
 	}
 	if info != nil {
 		info.ProjectID, info.ClientEmail, info.KeyID = sa.ProjectID, sa.ClientEmail, sa.PrivateKeyID

@@ -93,8 +93,8 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	closed  bool
 	queues  map[Kind]chan *job
-	timers  map[*job]Timer      // retry and resend timers, stopped on Close
-	pending map[string]*job     // awaiting Ack
+	timers  map[*job]Timer  // retry and resend timers, stopped on Close
+	pending map[string]*job // awaiting Ack
 	waiters map[string][]chan Result
 	wg      sync.WaitGroup
 
@@ -433,7 +433,12 @@ func (d *Dispatcher) schedule(j *job, delay time.Duration, resend bool) {
 }
 
 func (d *Dispatcher) delivered(j *job, now time.Time) {
+	// Read the job before scheduling a resend: once scheduled, the timer owns it.
 	r := Result{Outcome: OutcomeDelivered, Latency: now.Sub(j.enqueued)}
+	wasResend := j.resend
+	if !wasResend {
+		d.finish(j, r)
+	}
 	d.mu.Lock()
 	_, awaitingAck := d.pending[j.n.ID]
 	d.mu.Unlock()
@@ -447,10 +452,6 @@ func (d *Dispatcher) delivered(j *job, now time.Time) {
 			d.schedule(j, j.n.Resend.Delay, true)
 		}
 	}
-	if j.resend {
-		return // the first delivery was reported already
-	}
-	d.finish(j, r)
 }
 
 func (d *Dispatcher) finish(j *job, r Result) {

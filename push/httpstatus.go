@@ -10,13 +10,17 @@ import (
 // maxErrorBody bounds how much of a provider's error answer is read.
 const maxErrorBody = 64 << 10
 
+// maxRetryAfterSeconds caps a parsed Retry-After (a week) before the dispatcher's own cap,
+// so absurd values cannot overflow time.Duration.
+const maxRetryAfterSeconds = 7 * 24 * 3600
+
 // parseRetryAfter reads Retry-After as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
 func parseRetryAfter(h string, now time.Time) time.Duration {
 	if h == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(h, 10, 64); err == nil && s >= 0 {
+		return time.Duration(min(s, maxRetryAfterSeconds)) * time.Second
 	}
 	if t, err := http.ParseTime(h); err == nil && t.After(now) {
 		return t.Sub(now)

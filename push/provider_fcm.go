@@ -211,6 +211,8 @@ func classifyFCM(status int, raw []byte, retryAfter time.Duration) *SendError {
 		e.Class = ClassDead
 	case code == "INVALID_ARGUMENT" && (tokenField || strings.Contains(fe.Error.Message, "registration token")):
 		e.Class, e.Reason = ClassDead, "INVALID_ARGUMENT_TOKEN"
+	case code == "THIRD_PARTY_AUTH_ERROR", code == "PERMISSION_DENIED":
+		e.Class = ClassRejected // the APNs/web credential in the Firebase project, or IAM
 	case status == http.StatusUnauthorized:
 		e.Class = ClassTransient // access token refused: fetched anew on the retry
 	case code == "QUOTA_EXCEEDED", code == "UNAVAILABLE", code == "INTERNAL",

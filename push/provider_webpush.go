@@ -21,9 +21,9 @@ import (
 // URL it is given (server-side request forgery). Entries starting with "." match subdomains.
 var DefaultWebPushHosts = []string{
 	"fcm.googleapis.com", "android.googleapis.com", // Chrome, Edge on Android
-	".push.services.mozilla.com",                   // Firefox
-	".notify.windows.com",                          // Edge (WNS)
-	"web.push.apple.com", ".push.apple.com",        // Safari
+	".push.services.mozilla.com",            // Firefox
+	".notify.windows.com",                   // Edge (WNS)
+	"web.push.apple.com", ".push.apple.com", // Safari
 }
 
 // webPushPayload is what the service worker receives (decrypted) as event.data.json().
