@@ -31,7 +31,9 @@ export const defaultEnv = {
 export const testArgs = ["--bayeux-test-echo"];
 
 // bayeuxArgs maps test-level Bayeux settings to the binary's flags.
-export function bayeuxArgs({ timeout, maxInterval } = {}) {
+// The held-connect timeout is short (CometD default 30 s) so that a test can see the connect
+// loop cycle; tests that need other values pass them.
+export function bayeuxArgs({ timeout = "4s", maxInterval } = {}) {
   const a = [...testArgs];
   if (timeout) a.push("--bayeux-timeout", timeout);
   if (maxInterval) a.push("--bayeux-max-interval", maxInterval);

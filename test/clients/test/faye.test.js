@@ -28,6 +28,8 @@ for (const transport of ["long-polling", "websocket"]) {
 
     it("handshakes over long-polling and connects on the expected transport", async () => {
       const c = await ready();
+      await c.wireIn.next((m) => m.channel === "/meta/connect" && m.successful, 15000,
+        "a successful /meta/connect");
       const hs = c.wireIn.all.find((m) => m.channel === "/meta/handshake");
       assert.equal(hs.successful, true);
       assert.ok(hs.clientId);
@@ -91,7 +93,7 @@ for (const transport of ["long-polling", "websocket"]) {
       await c.subscribe(fence, (d) => got.push(d));
       await pub.publish(ch, { n: 1 });
       assert.equal((await got.next()).n, 1);
-      s.cancel();
+      s.subscription.cancel();
       const r = await c.wireIn.next((m) => m.channel === "/meta/unsubscribe", 10000, "unsubscribe reply");
       assert.equal(r.successful, true);
       await pub.publish(ch, { n: 2 });
