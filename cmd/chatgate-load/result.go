@@ -82,7 +82,8 @@ type Summary struct {
 
 // ServerMemory is the server's own view from /metrics, before and after opening the sessions.
 type ServerMemory struct {
-	Before, After            map[string]float64
+	Before                   map[string]float64 `json:"before"`
+	After                    map[string]float64 `json:"after"`
 	HeapInuseDeltaPerSession float64 `json:"heap_inuse_delta_per_session_bytes"`
 	RSSDeltaPerSession       float64 `json:"rss_delta_per_session_bytes"`
 	Sessions                 int64   `json:"sessions"`
@@ -121,8 +122,10 @@ func (s Summary) Print(w io.Writer) {
 		for _, k := range slices.Sorted(maps.Keys(m.After)) {
 			fmt.Fprintf(w, "server %s: before %.0f after %.0f\n", k, m.Before[k], m.After[k])
 		}
-		fmt.Fprintf(w, "server memory per session: heap_inuse %.0f B, RSS %.0f B (over %d sessions)\n",
-			m.HeapInuseDeltaPerSession, m.RSSDeltaPerSession, m.Sessions)
+		if s.Mode == "idle" {
+			fmt.Fprintf(w, "server memory per session: heap_inuse %.0f B, RSS %.0f B (over %d sessions)\n",
+				m.HeapInuseDeltaPerSession, m.RSSDeltaPerSession, m.Sessions)
+		}
 	}
 	if len(s.Events) > 0 {
 		fmt.Fprintf(w, "events:")

@@ -225,7 +225,9 @@ func (s *lpSession) run(ctx context.Context) {
 func (s *lpSession) publish(ctx context.Context, channel string, data []byte) error {
 	replies, at, err := s.post(ctx, "", []message{{Channel: channel, ClientID: s.cid(), ID: s.id(), Data: data}}, 20*time.Second)
 	if err != nil {
-		s.sink.publishAck(false)
+		if ctx.Err() == nil {
+			s.sink.publishAck(false)
+		}
 		return err
 	}
 	_, err = s.handle(replies, at)
