@@ -16,7 +16,7 @@ import (
 
 // serve runs chatgate until ctx is cancelled, then shuts down gracefully and returns. If
 // listening is not nil it is called with the bound address once the listener is open.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening func(net.Addr)) (err error) {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening func(net.Addr)) error {
 	// 1. Store: embedded NATS JetStream under cfg.Data, or an external cluster.
 	store, err := natsserver.Start(ctx, natsserver.Options{
 		DataDir:     cfg.Data,
@@ -27,18 +27,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	if err != nil {
 		return fmt.Errorf("start store: %w", err)
 	}
-	defer func() {
-		// Last step of shutdown: flush and close the store, bounded by its own deadline so a
-		// wedged drain cannot hang the process.
-		cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		if cerr := store.Close(cctx); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
-		}
-	}()
+	p := &parts{cfg: cfg, log: log, store: store}
 
 	// 2. HTTP surface.
-	surface := web.NewServer(web.ServerOptions{
+	p.surface = web.NewServer(web.ServerOptions{
 		Logger: log.With("component", "http"),
 		Ready:  web.ReadyFunc(store.Ping),
 	})
@@ -46,18 +38,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	// 3. Listen and serve.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return errors.Join(fmt.Errorf("listen: %w", err), p.stop(false))
 	}
-	httpSrv := &http.Server{
-		Handler:           surface,
+	p.http = &http.Server{
+		Handler:           p.surface,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		// No WriteTimeout: it would cut Bayeux long-polls, which are held for bayeux-timeout.
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
+	p.serveErr = make(chan error, 1)
+	go func() { p.serveErr <- p.http.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.Data, "store", storeKind(store))
 	if listening != nil {
 		listening(ln.Addr())
@@ -65,29 +57,51 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 
 	select {
 	case <-ctx.Done():
-	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
+		return p.stop(true)
+	case err := <-p.serveErr:
+		p.serveErr = nil
+		return errors.Join(fmt.Errorf("http server: %w", err), p.stop(false))
 	}
-	return shutdown(cfg, log, surface, httpSrv, serveErr)
 }
 
-// shutdown stops serving in the order that loses nothing.
-func shutdown(cfg config.Config, log *slog.Logger, surface *web.Server, httpSrv *http.Server, serveErr <-chan error) error {
-	surface.StartDraining()
-	if cfg.ShutdownDelay > 0 {
-		log.Info("draining: readyz reports not ready", "delay", cfg.ShutdownDelay)
-		t := time.NewTimer(cfg.ShutdownDelay)
+// parts are the running pieces, stopped in reverse order of start.
+type parts struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *natsserver.Conn
+	surface  *web.Server
+	http     *http.Server
+	serveErr chan error // nil when Serve is not running
+}
+
+// stop shuts down in the order that loses nothing: readiness off (and, if drain, the
+// shutdown delay), HTTP listener closed and in-flight requests finished, store flushed and
+// closed. All steps after the delay share one deadline, shutdown-timeout.
+func (p *parts) stop(drain bool) error {
+	if p.surface != nil {
+		p.surface.StartDraining()
+	}
+	if drain && p.cfg.ShutdownDelay > 0 {
+		p.log.Info("draining: /readyz reports not ready", "delay", p.cfg.ShutdownDelay)
+		t := time.NewTimer(p.cfg.ShutdownDelay)
 		<-t.C
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	if err := httpSrv.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		_ = httpSrv.Close()
+	if p.http != nil {
+		if err := p.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			_ = p.http.Close()
+		}
+		if p.serveErr != nil {
+			if err := <-p.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, fmt.Errorf("http server: %w", err))
+			}
+		}
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		errs = append(errs, fmt.Errorf("http server: %w", err))
+	if err := p.store.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
 	return errors.Join(errs...)
 }
