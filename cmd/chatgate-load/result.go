@@ -84,9 +84,9 @@ type Summary struct {
 type ServerMemory struct {
 	Before                   map[string]float64 `json:"before"`
 	After                    map[string]float64 `json:"after"`
-	HeapInuseDeltaPerSession float64 `json:"heap_inuse_delta_per_session_bytes"`
-	RSSDeltaPerSession       float64 `json:"rss_delta_per_session_bytes"`
-	Sessions                 int64   `json:"sessions"`
+	HeapInuseDeltaPerSession float64            `json:"heap_inuse_delta_per_session_bytes"`
+	RSSDeltaPerSession       float64            `json:"rss_delta_per_session_bytes"`
+	Sessions                 int64              `json:"sessions"`
 }
 
 // Summarize computes rates and percentiles.
