@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -38,3 +39,63 @@ func metricsHandler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
 type slogPromLogger struct{ log *slog.Logger }
 
 func (l slogPromLogger) Println(v ...any) { l.log.Warn("metrics", "err", fmt.Sprint(v...)) }
+
+// BayeuxStats is the snapshot the Bayeux collector exports; it mirrors bayeux.Stats so that
+// the collector can be tested without a Bayeux server.
+type BayeuxStats struct {
+	Sessions    int64            // live sessions
+	Connections map[string]int64 // open connections by transport
+	MessagesIn  uint64           // messages received from clients
+	MessagesOut uint64           // messages sent to clients
+	QueueDrops  uint64           // messages dropped on a full session queue
+}
+
+// bayeuxCollector reads a fresh snapshot on every scrape, so the Bayeux server keeps plain
+// atomic counters and knows nothing about Prometheus.
+type bayeuxCollector struct {
+	stats       func() BayeuxStats
+	sessions    *prometheus.Desc
+	connections *prometheus.Desc
+	in, out     *prometheus.Desc
+	drops       *prometheus.Desc
+}
+
+// NewBayeuxCollector exports stats() as chatgate_bayeux_* metrics.
+func NewBayeuxCollector(stats func() BayeuxStats) prometheus.Collector {
+	name := func(n string) string { return prometheus.BuildFQName(MetricsNamespace, "bayeux", n) }
+	return &bayeuxCollector{
+		stats:       stats,
+		sessions:    prometheus.NewDesc(name("sessions"), "Live Bayeux sessions (handshaken, not yet disconnected or expired).", nil, nil),
+		connections: prometheus.NewDesc(name("connections"), "Bayeux connections open now (held long-polls, open websockets) by transport.", []string{"transport"}, nil),
+		in:          prometheus.NewDesc(name("messages_in_total"), "Bayeux messages received from clients.", nil, nil),
+		out:         prometheus.NewDesc(name("messages_out_total"), "Bayeux messages sent to clients.", nil, nil),
+		drops:       prometheus.NewDesc(name("queue_drops_total"), "Messages dropped because a session queue was full.", nil, nil),
+	}
+}
+
+// bayeuxTransports are always exported, at 0 when idle, so dashboards need no absent().
+var bayeuxTransports = []string{"websocket", "long-polling", "callback-polling"}
+
+func (c *bayeuxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.sessions
+	ch <- c.connections
+	ch <- c.in
+	ch <- c.out
+	ch <- c.drops
+}
+
+func (c *bayeuxCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(s.Sessions))
+	for _, t := range bayeuxTransports {
+		ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue, float64(s.Connections[t]), t)
+	}
+	for t, n := range s.Connections {
+		if !slices.Contains(bayeuxTransports, t) {
+			ch <- prometheus.MustNewConstMetric(c.connections, prometheus.GaugeValue, float64(n), t)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.in, prometheus.CounterValue, float64(s.MessagesIn))
+	ch <- prometheus.MustNewConstMetric(c.out, prometheus.CounterValue, float64(s.MessagesOut))
+	ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(s.QueueDrops))
+}
