@@ -104,7 +104,10 @@ func TestEncryptedRoundTripAndWatch(t *testing.T) {
 	if err := s.Delete(ctx, c.Key); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "watch remove", func() bool { _, err := reg.Resolve(push.Target{Kind: push.KindWebPush}); return errors.Is(err, push.ErrNoProvider) })
+	eventually(t, "watch remove", func() bool {
+		_, err := reg.Resolve(push.Target{Kind: push.KindWebPush})
+		return errors.Is(err, push.ErrNoProvider)
+	})
 	if err := s.Delete(ctx, c.Key); !errors.Is(err, credstore.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}

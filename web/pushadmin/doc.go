@@ -1,0 +1,15 @@
+// Package pushadmin is the administrator's HTTP API for push credentials: create, replace,
+// list and delete one credential per provider kind, configuration name
+// (push_notification_provider) and variant (push_notification_debug), generate VAPID key
+// pairs, and read the dispatcher's counters.
+//
+// Why it looks like this: credentials are secrets, so uploads are validated on the spot
+// (the .p8 parses, the .p12 opens and has not expired, the VAPID pair matches, the service
+// account has an RSA key and a project) with a message that says exactly what is wrong;
+// they are stored encrypted (push/credstore) and only fingerprints and public facts are
+// ever returned. Writes take effect without a restart: the KV watch swaps the provider on
+// every node and this node applies the change immediately.
+//
+// Authentication is a bearer token (config admin-token) or Basic credentials, compared in
+// constant time on SHA-256 digests so neither content nor length leaks.
+package pushadmin

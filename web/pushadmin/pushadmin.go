@@ -1,0 +1,362 @@
+package pushadmin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatgate/chatgate/push"
+	"github.com/chatgate/chatgate/push/credstore"
+)
+
+// Config configures the admin API.
+type Config struct {
+	// Store persists credentials (required).
+	Store *credstore.Store
+	// Registry, when set, is updated right after a successful write so the next push on
+	// this node uses the new credential even before the KV watch delivers it (the watch
+	// updates every node, this one included; applying twice is a no-op).
+	Registry *push.Registry
+	// Stats, when set, serves GET /stats (the dispatcher's Stats method).
+	Stats func() push.StatsSnapshot
+	// Token is the bearer token; BasicUser/BasicPassword enable Basic auth as well. At
+	// least one must be set.
+	Token                    string
+	BasicUser, BasicPassword string
+	Logger                   *slog.Logger
+	// Now is the clock for certificate validity and UpdatedAt (default time.Now).
+	Now func() time.Time
+	// MaxBody bounds request bodies (default 1 MiB).
+	MaxBody int64
+}
+
+type handler struct {
+	cfg       Config
+	log       *slog.Logger
+	tokenHash [32]byte
+	basicHash [32]byte
+	mux       *http.ServeMux
+}
+
+// New returns the admin API handler. Its routes are relative to where it is mounted, e.g.
+// srv.Handle("/admin/push/", http.StripPrefix("/admin/push", h)).
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("pushadmin: Config.Store is required")
+	}
+	if cfg.Token == "" && (cfg.BasicUser == "" || cfg.BasicPassword == "") {
+		return nil, errors.New("pushadmin: a bearer token or basic credentials are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	h := &handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if cfg.Token != "" {
+		h.tokenHash = sha256.Sum256([]byte(cfg.Token))
+	}
+	if cfg.BasicUser != "" {
+		h.basicHash = sha256.Sum256([]byte(cfg.BasicUser + ":" + cfg.BasicPassword))
+	}
+	h.mux.HandleFunc("GET /credentials", h.list)
+	h.mux.HandleFunc("GET /credentials/{kind}/{name}", h.get)
+	h.mux.HandleFunc("PUT /credentials/{kind}/{name}", h.put)
+	h.mux.HandleFunc("DELETE /credentials/{kind}/{name}", h.del)
+	h.mux.HandleFunc("POST /credentials/webpush/{name}/generate", h.generate)
+	h.mux.HandleFunc("GET /stats", h.stats)
+	return h, nil
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="chatgate-admin", Basic realm="chatgate-admin"`)
+		writeError(w, http.StatusUnauthorized, "missing or wrong admin credentials")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBody)
+	h.mux.ServeHTTP(w, r)
+}
+
+// authorized compares hashes in constant time, so neither the content nor the length of
+// the secret leaks through timing.
+func (h *handler) authorized(r *http.Request) bool {
+	a := r.Header.Get("Authorization")
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") && h.cfg.Token != "" {
+		got := sha256.Sum256([]byte(a[7:]))
+		return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
+	}
+	if u, p, ok := r.BasicAuth(); ok && h.cfg.BasicUser != "" {
+		got := sha256.Sum256([]byte(u + ":" + p))
+		return subtle.ConstantTimeCompare(got[:], h.basicHash[:]) == 1
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// keyOf reads {kind}/{name} and ?debug= (push_notification_debug variant).
+func keyOf(r *http.Request) (push.CredentialKey, error) {
+	k := push.CredentialKey{Kind: push.Kind(r.PathValue("kind")), Name: r.PathValue("name")}
+	if r.PathValue("kind") == "" {
+		k.Kind = push.KindWebPush
+	}
+	if d := r.URL.Query().Get("debug"); d != "" {
+		b, err := strconv.ParseBool(d)
+		if err != nil {
+			return k, fmt.Errorf("debug=%q is not true or false", d)
+		}
+		k.Debug = b
+	}
+	return k, k.Validate()
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	cs, err := h.cfg.Store.List(r.Context())
+	if err != nil {
+		h.log.Error("push admin list", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	out := make([]infoOut, 0, len(cs))
+	for _, c := range cs {
+		info, err := c.Validate(h.cfg.Now())
+		if err != nil {
+			info.Fingerprint = c.Fingerprint()
+		}
+		out = append(out, withProblem(info, err))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"credentials": out})
+}
+
+// infoOut is a CredentialInfo plus what is wrong with it now (e.g. expired since upload).
+type infoOut struct {
+	push.CredentialInfo
+	Problem string `json:"problem,omitempty"`
+}
+
+func withProblem(info push.CredentialInfo, err error) infoOut {
+	o := infoOut{CredentialInfo: info}
+	if err != nil {
+		o.Problem = err.Error()
+	}
+	return o
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request) {
+	k, err := keyOf(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c, err := h.cfg.Store.Get(r.Context(), k)
+	if errors.Is(err, credstore.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no credential "+k.String())
+		return
+	}
+	if err != nil {
+		h.log.Error("push admin get", "key", k.String(), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store unavailable or credential unreadable")
+		return
+	}
+	info, verr := c.Validate(h.cfg.Now())
+	if verr != nil {
+		info.Fingerprint = c.Fingerprint()
+	}
+	writeJSON(w, http.StatusOK, withProblem(info, verr))
+}
+
+// Upload bodies. Binary material travels as text: the .p8 as its PEM, the .p12 as base64,
+// the service account as the JSON object Google hands out (or that JSON as a string).
+type apnsUpload struct {
+	AuthKeyP8           string `json:"authKeyP8"`
+	KeyID               string `json:"keyId"`
+	TeamID              string `json:"teamId"`
+	CertificateP12      string `json:"certificateP12"`
+	CertificatePassword string `json:"certificatePassword"`
+	Topic               string `json:"topic"`
+	Environment         string `json:"environment"`
+}
+
+type fcmUpload struct {
+	ServiceAccount json.RawMessage `json:"serviceAccount"`
+	ProjectID      string          `json:"projectId"`
+}
+
+func decodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	return nil
+}
+
+// parseUpload turns an upload body into a Credential for k.
+func parseUpload(k push.CredentialKey, body io.Reader) (push.Credential, error) {
+	c := push.Credential{Key: k}
+	switch k.Kind {
+	case push.KindAPNs:
+		var u apnsUpload
+		if err := decodeStrict(body, &u); err != nil {
+			return c, err
+		}
+		a := &push.APNsCredential{AuthKeyP8: []byte(u.AuthKeyP8), KeyID: u.KeyID, TeamID: u.TeamID,
+			CertificatePassword: u.CertificatePassword, Topic: u.Topic, Environment: u.Environment}
+		if u.CertificateP12 != "" {
+			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(u.CertificateP12))
+			if err != nil {
+				return c, fmt.Errorf("certificateP12 must be the .p12 file in standard base64: %w", err)
+			}
+			a.CertificateP12 = b
+		}
+		c.APNs = a
+	case push.KindFCM:
+		var u fcmUpload
+		if err := decodeStrict(body, &u); err != nil {
+			return c, err
+		}
+		sa := []byte(u.ServiceAccount)
+		var s string
+		if json.Unmarshal(sa, &s) == nil {
+			sa = []byte(s)
+		}
+		if len(sa) == 0 {
+			return c, errors.New("serviceAccount (the service-account JSON key) is required")
+		}
+		c.FCM = &push.FCMCredential{ServiceAccountJSON: sa, ProjectID: u.ProjectID}
+	case push.KindWebPush:
+		var v push.VAPIDCredential
+		if err := decodeStrict(body, &v); err != nil {
+			return c, err
+		}
+		v.Subject = push.NormalizeVAPIDSubject(v.Subject)
+		c.WebPush = &v
+	case push.KindHTTP:
+		var v push.HTTPCredential
+		if err := decodeStrict(body, &v); err != nil {
+			return c, err
+		}
+		c.HTTP = &v
+	}
+	return c, nil
+}
+
+func (h *handler) put(w http.ResponseWriter, r *http.Request) {
+	k, err := keyOf(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	c, err := parseUpload(k, r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+			return
+		}
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h.store(w, r.Context(), c)
+}
+
+func (h *handler) store(w http.ResponseWriter, ctx context.Context, c push.Credential) {
+	c.UpdatedAt = h.cfg.Now().UTC()
+	info, err := c.Validate(h.cfg.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if _, err := h.cfg.Store.Put(ctx, c); err != nil {
+		h.log.Error("push admin put", "key", c.Key.String(), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	if h.cfg.Registry != nil {
+		if _, err := h.cfg.Registry.Apply(c); err != nil {
+			// Validated above, so this is a provider construction problem; the stored
+			// value stays and the watch will retry on every node.
+			h.log.Error("push admin apply", "key", c.Key.String(), "err", err)
+		}
+	}
+	h.log.Info("push credential stored", "key", c.Key.String(), "fingerprint", info.Fingerprint)
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (h *handler) del(w http.ResponseWriter, r *http.Request) {
+	k, err := keyOf(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	err = h.cfg.Store.Delete(r.Context(), k)
+	switch {
+	case errors.Is(err, credstore.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no credential "+k.String())
+		return
+	case err != nil:
+		h.log.Error("push admin delete", "key", k.String(), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	if h.cfg.Registry != nil {
+		h.cfg.Registry.Remove(k)
+	}
+	h.log.Info("push credential deleted", "key", k.String())
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// generate makes a VAPID key pair, stores it and returns the public key (the widget's
+// applicationServerKey). The private key never leaves the server.
+func (h *handler) generate(w http.ResponseWriter, r *http.Request) {
+	k, err := keyOf(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var body struct {
+		Subject string `json:"subject"`
+	}
+	if err := decodeStrict(r.Body, &body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	v, err := push.GenerateVAPID(body.Subject)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "key generation failed")
+		return
+	}
+	h.store(w, r.Context(), push.Credential{Key: k, WebPush: &v})
+}
+
+func (h *handler) stats(w http.ResponseWriter, _ *http.Request) {
+	if h.cfg.Stats == nil {
+		writeError(w, http.StatusNotFound, "no dispatcher")
+		return
+	}
+	writeJSON(w, http.StatusOK, h.cfg.Stats())
+}
