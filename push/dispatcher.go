@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -221,7 +222,11 @@ func (d *Dispatcher) enqueue(n Notification, wait chan Result) (string, error) {
 		return "", fmt.Errorf("push: target kind %q: %w", n.Target.Kind, ErrInvalid)
 	}
 	if n.ID == "" {
-		n.ID = d.idPrefix + strconv.FormatUint(d.seq.Add(1), 36)
+		// IDs are acknowledged by receivers, so they must not be guessable: a random part
+		// per notification, plus a per-dispatcher counter to make collisions impossible.
+		var rnd [9]byte
+		_, _ = rand.Read(rnd[:])
+		n.ID = d.idPrefix + base64.RawURLEncoding.EncodeToString(rnd[:]) + strconv.FormatUint(d.seq.Add(1), 36)
 	}
 	if n.TTL <= 0 {
 		n.TTL = d.cfg.DefaultTTL
@@ -373,7 +378,7 @@ func (d *Dispatcher) send(k Kind, j *job) {
 	case se.Class == ClassDead:
 		d.log.Info("push target is gone", "target", j.n.Target.String(), "reason", se.Reason)
 		d.finish(j, Result{Outcome: OutcomeDead, Reason: se.Reason, Err: err, Latency: now.Sub(j.enqueued)})
-	case se.Class == ClassTransient && j.attempts < d.cfg.MaxAttempts && d.ctx.Err() == nil:
+	case se.Class == ClassTransient && j.attempts < d.maxAttempts(&j.n) && d.ctx.Err() == nil:
 		delay := d.backoff(j.attempts, se.RetryAfter)
 		d.stats.retried(k)
 		d.log.Debug("push retry scheduled", "target", j.n.Target.String(), "reason", se.Reason, "in", delay)
@@ -382,6 +387,13 @@ func (d *Dispatcher) send(k Kind, j *job) {
 		d.log.Warn("push failed", "target", j.n.Target.String(), "reason", se.Reason, "attempts", j.attempts, "err", err)
 		d.finish(j, Result{Outcome: OutcomeFailed, Reason: se.Reason, Err: err, Latency: now.Sub(j.enqueued)})
 	}
+}
+
+func (d *Dispatcher) maxAttempts(n *Notification) int {
+	if n.MaxAttempts > 0 && n.MaxAttempts < d.cfg.MaxAttempts {
+		return n.MaxAttempts
+	}
+	return d.cfg.MaxAttempts
 }
 
 // backoff is the wait before retry number n (n ≥ 1).

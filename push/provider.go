@@ -118,6 +118,9 @@ type Notification struct {
 	TTL time.Duration
 	// Resend, when non-nil, asks for resend-until-acknowledged.
 	Resend *Resend
+	// MaxAttempts, when > 0, lowers the dispatcher's MaxAttempts for this notification
+	// (a liveness ping wants one quick answer, not an hour of retries).
+	MaxAttempts int
 }
 
 // Provider sends one notification with one credential. Implementations are safe for
