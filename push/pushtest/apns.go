@@ -43,12 +43,12 @@ type APNs struct {
 	KeyP8                []byte
 	KeyID, TeamID, Topic string
 
-	script script
-	mu     sync.Mutex
-	keys   map[string]*ecdsa.PublicKey // kid → key (rotation)
-	got    []APNsRequest
-	keep   int
-	count  atomic.Int64
+	script   script
+	mu       sync.Mutex
+	keys     map[string]*ecdsa.PublicKey // kid → key (rotation)
+	got      []APNsRequest
+	keep     int
+	count    atomic.Int64
 	verified atomic.Value // verifiedToken: the last good provider token
 	// requireCert: certificate auth (StartAPNsCert) instead of provider tokens.
 	requireCert bool
