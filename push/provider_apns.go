@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"encoding/json"
 	"net"
@@ -35,6 +36,9 @@ type APNsOptions struct {
 	ProductionHost, SandboxHost string
 	// TLS, when set, is the base TLS config (for a local fake: its RootCAs).
 	TLS *tls.Config
+	// Tokens returns the shared provider token of a key (the Registry keeps one per
+	// team, key id and key, whatever the number of credentials using it).
+	Tokens func(c APNsCredential, key *ecdsa.PrivateKey) *token.Token
 }
 
 func newAPNsProvider(c APNsCredential, k CredentialKey, o APNsOptions) (*apnsProvider, error) {
@@ -48,11 +52,18 @@ func newAPNsProvider(c APNsCredential, k CredentialKey, o APNsOptions) (*apnsPro
 		if err != nil {
 			return nil, err
 		}
-		tok := &token.Token{AuthKey: key, KeyID: c.KeyID, TeamID: c.TeamID}
+		var tok *token.Token
+		if o.Tokens != nil {
+			tok = o.Tokens(c, key)
+		} else {
+			tok = &token.Token{AuthKey: key, KeyID: c.KeyID, TeamID: c.TeamID}
+		}
 		// Sign once now so a bad key fails here, not as an empty bearer on every push
 		// (GenerateIfExpired discards the signing error).
-		if _, err := tok.Generate(); err != nil {
-			return nil, credErr("apns token signing: %v", err)
+		if tok.GenerateIfExpired() == "" {
+			if _, err := tok.Generate(); err != nil {
+				return nil, credErr("apns token signing: %v", err)
+			}
 		}
 		client = &apns2.Client{Token: tok}
 	} else {

@@ -1,13 +1,18 @@
 package push
 
 import (
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sideshow/apns2/token"
 )
 
 // RegistryOptions configure how providers are built from credentials.
@@ -39,6 +44,26 @@ type Registry struct {
 
 	mu        sync.RWMutex
 	providers map[CredentialKey]entry
+
+	tokMu  sync.Mutex
+	tokens map[string]*token.Token // one APNs provider token per (team, key id, key)
+}
+
+// apnsToken returns the one token of a signing key: Apple answers 429
+// TooManyProviderTokenUpdates when a key's tokens are refreshed more often than every 20
+// minutes, which is what several tokens for one key (two topics, debug and production
+// variants) would do.
+func (r *Registry) apnsToken(c APNsCredential, key *ecdsa.PrivateKey) *token.Token {
+	h := sha256.Sum256(c.AuthKeyP8)
+	id := c.TeamID + "/" + c.KeyID + "/" + hex.EncodeToString(h[:8])
+	r.tokMu.Lock()
+	defer r.tokMu.Unlock()
+	if t, ok := r.tokens[id]; ok {
+		return t
+	}
+	t := &token.Token{AuthKey: key, KeyID: c.KeyID, TeamID: c.TeamID}
+	r.tokens[id] = t
+	return t
 }
 
 type entry struct {
@@ -60,7 +85,7 @@ func NewRegistry(o RegistryOptions) *Registry {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Registry{o: o, log: o.Logger, providers: make(map[CredentialKey]entry)}
+	return &Registry{o: o, log: o.Logger, providers: make(map[CredentialKey]entry), tokens: make(map[string]*token.Token)}
 }
 
 // Build validates c and makes its provider without installing it.
@@ -72,7 +97,7 @@ func (r *Registry) Build(c Credential) (Provider, CredentialInfo, error) {
 	var p Provider
 	switch c.Key.Kind {
 	case KindAPNs:
-		p, err = newAPNsProvider(*c.APNs, c.Key, APNsOptions{ProductionHost: r.o.APNsProductionHost, SandboxHost: r.o.APNsSandboxHost, TLS: r.o.APNsTLS})
+		p, err = newAPNsProvider(*c.APNs, c.Key, APNsOptions{ProductionHost: r.o.APNsProductionHost, SandboxHost: r.o.APNsSandboxHost, TLS: r.o.APNsTLS, Tokens: r.apnsToken})
 	case KindFCM:
 		p, err = newFCMProvider(*c.FCM, r.o.HTTPClient, r.o.FCMEndpoint)
 	case KindWebPush:
