@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -106,5 +108,51 @@ func TestHealthcheckSubcommand(t *testing.T) {
 	err = exec.Command(binary(t), "healthcheck", "--addr", p.addr, "--timeout", "2s").Run()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("healthcheck against a stopped server: %v, want exit 1", err)
+	}
+}
+
+func TestPushAdminAPIMountedWithSecrets(t *testing.T) {
+	const token = "e2e-admin-token-0123456789"
+	p := startProcessEnv(t, []string{
+		"CHATGATE_ADMIN_TOKEN=" + token,
+		"CHATGATE_SECRETS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	}, "--addr", "127.0.0.1:0", "--data", t.TempDir())
+
+	req, _ := http.NewRequest(http.MethodGet, p.url("/admin/push/credentials"), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without token: %d, want 401", resp.StatusCode)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"credentials"`) {
+		t.Fatalf("with token: %d %s", resp.StatusCode, body)
+	}
+	_, metrics := httpGet(t, p.url("/metrics"))
+	if !strings.Contains(metrics, "chatgate_push_queued{") {
+		t.Errorf("/metrics lacks the push dispatcher's metrics")
+	}
+	if strings.Contains(p.logText(), token) {
+		t.Errorf("admin token logged")
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+func TestNoAdminAPIWithoutToken(t *testing.T) {
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	if code, _ := httpGet(t, p.url("/admin/push/credentials")); code != 404 {
+		t.Fatalf("admin API reachable without admin-token: %d", code)
 	}
 }

@@ -73,9 +73,15 @@ var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startProcess runs the binary with args and waits for its "listening" log line.
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startProcessEnv(t, nil, args...)
+}
+
+// startProcessEnv is startProcess with extra environment variables.
+func startProcessEnv(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{t: t, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), args...)
-	p.cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
+	p.cmd.Env = append(append(os.Environ(), "GORACE=halt_on_error=1"), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -12,18 +12,25 @@ import (
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web"
+	"github.com/nats-io/nats.go"
 )
 
 // serve runs chatgate until ctx is cancelled, then shuts down gracefully and returns. If
 // listening is not nil it is called with the bound address once the listener is open.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening func(net.Addr)) error {
 	// 1. Store: embedded NATS JetStream under cfg.Data, or an external cluster.
-	store, err := natsserver.Start(ctx, natsserver.Options{
-		DataDir:     cfg.Data,
-		Sync:        natsserver.SyncPolicy(cfg.StoreSync),
-		ExternalURL: cfg.NATSURL,
-		Logger:      slog.New(demoteInfo{log.Handler()}),
-	})
+	storeOpts := natsserver.Options{
+		DataDir:      cfg.Data,
+		Sync:         natsserver.SyncPolicy(cfg.StoreSync),
+		SyncInterval: cfg.StoreSyncInterval,
+		ExternalURL:  cfg.NATSURL,
+		Replicas:     cfg.NATSReplicas,
+		Logger:       slog.New(demoteInfo{log.Handler()}),
+	}
+	if cfg.NATSCreds != "" {
+		storeOpts.ExternalOptions = append(storeOpts.ExternalOptions, nats.UserCredentials(cfg.NATSCreds))
+	}
+	store, err := natsserver.Start(ctx, storeOpts)
 	if err != nil {
 		return fmt.Errorf("start store: %w", err)
 	}
@@ -35,7 +42,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		Ready:  web.ReadyFunc(store.Ping),
 	})
 
-	// 3. Listen and serve.
+	// 3. Push dispatcher, credentials and their admin API.
+	if p.push, err = startPush(ctx, cfg, log, store, p.surface); err != nil {
+		return errors.Join(err, p.stop(false))
+	}
+
+	// 4. Listen and serve.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), p.stop(false))
@@ -70,13 +82,14 @@ type parts struct {
 	log      *slog.Logger
 	store    *natsserver.Conn
 	surface  *web.Server
+	push     *pushParts
 	http     *http.Server
 	serveErr chan error // nil when Serve is not running
 }
 
 // stop shuts down in the order that loses nothing: readiness off (and, if drain, the
-// shutdown delay), HTTP listener closed and in-flight requests finished, store flushed and
-// closed. All steps after the delay share one deadline, shutdown-timeout.
+// shutdown delay), HTTP listener closed and in-flight requests finished, push dispatcher
+// stopped, store flushed and closed. All steps after the delay share one deadline, shutdown-timeout.
 func (p *parts) stop(drain bool) error {
 	if p.surface != nil {
 		p.surface.StartDraining()
@@ -98,6 +111,11 @@ func (p *parts) stop(drain bool) error {
 			if err := <-p.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs = append(errs, fmt.Errorf("http server: %w", err))
 			}
+		}
+	}
+	if p.push != nil {
+		if err := p.push.stop(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := p.store.Close(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -46,8 +47,11 @@ type Config struct {
 	LogLevel string `key:"log-level" help:"Log level: debug, info, warn or error. debug adds one access-log line per HTTP request."`
 	LogFmt   string `key:"log-format" help:"Log format on stderr: text (logfmt-style key=value) or json (one object per line)."`
 
-	NATSURL   string `key:"nats-url" help:"Comma-separated URLs of an external NATS cluster (nats://, tls://, ws://, wss://). Empty runs an embedded server storing under data."`
-	StoreSync string `key:"store-sync" help:"Embedded store fsync policy: background (acknowledged writes survive a killed process; fsync every second) or always (fsync before every acknowledgement; survives a power cut, much slower)."`
+	NATSURL           string        `key:"nats-url" help:"Comma-separated URLs of an external NATS cluster (nats://, tls://, ws://, wss://). Empty runs an embedded server storing under data."`
+	NATSCreds         string        `key:"nats-creds" help:"Path to a NATS credentials file (.creds: user JWT and nkey seed) for nats-url."`
+	NATSReplicas      int           `key:"nats-replicas" help:"Replica count of streams and buckets. 0 means 1 embedded and 3 with nats-url (a single external dev server needs 1)."`
+	StoreSync         string        `key:"store-sync" help:"Embedded store fsync policy: background (acknowledged writes survive a killed process; fsync every store-sync-interval) or always (fsync before every acknowledgement; survives a power cut, much slower). See docs/storage.md."`
+	StoreSyncInterval time.Duration `key:"store-sync-interval" help:"Background fsync period of the embedded store under store-sync background: the most a power cut can lose."`
 
 	AllowedOrigins        []string `key:"allowed-origins" help:"Comma-separated browser origins allowed on /genesys/cometd, e.g. https://shop.example.com or *.example.com. Empty allows same-origin browsers only; requests without an Origin header (non-browser clients) are always allowed."`
 	ClientPublishChannels []string `key:"client-publish-channels" help:"Comma-separated Bayeux channel patterns clients may publish to (* one segment, ** any depth), e.g. /bench/**. Service channels (/service/**) are always publishable."`
@@ -64,6 +68,9 @@ type Config struct {
 	BayeuxMaxMessageBytes       int           `key:"bayeux-max-message-bytes" help:"Largest single Bayeux message accepted, in bytes."`
 	BayeuxTrustClientSession    bool          `key:"bayeux-trust-client-session" help:"Accept a known clientId even when the BAYEUX_BROWSER cookie belongs to another browser (CometD trustClientSession). Off is safer."`
 	BayeuxTestEcho              bool          `key:"bayeux-test-echo" help:"Test only: register /service/echo, which answers every publish with the data it carried. Never enable in production."`
+
+	PushQueueSize   int `key:"push-queue-size" help:"Notifications queued per push provider kind (Web Push, APNs, FCM, custom HTTP); beyond it a notification is refused, logged and counted."`
+	PushConcurrency int `key:"push-concurrency" help:"Concurrent sends per push provider kind (the size of its worker pool)."`
 
 	AdminToken Secret `key:"admin-token" help:"Bearer token for the admin API. Empty disables the admin API. At least 16 characters. Secret: never logged."`
 	SecretsKey Secret `key:"secrets-key" help:"Key that encrypts stored push credentials: 32 random bytes, base64-encoded (openssl rand -base64 32). Empty disables storing credentials. Secret: never logged."`
@@ -83,6 +90,8 @@ func Default() Config {
 		LogFmt:    "text",
 		StoreSync: "background",
 
+		StoreSyncInterval: time.Second,
+
 		BayeuxTimeout:               30 * time.Second,
 		BayeuxInterval:              0,
 		BayeuxMaxInterval:           10 * time.Second,
@@ -92,6 +101,9 @@ func Default() Config {
 		BayeuxMaxRequestBytes:       1 << 20,
 		BayeuxMaxMessagesPerBatch:   100,
 		BayeuxMaxMessageBytes:       64 << 10,
+
+		PushQueueSize:   10000,
+		PushConcurrency: 32,
 
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -105,6 +117,17 @@ func (c Config) SlogLevel() slog.Level {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(c.LogLevel))
 	return l
+}
+
+// Node is NodeID, or the host name when NodeID is empty (or "chatgate" if even that fails).
+func (c Config) Node() string {
+	if c.NodeID != "" {
+		return c.NodeID
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "chatgate"
 }
 
 // SecretsKeyBytes decodes SecretsKey (Validate has checked it); nil when unset.
@@ -163,6 +186,16 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if c.NATSReplicas < 0 || c.NATSReplicas > 5 {
+		bad("nats-replicas", "must be between 0 and 5, got %d", c.NATSReplicas)
+	}
+	if c.NATSCreds != "" {
+		if c.NATSURL == "" {
+			bad("nats-creds", "only applies with nats-url")
+		} else if _, err := os.Stat(c.NATSCreds); err != nil {
+			bad("nats-creds", "%v", err)
+		}
+	}
 	switch c.StoreSync {
 	case "background", "always":
 	default:
@@ -200,7 +233,7 @@ func (c Config) Validate() error {
 	}{
 		{"bayeux-timeout", c.BayeuxTimeout}, {"bayeux-max-interval", c.BayeuxMaxInterval},
 		{"read-header-timeout", c.ReadHeaderTimeout}, {"idle-timeout", c.IdleTimeout},
-		{"shutdown-timeout", c.ShutdownTimeout},
+		{"shutdown-timeout", c.ShutdownTimeout}, {"store-sync-interval", c.StoreSyncInterval},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -228,6 +261,8 @@ func (c Config) Validate() error {
 		{"bayeux-max-request-bytes", c.BayeuxMaxRequestBytes},
 		{"bayeux-max-messages-per-batch", int64(c.BayeuxMaxMessagesPerBatch)},
 		{"bayeux-max-message-bytes", int64(c.BayeuxMaxMessageBytes)},
+		{"push-queue-size", int64(c.PushQueueSize)},
+		{"push-concurrency", int64(c.PushConcurrency)},
 	}
 	for _, p := range ints {
 		if p.n < 1 {

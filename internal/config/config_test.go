@@ -163,6 +163,11 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 		{"admin token short", nil, []string{"CHATGATE_ADMIN_TOKEN=short"}, "", []string{"admin-token", "at least 16"}},
 		{"secrets key length", []string{"--secrets-key", "c2hvcnQ="}, nil, "", []string{"secrets-key", "32 bytes, got 5"}},
 		{"secrets key base64", []string{"--secrets-key", "not base64!"}, nil, "", []string{"secrets-key", "not valid base64"}},
+		{"replicas", []string{"--nats-replicas", "7"}, nil, "", []string{"nats-replicas", "between 0 and 5"}},
+		{"creds without url", []string{"--nats-creds", "/etc/hosts"}, nil, "", []string{"nats-creds", "only applies with nats-url"}},
+		{"creds missing", []string{"--nats-url", "nats://n1:4222", "--nats-creds", "/nonexistent.creds"}, nil, "", []string{"nats-creds", "/nonexistent.creds"}},
+		{"sync interval", []string{"--store-sync-interval", "0s"}, nil, "", []string{"store-sync-interval", "must be positive"}},
+		{"push queue", []string{"--push-queue-size", "0"}, nil, "", []string{"push-queue-size", "at least 1"}},
 		{"missing file", []string{"--config", "/nonexistent/chatgate.json"}, nil, "", []string{"config file", "/nonexistent/chatgate.json"}},
 	}
 	for _, tc := range cases {

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/chatgate/chatgate/internal/config"
+	"github.com/chatgate/chatgate/internal/natsserver"
+	"github.com/chatgate/chatgate/push"
+	"github.com/chatgate/chatgate/push/credstore"
+	"github.com/chatgate/chatgate/web"
+	"github.com/chatgate/chatgate/web/pushadmin"
+)
+
+// PushAdminPrefix is where the push credentials admin API is mounted.
+const PushAdminPrefix = "/admin/push"
+
+// pushParts is the push dispatcher with its provider registry and, when secrets-key is set,
+// the encrypted credential store whose watch keeps the registry current on every node.
+type pushParts struct {
+	registry   *push.Registry
+	dispatcher *push.Dispatcher
+	creds      *credstore.Store // nil without secrets-key
+	watch      *credstore.Watch // nil without secrets-key
+}
+
+// startPush builds the dispatcher and, with secrets-key, loads stored credentials and (with
+// admin-token as well) mounts the admin API at /admin/push/.
+func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn, surface *web.Server) (*pushParts, error) {
+	log = log.With("component", "push")
+	p := &pushParts{registry: push.NewRegistry(push.RegistryOptions{Logger: log})}
+	conc := map[push.Kind]int{}
+	for _, k := range []push.Kind{push.KindWebPush, push.KindAPNs, push.KindFCM, push.KindHTTP} {
+		conc[k] = cfg.PushConcurrency
+	}
+	var err error
+	p.dispatcher, err = push.New(push.Config{
+		Resolver:    p.registry,
+		Logger:      log,
+		QueueSize:   cfg.PushQueueSize,
+		Concurrency: conc,
+	})
+	if err != nil {
+		_ = p.registry.Close()
+		return nil, fmt.Errorf("push dispatcher: %w", err)
+	}
+	if err := surface.Registry().Register(p.dispatcher.Collector()); err != nil {
+		return nil, errors.Join(fmt.Errorf("push metrics: %w", err), p.stop(ctx))
+	}
+
+	key := cfg.SecretsKeyBytes()
+	if key == nil {
+		if cfg.AdminToken.Reveal() != "" {
+			log.Warn("admin-token is set but secrets-key is not: push credentials cannot be stored, so the push admin API is off")
+		}
+		return p, nil
+	}
+	if p.creds, err = credstore.Open(ctx, store, key, log); err != nil {
+		return nil, errors.Join(fmt.Errorf("push credentials: %w", err), p.stop(ctx))
+	}
+	if p.watch, err = p.creds.Watch(ctx, p.registry); err != nil {
+		return nil, errors.Join(fmt.Errorf("push credentials watch: %w", err), p.stop(ctx))
+	}
+	if tok := cfg.AdminToken.Reveal(); tok != "" {
+		h, err := pushadmin.New(pushadmin.Config{
+			Store:    p.creds,
+			Registry: p.registry,
+			Stats:    p.dispatcher.Stats,
+			Token:    tok,
+			Logger:   log,
+		})
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("push admin API: %w", err), p.stop(ctx))
+		}
+		surface.Handle(PushAdminPrefix+"/", http.StripPrefix(PushAdminPrefix, h))
+	}
+	return p, nil
+}
+
+// stop ends the credential watch, lets queued sends finish until ctx ends, and closes the
+// provider connections.
+func (p *pushParts) stop(ctx context.Context) error {
+	if p.watch != nil {
+		p.watch.Stop()
+	}
+	var errs []error
+	if p.dispatcher != nil {
+		if err := p.dispatcher.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("push dispatcher: %w", err))
+		}
+	}
+	if err := p.registry.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("push registry: %w", err))
+	}
+	return errors.Join(errs...)
+}
