@@ -527,3 +527,43 @@ func TestCollectorExposesCounters(t *testing.T) {
 		t.Fatalf("latency count %v", v)
 	}
 }
+
+func TestCloseGivesUpOnStuckSends(t *testing.T) {
+	bp := blockingProvider{release: make(chan struct{})}
+	results := make(chan push.Result, 10)
+	d, err := push.New(push.Config{Resolver: resolverFunc(func(push.Target) (push.Provider, error) { return bp, nil }),
+		Concurrency: map[push.Kind]int{push.KindHTTP: 1}, OnResult: func(r push.Result) { results <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := push.Notification{Target: push.Target{Kind: push.KindHTTP, DeviceID: "x"}}
+	for range 3 {
+		if _, err := d.Enqueue(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A Deliver whose caller gives up gets its context error and leaves no waiter behind.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := d.Deliver(ctx, n); !errors.Is(err, context.Canceled) {
+		t.Fatalf("deliver: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := d.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("close: %v", err)
+	}
+	// The stuck send was cancelled and retried never; queued ones were dropped.
+	outcomes := map[push.Outcome]int{}
+	for range 4 {
+		select {
+		case r := <-results:
+			outcomes[r.Outcome]++
+		case <-time.After(5 * time.Second):
+			t.Fatalf("missing results: %v", outcomes)
+		}
+	}
+	if outcomes[push.OutcomeDropped] != 3 || outcomes[push.OutcomeFailed] != 1 {
+		t.Fatalf("outcomes %v", outcomes)
+	}
+}
