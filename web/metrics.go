@@ -14,14 +14,15 @@ import (
 // MetricsNamespace prefixes every chatgate metric.
 const MetricsNamespace = "chatgate"
 
-// NewRegistry returns a private Prometheus registry with the Go runtime and process
-// collectors (go_*, process_*). A private registry, not the global default, so that tests
+// NewRegistry returns a private Prometheus registry with the Go runtime, process and build
+// information collectors (go_*, process_*, go_build_info). A private registry, not the global default, so that tests
 // can run several servers in one process and nothing registers behind our back.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(),
 	)
 	return reg
 }
