@@ -68,6 +68,7 @@ for (const transport of TRANSPORTS) {
       await pub.publish(ch, { n: 2, marker });
       await waitFor("the server to write the message into the dead link",
         () => proxy.dropped.includes(marker), { timeout: 15000 });
+      sub.meta.drain();
       proxy.sever();
       proxy.forward();
       // The client notices the dead connection, reconnects with its clientId, and the
