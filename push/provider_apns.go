@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
-	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
@@ -105,26 +105,58 @@ func (p *apnsProvider) Kind() Kind   { return KindAPNs }
 func (p *apnsProvider) Close() error { p.client.CloseIdleConnections(); return nil }
 
 // apnsPayload builds the JSON body: aps plus the data keys at top level, as iOS apps read
-// them from userInfo.
+// them from userInfo. It is written by hand (no map, no reflection): this runs once per
+// push on the hot path.
 func apnsPayload(n *Notification) ([]byte, bool) {
-	m := make(map[string]any, len(n.Data)+1)
-	for k, v := range n.Data {
-		if k != "aps" {
-			m[k] = v
-		}
-	}
 	silent := n.Title == "" && n.Body == ""
+	b := make([]byte, 0, 96+len(n.Title)+len(n.Body)+32*len(n.Data))
 	if silent {
-		m["aps"] = map[string]any{"content-available": 1}
+		b = append(b, `{"aps":{"content-available":1}`...)
 	} else {
-		alert := map[string]string{"body": n.Body}
+		b = append(b, `{"aps":{"alert":{`...)
 		if n.Title != "" {
-			alert["title"] = n.Title
+			b = append(b, `"title":`...)
+			b = appendJSONString(b, n.Title)
+			b = append(b, ',')
 		}
-		m["aps"] = map[string]any{"alert": alert, "sound": "default"}
+		b = append(b, `"body":`...)
+		b = appendJSONString(b, n.Body)
+		b = append(b, `},"sound":"default"}`...)
 	}
-	b, _ := json.Marshal(m) // only strings and maps of strings
-	return b, silent
+	for k, v := range n.Data {
+		if k == "aps" {
+			continue
+		}
+		b = append(b, ',')
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, v)
+	}
+	return append(b, '}'), silent
+}
+
+// appendJSONString appends s as a JSON string (RFC 8259 escaping; invalid UTF-8 becomes
+// U+FFFD, as encoding/json does).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r == '\n':
+			b = append(b, '\\', 'n')
+		case r == '\r':
+			b = append(b, '\\', 'r')
+		case r == '\t':
+			b = append(b, '\\', 't')
+		case r < 0x20 || r == 0x2028 || r == 0x2029:
+			b = append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
 }
 
 func (p *apnsProvider) Send(ctx context.Context, n *Notification) error {
