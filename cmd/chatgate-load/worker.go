@@ -79,6 +79,9 @@ type worker struct {
 
 func newWorker(cfg Config, log *slog.Logger) *worker {
 	w := &worker{cfg: cfg, log: log, dialer: map[string]*websocket.Dialer{}, hc: map[string]*http.Client{}, events: map[string]int64{}}
+	// Count from the start: with several processes, another process's publishers may start a
+	// few milliseconds before this one is released.
+	w.counting.Store(true)
 	for i := 1; i <= max(1, cfg.Sources); i++ {
 		ip := net.IPv4(127, 0, 0, byte(i))
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 10 * time.Second}
@@ -204,7 +207,6 @@ func (w *worker) open(ctx context.Context) {
 // run publishes at the configured rate for Duration (latency mode) or just holds the sessions
 // (idle mode), then waits Drain for in-flight messages.
 func (w *worker) run(ctx context.Context) Result {
-	w.counting.Store(true)
 	start := time.Now()
 	var published atomic.Int64
 	var expected atomic.Int64
