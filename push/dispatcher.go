@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	mathrand "math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -99,8 +100,9 @@ type Dispatcher struct {
 	waiters map[string][]chan Result
 	wg      sync.WaitGroup
 
-	results       chan Result // to OnResult
-	resultsClosed bool        // under mu
+	results       chan Result       // to OnResult and listeners
+	listeners     []*resultListener // copy-on-write, under mu
+	resultsClosed bool              // under mu
 	resultsWG     sync.WaitGroup
 }
 
@@ -164,10 +166,8 @@ func New(cfg Config) (*Dispatcher, error) {
 		waiters:  make(map[string][]chan Result),
 	}
 	d.results = make(chan Result, cfg.QueueSize)
-	if cfg.OnResult != nil {
-		d.resultsWG.Add(1)
-		go d.reportResults()
-	}
+	d.resultsWG.Add(1)
+	go d.reportResults()
 	for _, k := range Kinds {
 		q := make(chan *job, cfg.QueueSize)
 		d.queues[k] = q
@@ -487,7 +487,7 @@ func (d *Dispatcher) finishLocked(j *job, r Result) {
 	for _, w := range ws {
 		w <- r // buffered, one result per waiter
 	}
-	if d.cfg.OnResult == nil || d.resultsClosed {
+	if d.resultsClosed || (d.cfg.OnResult == nil && len(d.listeners) == 0) {
 		return
 	}
 	select {
@@ -501,6 +501,31 @@ func (d *Dispatcher) finishLocked(j *job, r Result) {
 func (d *Dispatcher) reportResults() {
 	defer d.resultsWG.Done()
 	for r := range d.results {
-		d.cfg.OnResult(r)
+		if d.cfg.OnResult != nil {
+			d.cfg.OnResult(r)
+		}
+		d.mu.Lock()
+		ls := d.listeners
+		d.mu.Unlock()
+		for _, l := range ls {
+			l.f(r)
+		}
+	}
+}
+
+type resultListener struct{ f func(Result) }
+
+// OnResult adds a result listener besides Config.OnResult (pushlink uses it to learn of
+// dead subscriptions without construction-order games). It runs on the result goroutine
+// and must not block; remove unregisters it.
+func (d *Dispatcher) OnResult(f func(Result)) (remove func()) {
+	l := &resultListener{f: f}
+	d.mu.Lock()
+	d.listeners = append(slices.Clip(d.listeners), l)
+	d.mu.Unlock()
+	return func() {
+		d.mu.Lock()
+		d.listeners = slices.DeleteFunc(slices.Clone(d.listeners), func(x *resultListener) bool { return x == l })
+		d.mu.Unlock()
 	}
 }

@@ -127,6 +127,8 @@ type Link struct {
 	dead map[string]struct{} // target keys a provider reported gone
 
 	notified, suppressed, skippedDead, enqueueFailed atomic.Uint64
+
+	stopResults func()
 }
 
 // New makes a Link.
@@ -152,7 +154,20 @@ func New(cfg Config) (*Link, error) {
 	if cfg.LookupTimeout <= 0 {
 		cfg.LookupTimeout = 5 * time.Second
 	}
-	return &Link{cfg: cfg, log: cfg.Logger, dead: map[string]struct{}{}}, nil
+	l := &Link{cfg: cfg, log: cfg.Logger, dead: map[string]struct{}{}}
+	if rs, ok := cfg.Sender.(interface {
+		OnResult(func(push.Result)) func()
+	}); ok {
+		l.stopResults = rs.OnResult(l.OnResult)
+	}
+	return l, nil
+}
+
+// Close stops listening to the dispatcher's results.
+func (l *Link) Close() {
+	if l.stopResults != nil {
+		l.stopResults()
+	}
 }
 
 // targetKey identifies a device or browser subscription.
@@ -164,8 +179,8 @@ func targetKey(t push.Target) string {
 	return string(t.Kind) + "|" + t.Provider + "|" + strconv.FormatBool(t.Debug) + "|" + id
 }
 
-// OnResult must receive the dispatcher's results (push.Config.OnResult): a dead target is
-// remembered so it is not pushed again and liveness checks answer "not alive" at once.
+// OnResult receives the dispatcher's results (New subscribes it when the Sender is a
+// *push.Dispatcher): a dead target is remembered so it is not pushed again and liveness checks answer "not alive" at once.
 func (l *Link) OnResult(r push.Result) {
 	if r.Outcome != push.OutcomeDead {
 		return

@@ -96,8 +96,7 @@ func newLinkEnv(t *testing.T, set Settings) *linkEnv {
 			t.Fatal(err)
 		}
 	}
-	e.d, err = push.New(push.Config{Resolver: reg, Clock: e.clock, OnResult: func(r push.Result) { e.link.OnResult(r) },
-		Jitter: func(time.Duration) time.Duration { return 0 }})
+	e.d, err = push.New(push.Config{Resolver: reg, Clock: e.clock, Jitter: func(time.Duration) time.Duration { return 0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +105,7 @@ func newLinkEnv(t *testing.T, set Settings) *linkEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		e.link.Close()
 		_ = e.d.Close(context.Background())
 		reg.Close()
 		client.CloseIdleConnections()
@@ -313,5 +313,26 @@ func TestChatEndedNotifies(t *testing.T) {
 	e.link.HandleEvent(t.Context(), "c8", Event{Index: 10, Type: "ParticipantLeft", FromID: "u-c8", FromType: ParticipantClient, UserData: map[string]string{"quit-reason-code": "0"}})
 	if e.link.Stats().Notified != 1 {
 		t.Fatal("logout notified the customer")
+	}
+}
+
+func TestDeadResultOfANormalPushStopsFurtherPushes(t *testing.T) {
+	e := newLinkEnv(t, DefaultSettings())
+	e.chat("c9", map[string]string{"push_notification_deviceid": "fcm-gone"})
+	e.fcm.Always("fcm-gone", pushtest.Reply{Status: 404, Reason: "UNREGISTERED"})
+	e.link.HandleEvent(t.Context(), "c9", agentMsg("one"))
+	deadline := time.Now().Add(10 * time.Second)
+	for !e.link.isDead(push.Target{Kind: push.KindFCM, DeviceID: "fcm-gone"}) {
+		if time.Now().After(deadline) {
+			t.Fatal("dead result never reached the link")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	e.link.HandleEvent(t.Context(), "c9", agentMsg("two"))
+	if s := e.link.Stats(); s.Notified != 1 || s.SkippedDead != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	if alive, err := e.link.CheckAlive(t.Context(), "c9", "u-c9"); alive || err != nil {
+		t.Fatalf("alive %v %v", alive, err)
 	}
 }
