@@ -3,7 +3,6 @@ package jetstore
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,44 +84,3 @@ func BenchmarkTranscriptRead(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkTranscriptAppend: one 200-byte single-event record per op, under both sync
-// policies; "seq" is one writer on one chat, "chats64" is 64 goroutines each owning a chat.
-func BenchmarkTranscriptAppend(b *testing.B) {
-	ctx := context.Background()
-	payload := make([]byte, 200)
-	for _, sync := range []natsserver.SyncPolicy{natsserver.SyncBackground, natsserver.SyncAlways} {
-		b.Run(string(sync)+"/seq", func(b *testing.B) {
-			c := startEngine(b, b.TempDir(), sync)
-			tr, _ := newTestTranscripts(b, c)
-			var idx int64
-			for b.Loop() {
-				if _, err := tr.append(ctx, "one", idx, idx+1, payload); err != nil {
-					b.Fatal(err)
-				}
-				idx++
-			}
-		})
-		b.Run(string(sync)+"/chats64", func(b *testing.B) {
-			c := startEngine(b, b.TempDir(), sync)
-			tr, _ := newTestTranscripts(b, c)
-			var next atomicCounter
-			b.SetParallelism(32) // 2 cores × 32 = 64 writers
-			b.RunParallel(func(pb *testing.PB) {
-				chat := fmt.Sprintf("p%d", next.add())
-				var idx int64
-				for pb.Next() {
-					if _, err := tr.append(ctx, chat, idx, idx+1, payload); err != nil {
-						b.Error(err)
-						return
-					}
-					idx++
-				}
-			})
-		})
-	}
-}
-
-type atomicCounter struct{ n atomic.Int64 }
-
-func (c *atomicCounter) add() int64 { return c.n.Add(1) }
