@@ -22,15 +22,7 @@ func filesBucketConfig() jetstream.ObjectStoreConfig {
 	}
 }
 
-// fileMeta is what the store keeps next to a file's bytes.
-type fileMeta struct {
-	Name        string
-	ContentType string
-	Size        int64
-	Headers     map[string]string
-}
-
-func (f *files) put(ctx context.Context, chatID, fileID string, m fileMeta, r io.Reader) (int64, error) {
+func (f *files) put(ctx context.Context, chatID, fileID string, m FileMeta, r io.Reader) (int64, error) {
 	meta := jetstream.ObjectMeta{Name: fileObject(chatID, fileID), Description: m.Name, Headers: map[string][]string{}}
 	if m.ContentType != "" {
 		meta.Headers.Set("Content-Type", m.ContentType)
@@ -47,20 +39,20 @@ func (f *files) put(ctx context.Context, chatID, fileID string, m fileMeta, r io
 }
 
 // get opens a stored file; the caller closes the reader.
-func (f *files) get(ctx context.Context, chatID, fileID string) (fileMeta, io.ReadCloser, error) {
+func (f *files) get(ctx context.Context, chatID, fileID string) (FileMeta, io.ReadCloser, error) {
 	res, err := f.obs.Get(ctx, fileObject(chatID, fileID))
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return fileMeta{}, nil, fmt.Errorf("%w: file %s of chat %s", errNotFound, fileID, chatID)
+		return FileMeta{}, nil, fmt.Errorf("%w: file %s of chat %s", ErrNotFound, fileID, chatID)
 	}
 	if err != nil {
-		return fileMeta{}, nil, unavailable("get file", err)
+		return FileMeta{}, nil, unavailable("get file", err)
 	}
 	info, err := res.Info()
 	if err != nil {
 		_ = res.Close()
-		return fileMeta{}, nil, unavailable("get file", err)
+		return FileMeta{}, nil, unavailable("get file", err)
 	}
-	m := fileMeta{Name: info.Headers.Get("Chatgate-File-Name"), ContentType: info.Headers.Get("Content-Type"), Size: int64(info.Size), Headers: map[string]string{}}
+	m := FileMeta{Name: info.Headers.Get("Chatgate-File-Name"), ContentType: info.Headers.Get("Content-Type"), Size: int64(info.Size), Headers: map[string]string{}}
 	for k := range info.Headers {
 		if k != "Chatgate-File-Name" && k != "Content-Type" {
 			m.Headers[k] = info.Headers.Get(k)
@@ -72,7 +64,7 @@ func (f *files) get(ctx context.Context, chatID, fileID string) (fileMeta, io.Re
 func (f *files) remove(ctx context.Context, chatID, fileID string) error {
 	err := f.obs.Delete(ctx, fileObject(chatID, fileID))
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return fmt.Errorf("%w: file %s of chat %s", errNotFound, fileID, chatID)
+		return fmt.Errorf("%w: file %s of chat %s", ErrNotFound, fileID, chatID)
 	}
 	if err != nil {
 		return unavailable("delete file", err)

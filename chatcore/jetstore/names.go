@@ -1,9 +1,6 @@
 package jetstore
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Stream and bucket names. They are part of the on-disk format: renaming one orphans the
 // data stored under the old name.
@@ -18,20 +15,17 @@ const (
 // maxIDLen bounds chat and file IDs so subjects and keys stay small.
 const maxIDLen = 128
 
-// errBadID is returned for an ID that cannot name a subject, key or object.
-var errBadID = errors.New("jetstore: invalid id")
-
 // checkID accepts IDs made of ASCII letters, digits, '-' and '_'. Chat IDs reach the store
 // from request URLs; a '.', '*' or '>' inside one would turn "chat.<id>.ev" into another
 // chat's subject or a wildcard, so anything else is refused rather than escaped.
 func checkID(kind, id string) error {
 	if id == "" || len(id) > maxIDLen {
-		return fmt.Errorf("%w: %s id length %d", errBadID, kind, len(id))
+		return fmt.Errorf("%w: %s id length %d", ErrInvalid, kind, len(id))
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("%w: %s id has byte %#x at %d", errBadID, kind, c, i)
+			return fmt.Errorf("%w: %s id has byte %#x at %d", ErrInvalid, kind, c, i)
 		}
 	}
 	return nil

@@ -8,12 +8,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-var (
-	errNotFound = errors.New("jetstore: not found")
-	// errStateConflict: compare-and-set on a state revision failed, or Create found the key.
-	errStateConflict = errors.New("jetstore: state revision conflict")
-)
-
 // states is the CHAT_STATE bucket: one key per chat, updated with compare-and-set on the
 // key's revision so two nodes can never both overwrite the same version.
 type states struct{ kv jetstream.KeyValue }
@@ -31,7 +25,7 @@ func stateBucketConfig() jetstream.KeyValueConfig {
 func (s *states) get(ctx context.Context, chatID string) ([]byte, uint64, error) {
 	e, err := s.kv.Get(ctx, chatID)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, fmt.Errorf("%w: chat %s", errNotFound, chatID)
+		return nil, 0, fmt.Errorf("%w: chat %s", ErrNotFound, chatID)
 	}
 	if err != nil {
 		return nil, 0, unavailable("get state", err)
@@ -43,7 +37,7 @@ func (s *states) get(ctx context.Context, chatID string) ([]byte, uint64, error)
 func (s *states) create(ctx context.Context, chatID string, val []byte) (uint64, error) {
 	rev, err := s.kv.Create(ctx, chatID, val)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return 0, fmt.Errorf("%w: chat %s already exists", errStateConflict, chatID)
+		return 0, fmt.Errorf("%w: chat %s already exists", ErrConflict, chatID)
 	}
 	if err != nil {
 		return 0, s.writeErr("create state", err)
@@ -55,7 +49,7 @@ func (s *states) create(ctx context.Context, chatID string, val []byte) (uint64,
 func (s *states) update(ctx context.Context, chatID string, val []byte, rev uint64) (uint64, error) {
 	n, err := s.kv.Update(ctx, chatID, val, rev)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-		return 0, fmt.Errorf("%w: chat %s is no longer at revision %d", errStateConflict, chatID, rev)
+		return 0, fmt.Errorf("%w: chat %s is no longer at revision %d", ErrConflict, chatID, rev)
 	}
 	if err != nil {
 		return 0, s.writeErr("update state", err)
@@ -65,7 +59,7 @@ func (s *states) update(ctx context.Context, chatID string, val []byte, rev uint
 
 func (s *states) writeErr(op string, err error) error {
 	if errors.Is(err, jetstream.ErrInvalidKey) {
-		return fmt.Errorf("%w: %w", errBadID, err)
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return unavailable(op, err)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/chatgate/chatgate/internal/natsserver"
@@ -42,15 +43,15 @@ func Open(ctx context.Context, conn *natsserver.Conn, o Options) (*Store, error)
 	}
 	events, err := conn.Stream(ctx, eventsStreamConfig())
 	if err != nil {
-		return nil, mapErr(fmt.Errorf("jetstore: open: %w", err))
+		return nil, fmt.Errorf("jetstore: open: %w", err)
 	}
 	kv, err := conn.KV(ctx, stateBucketConfig())
 	if err != nil {
-		return nil, mapErr(fmt.Errorf("jetstore: open: %w", err))
+		return nil, fmt.Errorf("jetstore: open: %w", err)
 	}
 	obs, err := conn.ObjectStore(ctx, filesBucketConfig())
 	if err != nil {
-		return nil, mapErr(fmt.Errorf("jetstore: open: %w", err))
+		return nil, fmt.Errorf("jetstore: open: %w", err)
 	}
 	return &Store{
 		conn:   conn,
@@ -62,7 +63,178 @@ func Open(ctx context.Context, conn *natsserver.Conn, o Options) (*Store, error)
 	}, nil
 }
 
-// deleteFiles removes every stored file of a chat.
+// RawEvent is one stored event: its transcript index and its JSON encoding.
+type RawEvent struct {
+	Index int64
+	JSON  []byte
+}
+
+// FileMeta describes a stored file.
+type FileMeta struct {
+	Name        string            // original file name
+	ContentType string            // MIME type as uploaded
+	Size        int64             // bytes; filled in by PutFile
+	Headers     map[string]string // extra attributes kept with the file
+}
+
+// CreateChat stores the first version of a chat's state. ErrConflict if the chat exists.
+func (s *Store) CreateChat(ctx context.Context, chatID string, state []byte) (rev uint64, err error) {
+	if err := checkID("chat", chatID); err != nil {
+		return 0, err
+	}
+	return s.st.create(ctx, chatID, state)
+}
+
+// LoadChat returns a chat's state and its revision. ErrNotFound if there is none.
+func (s *Store) LoadChat(ctx context.Context, chatID string) (state []byte, rev uint64, err error) {
+	if err := checkID("chat", chatID); err != nil {
+		return nil, 0, err
+	}
+	return s.st.get(ctx, chatID)
+}
+
+// SaveChat replaces a chat's state if it is still at revision rev (compare-and-set) and
+// returns the new revision. ErrConflict if anyone changed it since.
+func (s *Store) SaveChat(ctx context.Context, chatID string, state []byte, rev uint64) (newRev uint64, err error) {
+	if err := checkID("chat", chatID); err != nil {
+		return 0, err
+	}
+	return s.st.update(ctx, chatID, state, rev)
+}
+
+// EachChat calls fn with every stored chat state (start-up reload), in no particular order,
+// and stops at fn's first error, which it returns.
+func (s *Store) EachChat(ctx context.Context, fn func(chatID string, state []byte, rev uint64) error) error {
+	return s.st.each(ctx, fn)
+}
+
+// DeleteChat removes a chat's files, transcript and state, in that order, so a failed
+// delete leaves the chat visible and can be retried. Deleting a missing chat is not an
+// error.
+func (s *Store) DeleteChat(ctx context.Context, chatID string) error {
+	if err := checkID("chat", chatID); err != nil {
+		return err
+	}
+	if err := s.deleteFiles(ctx, chatID); err != nil {
+		return err
+	}
+	if err := s.tr.purge(ctx, s.events, chatID); err != nil {
+		return err
+	}
+	return s.st.remove(ctx, chatID)
+}
+
+// AppendJSON appends events (one JSON value each) at indexes afterIndex+1, afterIndex+2, ...
+// as one record: all of them or none. It fails with ErrConflict, writing nothing, unless the
+// chat's transcript currently ends at afterIndex (0 for an empty transcript). With
+// ErrUnavailable the outcome is unknown; LastIndex tells.
+func (s *Store) AppendJSON(ctx context.Context, chatID string, afterIndex int64, events [][]byte) error {
+	if err := checkID("chat", chatID); err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	if afterIndex < 0 {
+		return fmt.Errorf("%w: negative index %d", ErrInvalid, afterIndex)
+	}
+	n := 1
+	for _, e := range events {
+		n += len(e) + 1
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, '[')
+	for i, e := range events {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, e...)
+	}
+	buf = append(buf, ']')
+	_, err := s.tr.append(ctx, chatID, afterIndex, afterIndex+int64(len(events)), buf)
+	return err
+}
+
+// EventsJSON returns the chat's events with index >= from, ascending and gapless (none for
+// an unknown chat or a from beyond the end).
+func (s *Store) EventsJSON(ctx context.Context, chatID string, from int64) ([]RawEvent, error) {
+	if err := checkID("chat", chatID); err != nil {
+		return nil, err
+	}
+	recs, err := s.tr.read(ctx, chatID, from)
+	if err != nil {
+		return nil, err
+	}
+	var out []RawEvent
+	for _, r := range recs {
+		var evs []json.RawMessage
+		if err := json.Unmarshal(r.data, &evs); err != nil {
+			return nil, fmt.Errorf("%w: chat %s record %d: %w", ErrCorrupt, chatID, r.seq, err)
+		}
+		if int64(len(evs)) != r.last-r.first+1 {
+			return nil, fmt.Errorf("%w: chat %s record %d: %d events for indexes %d..%d", ErrCorrupt, chatID, r.seq, len(evs), r.first, r.last)
+		}
+		for i, e := range evs {
+			if idx := r.first + int64(i); idx >= from {
+				out = append(out, RawEvent{Index: idx, JSON: e})
+			}
+		}
+	}
+	return out, nil
+}
+
+// LastIndex is the chat's last transcript index (0 when it has no events). It always asks
+// the server, so it settles an append whose outcome was unknown.
+func (s *Store) LastIndex(ctx context.Context, chatID string) (int64, error) {
+	if err := checkID("chat", chatID); err != nil {
+		return 0, err
+	}
+	r, _, err := s.tr.lastRecord(ctx, chatID)
+	return r.last, err
+}
+
+// PutFile stores a file's bytes (read to EOF) under the chat. Limits are the caller's job.
+func (s *Store) PutFile(ctx context.Context, chatID, fileID string, meta FileMeta, r io.Reader) (FileMeta, error) {
+	if err := checkID("chat", chatID); err != nil {
+		return FileMeta{}, err
+	}
+	if err := checkID("file", fileID); err != nil {
+		return FileMeta{}, err
+	}
+	n, err := s.fl.put(ctx, chatID, fileID, meta, r)
+	if err != nil {
+		return FileMeta{}, err
+	}
+	meta.Size = n
+	return meta, nil
+}
+
+// OpenFile returns a stored file's description and contents; close the reader.
+// ErrNotFound if there is no such file.
+func (s *Store) OpenFile(ctx context.Context, chatID, fileID string) (FileMeta, io.ReadCloser, error) {
+	if err := checkID("chat", chatID); err != nil {
+		return FileMeta{}, nil, err
+	}
+	if err := checkID("file", fileID); err != nil {
+		return FileMeta{}, nil, err
+	}
+	return s.fl.get(ctx, chatID, fileID)
+}
+
+// DeleteFile removes a stored file. ErrNotFound if there is no such file.
+func (s *Store) DeleteFile(ctx context.Context, chatID, fileID string) error {
+	if err := checkID("chat", chatID); err != nil {
+		return err
+	}
+	if err := checkID("file", fileID); err != nil {
+		return err
+	}
+	return s.fl.remove(ctx, chatID, fileID)
+}
+
+// deleteFiles removes every stored file of a chat. The object store has no listing by
+// prefix (names are encoded in subjects), so this walks the bucket's metadata: O(files in
+// the bucket), acceptable for the rare chat deletion.
 func (s *Store) deleteFiles(ctx context.Context, chatID string) error {
 	list, err := s.fl.obs.List(ctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
@@ -84,88 +256,3 @@ func (s *Store) deleteFiles(ctx context.Context, chatID string) error {
 
 // mapErr is replaced by the chatcore error mapping once chatcore's sentinels exist.
 func mapErr(err error) error { return err }
-
-// rawEvent is one stored event: its transcript index and its JSON encoding.
-type rawEvent struct {
-	Index int64
-	JSON  []byte
-}
-
-// appendRaw appends events (JSON each) at afterIndex+1, afterIndex+2, ... as one record.
-func (s *Store) appendRaw(ctx context.Context, chatID string, afterIndex int64, events [][]byte) error {
-	if err := checkID("chat", chatID); err != nil {
-		return err
-	}
-	if len(events) == 0 {
-		return nil
-	}
-	if afterIndex < 0 {
-		return fmt.Errorf("%w: negative index %d", errBadID, afterIndex)
-	}
-	n := 1
-	for _, e := range events {
-		n += len(e) + 1
-	}
-	buf := make([]byte, 0, n)
-	buf = append(buf, '[')
-	for i, e := range events {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, e...)
-	}
-	buf = append(buf, ']')
-	_, err := s.tr.append(ctx, chatID, afterIndex, afterIndex+int64(len(events)), buf)
-	return err
-}
-
-// eventsRaw returns the chat's events with index >= from, ascending and gapless.
-func (s *Store) eventsRaw(ctx context.Context, chatID string, from int64) ([]rawEvent, error) {
-	if err := checkID("chat", chatID); err != nil {
-		return nil, err
-	}
-	recs, err := s.tr.read(ctx, chatID, from)
-	if err != nil {
-		return nil, err
-	}
-	var out []rawEvent
-	for _, r := range recs {
-		var evs []json.RawMessage
-		if err := json.Unmarshal(r.data, &evs); err != nil {
-			return nil, fmt.Errorf("%w: chat %s record %d: %w", errCorrupt, chatID, r.seq, err)
-		}
-		if int64(len(evs)) != r.last-r.first+1 {
-			return nil, fmt.Errorf("%w: chat %s record %d: %d events for indexes %d..%d", errCorrupt, chatID, r.seq, len(evs), r.first, r.last)
-		}
-		for i, e := range evs {
-			if idx := r.first + int64(i); idx >= from {
-				out = append(out, rawEvent{Index: idx, JSON: e})
-			}
-		}
-	}
-	return out, nil
-}
-
-// lastIndex is the chat's last transcript index (0 when it has no events). It always asks
-// the server, so it is the way to settle an append whose outcome was unknown.
-func (s *Store) lastIndex(ctx context.Context, chatID string) (int64, error) {
-	if err := checkID("chat", chatID); err != nil {
-		return 0, err
-	}
-	r, _, err := s.tr.lastRecord(ctx, chatID)
-	return r.last, err
-}
-
-// deleteChat removes a chat's state, transcript and files.
-func (s *Store) deleteChat(ctx context.Context, chatID string) error {
-	if err := checkID("chat", chatID); err != nil {
-		return err
-	}
-	if err := s.deleteFiles(ctx, chatID); err != nil {
-		return err
-	}
-	if err := s.tr.purge(ctx, s.events, chatID); err != nil {
-		return err
-	}
-	return s.st.remove(ctx, chatID)
-}

@@ -22,7 +22,7 @@ func BenchmarkStoreAppend(b *testing.B) {
 			s := openStore(b, startEngine(b, b.TempDir(), sync))
 			var idx int64
 			for b.Loop() {
-				if err := s.appendRaw(ctx, "one", idx, [][]byte{benchEvent}); err != nil {
+				if err := s.AppendJSON(ctx, "one", idx, [][]byte{benchEvent}); err != nil {
 					b.Fatal(err)
 				}
 				idx++
@@ -38,7 +38,7 @@ func BenchmarkStoreAppend(b *testing.B) {
 				chat := fmt.Sprintf("p%d", next.Add(1))
 				var idx int64
 				for pb.Next() {
-					if err := s.appendRaw(ctx, chat, idx, [][]byte{benchEvent}); err != nil {
+					if err := s.AppendJSON(ctx, chat, idx, [][]byte{benchEvent}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -52,7 +52,7 @@ func BenchmarkStoreAppend(b *testing.B) {
 		s := openStore(b, startEngine(b, b.TempDir(), natsserver.SyncBackground))
 		var idx int64
 		for b.Loop() {
-			if err := s.appendRaw(ctx, "one", idx, [][]byte{benchEvent, benchEvent, benchEvent}); err != nil {
+			if err := s.AppendJSON(ctx, "one", idx, [][]byte{benchEvent, benchEvent, benchEvent}); err != nil {
 				b.Fatal(err)
 			}
 			idx += 3
@@ -69,7 +69,7 @@ func BenchmarkStoreEvents(b *testing.B) {
 	const chats, events = 2000, 50
 	for i := int64(0); i < events; i++ {
 		for c := 0; c < chats; c++ {
-			if err := s.appendRaw(ctx, fmt.Sprintf("c%d", c), i, [][]byte{benchEvent}); err != nil {
+			if err := s.AppendJSON(ctx, fmt.Sprintf("c%d", c), i, [][]byte{benchEvent}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -78,7 +78,7 @@ func BenchmarkStoreEvents(b *testing.B) {
 		b.Run(fmt.Sprintf("from=%d", from), func(b *testing.B) {
 			i := 0
 			for b.Loop() {
-				evs, err := s.eventsRaw(ctx, fmt.Sprintf("c%d", i%chats), from)
+				evs, err := s.EventsJSON(ctx, fmt.Sprintf("c%d", i%chats), from)
 				if err != nil || len(evs) != int(events-from+1) {
 					b.Fatalf("%d events, %v", len(evs), err)
 				}
@@ -104,7 +104,7 @@ func BenchmarkStoreStartup10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		for k := int64(0); k < 5; k++ {
-			if err := s.appendRaw(ctx, id, k, [][]byte{benchEvent}); err != nil {
+			if err := s.AppendJSON(ctx, id, k, [][]byte{benchEvent}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -131,7 +131,7 @@ func BenchmarkStoreStartup10k(b *testing.B) {
 				err = s.st.each(ctx, func(id string, _ []byte, _ uint64) error {
 					n++
 					if withTail {
-						last, err := s.lastIndex(ctx, id)
+						last, err := s.LastIndex(ctx, id)
 						if err == nil && last != 5 {
 							err = fmt.Errorf("chat %s last index %d", id, last)
 						}

@@ -39,13 +39,13 @@ func TestStoreSurvivesRestart(t *testing.T) {
 	if _, err := s.st.update(ctx, "chatA", []byte(`{"v":2}`), rev); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.appendRaw(ctx, "chatA", 0, [][]byte{ev(1, "joined"), ev(2, "hello")}); err != nil {
+	if err := s.AppendJSON(ctx, "chatA", 0, [][]byte{ev(1, "joined"), ev(2, "hello")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.appendRaw(ctx, "chatA", 2, [][]byte{ev(3, "bye")}); err != nil {
+	if err := s.AppendJSON(ctx, "chatA", 2, [][]byte{ev(3, "bye")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.fl.put(ctx, "chatA", "f1", fileMeta{Name: "a.txt", ContentType: "text/plain"}, strings.NewReader("file body")); err != nil {
+	if _, err := s.fl.put(ctx, "chatA", "f1", FileMeta{Name: "a.txt", ContentType: "text/plain"}, strings.NewReader("file body")); err != nil {
 		t.Fatal(err)
 	}
 	if err := c1.Close(ctx); err != nil {
@@ -58,22 +58,22 @@ func TestStoreSurvivesRestart(t *testing.T) {
 	if err != nil || string(val) != `{"v":2}` {
 		t.Fatalf("state after restart: %q, %v", val, err)
 	}
-	evs, err := s.eventsRaw(ctx, "chatA", 1)
+	evs, err := s.EventsJSON(ctx, "chatA", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(evs) != 3 || evs[0].Index != 1 || evs[2].Index != 3 || !bytes.Contains(evs[2].JSON, []byte("bye")) {
 		t.Fatalf("events after restart: %+v", evs)
 	}
-	if n, err := s.lastIndex(ctx, "chatA"); err != nil || n != 3 {
+	if n, err := s.LastIndex(ctx, "chatA"); err != nil || n != 3 {
 		t.Fatalf("lastIndex = %d, %v", n, err)
 	}
 	// The tail cache is empty after restart: the next append must learn the position from
 	// the server, and a stale writer is still refused.
-	if err := s.appendRaw(ctx, "chatA", 3, [][]byte{ev(4, "again")}); err != nil {
+	if err := s.AppendJSON(ctx, "chatA", 3, [][]byte{ev(4, "again")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.appendRaw(ctx, "chatA", 3, [][]byte{ev(4, "dup")}); !errors.Is(err, errConflict) {
+	if err := s.AppendJSON(ctx, "chatA", 3, [][]byte{ev(4, "dup")}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("stale append after restart: %v", err)
 	}
 	meta, rc, err := s.fl.get(ctx, "chatA", "f1")
@@ -100,14 +100,14 @@ func TestStoreSurvivesRestart(t *testing.T) {
 func TestStoreStateCompareAndSet(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, startEngine(t, t.TempDir(), natsserver.SyncBackground))
-	if _, _, err := s.st.get(ctx, "nope"); !errors.Is(err, errNotFound) {
+	if _, _, err := s.st.get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("get missing: %v", err)
 	}
 	rev, err := s.st.create(ctx, "c", []byte("0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.st.create(ctx, "c", []byte("x")); !errors.Is(err, errStateConflict) {
+	if _, err := s.st.create(ctx, "c", []byte("x")); !errors.Is(err, ErrConflict) {
 		t.Fatalf("second create: %v", err)
 	}
 	// Many writers read the same revision; exactly one update wins.
@@ -121,7 +121,7 @@ func TestStoreStateCompareAndSet(t *testing.T) {
 			switch {
 			case err == nil:
 				wins <- n
-			case !errors.Is(err, errStateConflict):
+			case !errors.Is(err, ErrConflict):
 				t.Errorf("writer %d: %v", w, err)
 			}
 		}()
@@ -131,10 +131,10 @@ func TestStoreStateCompareAndSet(t *testing.T) {
 	if len(wins) != 1 {
 		t.Fatalf("%d updates on the same revision succeeded", len(wins))
 	}
-	if err := s.deleteChat(ctx, "c"); err != nil {
+	if err := s.DeleteChat(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.st.get(ctx, "c"); !errors.Is(err, errNotFound) {
+	if _, _, err := s.st.get(ctx, "c"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("get after delete: %v", err)
 	}
 }
@@ -146,23 +146,23 @@ func TestStoreDeleteChat(t *testing.T) {
 		if _, err := s.st.create(ctx, chat, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.appendRaw(ctx, chat, 0, [][]byte{ev(1, chat)}); err != nil {
+		if err := s.AppendJSON(ctx, chat, 0, [][]byte{ev(1, chat)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.fl.put(ctx, chat, "f", fileMeta{Name: "x"}, strings.NewReader(chat)); err != nil {
+		if _, err := s.fl.put(ctx, chat, "f", FileMeta{Name: "x"}, strings.NewReader(chat)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.deleteChat(ctx, "gone"); err != nil {
+	if err := s.DeleteChat(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.lastIndex(ctx, "gone"); err != nil || n != 0 {
+	if n, err := s.LastIndex(ctx, "gone"); err != nil || n != 0 {
 		t.Fatalf("deleted chat lastIndex %d, %v", n, err)
 	}
-	if _, _, err := s.fl.get(ctx, "gone", "f"); !errors.Is(err, errNotFound) {
+	if _, _, err := s.fl.get(ctx, "gone", "f"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleted chat file: %v", err)
 	}
-	if evs, err := s.eventsRaw(ctx, "keep", 1); err != nil || len(evs) != 1 {
+	if evs, err := s.EventsJSON(ctx, "keep", 1); err != nil || len(evs) != 1 {
 		t.Fatalf("other chat: %v %v", evs, err)
 	}
 	if _, rc, err := s.fl.get(ctx, "keep", "f"); err != nil {
@@ -171,7 +171,7 @@ func TestStoreDeleteChat(t *testing.T) {
 		_ = rc.Close()
 	}
 	// A new chat may reuse the id: its transcript starts at 1 again.
-	if err := s.appendRaw(ctx, "gone", 0, [][]byte{ev(1, "new")}); err != nil {
+	if err := s.AppendJSON(ctx, "gone", 0, [][]byte{ev(1, "new")}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -179,14 +179,14 @@ func TestStoreDeleteChat(t *testing.T) {
 func TestStoreRefusesBadIDs(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, startEngine(t, t.TempDir(), natsserver.SyncBackground))
-	if err := s.appendRaw(ctx, "victim", 0, [][]byte{ev(1, "secret")}); err != nil {
+	if err := s.AppendJSON(ctx, "victim", 0, [][]byte{ev(1, "secret")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"*", ">", "victim.x", "", "a b"} {
-		if _, err := s.eventsRaw(ctx, id, 1); !errors.Is(err, errBadID) {
+		if _, err := s.EventsJSON(ctx, id, 1); !errors.Is(err, ErrInvalid) {
 			t.Errorf("eventsRaw(%q): %v", id, err)
 		}
-		if err := s.appendRaw(ctx, id, 0, [][]byte{ev(1, "x")}); !errors.Is(err, errBadID) {
+		if err := s.AppendJSON(ctx, id, 0, [][]byte{ev(1, "x")}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("appendRaw(%q): %v", id, err)
 		}
 	}

@@ -23,10 +23,6 @@ const (
 	hdrOrigin = "Chatgate-Origin-Seq"  // stream sequence of the chat's first record, 0 on that record
 )
 
-// errConflict is the transcript-level "someone else appended first" outcome; the Store maps
-// it to chatcore.ErrConflict.
-var errConflict = errors.New("jetstore: transcript changed since the expected index")
-
 // record is one stored message of the transcript stream: the events of one append call,
 // indexes first..last, gapless.
 type record struct {
@@ -126,10 +122,10 @@ func (t *transcripts) recordAt(ctx context.Context, chatID string, seq uint64) (
 		return record{}, err
 	}
 	if m == nil {
-		return record{}, fmt.Errorf("%w: chat %s: record %d is missing", errCorrupt, chatID, seq)
+		return record{}, fmt.Errorf("%w: chat %s: record %d is missing", ErrCorrupt, chatID, seq)
 	}
 	if m.Header.Get(jetstream.SubjectHeader) != transcriptSubject(chatID) {
-		return record{}, fmt.Errorf("%w: record %d belongs to %q, not chat %s", errCorrupt, seq, m.Header.Get(jetstream.SubjectHeader), chatID)
+		return record{}, fmt.Errorf("%w: record %d belongs to %q, not chat %s", ErrCorrupt, seq, m.Header.Get(jetstream.SubjectHeader), chatID)
 	}
 	return parseRecord(m)
 }
@@ -181,7 +177,7 @@ func (t *transcripts) append(ctx context.Context, chatID string, expectLast, las
 			return position{}, err
 		}
 		if p = r.position(); p.last != expectLast {
-			return position{}, fmt.Errorf("%w: chat %s: expected last index %d, store has %d", errConflict, chatID, expectLast, p.last)
+			return position{}, fmt.Errorf("%w: chat %s: expected last index %d, store has %d", ErrConflict, chatID, expectLast, p.last)
 		}
 	}
 	m := nats.NewMsg(transcriptSubject(chatID))
@@ -194,10 +190,10 @@ func (t *transcripts) append(ctx context.Context, chatID string, expectLast, las
 	if err != nil {
 		t.forget(chatID)
 		if isWrongLastSequence(err) {
-			return position{}, fmt.Errorf("%w: chat %s: another writer appended after index %d", errConflict, chatID, expectLast)
+			return position{}, fmt.Errorf("%w: chat %s: another writer appended after index %d", ErrConflict, chatID, expectLast)
 		}
 		if errors.Is(err, nats.ErrMaxPayload) {
-			return position{}, fmt.Errorf("%w: %w", errTooLarge, err)
+			return position{}, fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
 		// The outcome is unknown (for example a timeout after the server stored the
 		// message); the caller re-reads the transcript to find out.
@@ -247,7 +243,7 @@ func (t *transcripts) read(ctx context.Context, chatID string, from int64) ([]re
 		recs = []record{last}
 		for r := last; r.first > from; {
 			if r.prev == 0 {
-				return nil, fmt.Errorf("%w: chat %s: record %d (index %d) has no predecessor", errCorrupt, chatID, r.seq, r.first)
+				return nil, fmt.Errorf("%w: chat %s: record %d (index %d) has no predecessor", ErrCorrupt, chatID, r.seq, r.first)
 			}
 			if r, err = t.recordAt(ctx, chatID, r.prev); err != nil {
 				return nil, err
@@ -260,7 +256,7 @@ func (t *transcripts) read(ctx context.Context, chatID string, from int64) ([]re
 	}
 	for i := 1; i < len(recs); i++ {
 		if recs[i].first != recs[i-1].last+1 {
-			return nil, fmt.Errorf("%w: chat %s: index %d follows %d", errCorrupt, chatID, recs[i].first, recs[i-1].last)
+			return nil, fmt.Errorf("%w: chat %s: index %d follows %d", ErrCorrupt, chatID, recs[i].first, recs[i-1].last)
 		}
 	}
 	return recs, nil
@@ -353,14 +349,14 @@ func (t *transcripts) purge(ctx context.Context, s jetstream.Stream, chatID stri
 func parseRecord(m *nats.Msg) (record, error) {
 	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
 	if err != nil {
-		return record{}, fmt.Errorf("%w: record without sequence: %w", errCorrupt, err)
+		return record{}, fmt.Errorf("%w: record without sequence: %w", ErrCorrupt, err)
 	}
 	first, err1 := strconv.ParseInt(m.Header.Get(hdrFirst), 10, 64)
 	last, err2 := strconv.ParseInt(m.Header.Get(hdrLast), 10, 64)
 	prev, err3 := strconv.ParseUint(m.Header.Get(hdrPrev), 10, 64)
 	origin, err4 := strconv.ParseUint(m.Header.Get(hdrOrigin), 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || first < 1 || last < first || prev >= seq || origin >= seq {
-		return record{}, fmt.Errorf("%w: record %d has headers %q", errCorrupt, seq, m.Header)
+		return record{}, fmt.Errorf("%w: record %d has headers %q", ErrCorrupt, seq, m.Header)
 	}
 	if origin == 0 {
 		origin = seq

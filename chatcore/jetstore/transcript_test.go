@@ -49,7 +49,7 @@ func TestTranscriptAppendReadConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The other writer believes the chat is at index 2: rejected.
-	if _, err := other.append(ctx, "a", 2, 3, []byte(`[x]`)); !errors.Is(err, errConflict) {
+	if _, err := other.append(ctx, "a", 2, 3, []byte(`[x]`)); !errors.Is(err, ErrConflict) {
 		t.Fatalf("stale writer: err = %v, want conflict", err)
 	}
 	// It catches up and appends; now the first writer's cache is stale and must be rejected
@@ -57,7 +57,7 @@ func TestTranscriptAppendReadConflict(t *testing.T) {
 	if _, err := other.append(ctx, "a", 3, 4, []byte(`[4]`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.append(ctx, "a", 3, 4, []byte(`[y]`)); !errors.Is(err, errConflict) {
+	if _, err := tr.append(ctx, "a", 3, 4, []byte(`[y]`)); !errors.Is(err, ErrConflict) {
 		t.Fatalf("stale cache: err = %v, want conflict", err)
 	}
 	for from, want := range map[int64]string{0: "[1,2] [3] [4]", 2: "[1,2] [3] [4]", 3: "[3] [4]", 4: "[4]", 5: ""} {
@@ -145,7 +145,7 @@ func TestTranscriptConcurrentWritersOneWins(t *testing.T) {
 			switch {
 			case err == nil:
 				wins++
-			case !errors.Is(err, errConflict):
+			case !errors.Is(err, ErrConflict):
 				t.Fatalf("round %d: unexpected error %v", round, err)
 			}
 		}
