@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatgate/chatgate/internal/natsserver"
 )
@@ -189,5 +190,81 @@ func TestStoreRefusesBadIDs(t *testing.T) {
 		if err := s.AppendJSON(ctx, id, 0, [][]byte{ev(1, "x")}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("appendRaw(%q): %v", id, err)
 		}
+	}
+}
+
+// Two nodes (separate connections, separate Stores and caches) race to extend the same chat
+// after the same index, 30 rounds: exactly one wins each round, the transcript stays gapless.
+func TestStoreTwoNodesOneWriterWins(t *testing.T) {
+	ctx := context.Background()
+	ctx1, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	srv, err := natsserver.Start(ctx1, natsserver.Options{DataDir: t.TempDir(), ListenHost: "127.0.0.1", ListenPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	other, err := natsserver.Start(ctx1, natsserver.Options{ExternalURL: srv.ClientURL(), Replicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	nodes := []*Store{openStore(t, srv), openStore(t, other)}
+
+	for round := int64(0); round < 30; round++ {
+		errs := make([]error, len(nodes))
+		var wg sync.WaitGroup
+		for n, s := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[n] = s.AppendJSON(ctx, "contested", round, [][]byte{ev(round+1, fmt.Sprint("node", n))})
+			}()
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, ErrConflict):
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("round %d: %d writers succeeded (errors %v)", round, wins, errs)
+		}
+	}
+	for _, s := range nodes {
+		evs, err := s.EventsJSON(ctx, "contested", 1)
+		if err != nil || len(evs) != 30 {
+			t.Fatalf("%d events, %v", len(evs), err)
+		}
+		for i, e := range evs {
+			if e.Index != int64(i+1) {
+				t.Fatalf("event %d has index %d", i, e.Index)
+			}
+		}
+	}
+}
+
+func TestStoreAppendTooLargeWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, startEngine(t, t.TempDir(), natsserver.SyncBackground))
+	big := []byte(`"` + strings.Repeat("x", 2<<20) + `"`)
+	if err := s.AppendJSON(ctx, "big", 0, [][]byte{ev(1, "ok"), big}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("2 MiB append: %v", err)
+	}
+	if n, err := s.LastIndex(ctx, "big"); err != nil || n != 0 {
+		t.Fatalf("after refused append: last %d, %v", n, err)
+	}
+	if err := s.AppendJSON(ctx, "big", 0, [][]byte{ev(1, "ok")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendJSON(ctx, "big", 0, nil); err != nil {
+		t.Fatalf("empty append: %v", err)
+	}
+	if err := s.AppendJSON(ctx, "big", -1, [][]byte{ev(0, "x")}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("negative index: %v", err)
 	}
 }
