@@ -31,17 +31,21 @@ func TestCrashChild(t *testing.T) {
 		fmt.Println("ERR", err)
 		os.Exit(2)
 	}
-	if _, err := c.Stream(ctx, eventsStreamConfig()); err != nil {
+	s, err := Open(ctx, c, Options{})
+	if err != nil {
 		fmt.Println("ERR", err)
 		os.Exit(2)
 	}
-	tr := newTranscripts(c.NC, c.JS, EventsStream, 100)
 	out := bufio.NewWriter(os.Stdout)
 	last := map[string]int64{}
 	for i := 0; ; i++ {
 		chat := fmt.Sprintf("crash%d", i%7)
 		n := int64(1 + i%3) // 1..3 events per record
-		if _, err := tr.append(ctx, chat, last[chat], last[chat]+n, fmt.Appendf(nil, "[%d]", last[chat]+1)); err != nil {
+		evs := make([][]byte, n)
+		for k := range evs {
+			evs[k] = fmt.Appendf(nil, `{"index":%d}`, last[chat]+int64(k)+1)
+		}
+		if err := s.AppendJSON(ctx, chat, last[chat], evs); err != nil {
 			fmt.Fprintln(out, "ERR", err)
 			_ = out.Flush()
 			os.Exit(2)
@@ -104,18 +108,19 @@ func TestSIGKILLKeepsAcknowledgedEvents(t *testing.T) {
 		t.Fatalf("child did not die of SIGKILL: %v", err)
 	}
 
-	c := startEngine(t, dir, natsserver.SyncBackground)
-	if _, err := c.Stream(context.Background(), eventsStreamConfig()); err != nil {
-		t.Fatal(err)
-	}
-	tr := newTranscripts(c.NC, c.JS, EventsStream, 100)
+	s := openStore(t, startEngine(t, dir, natsserver.SyncBackground))
 	for chat, want := range acked {
-		recs, err := tr.read(context.Background(), chat, 1)
+		evs, err := s.EventsJSON(context.Background(), chat, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(recs) == 0 || recs[0].first != 1 || recs[len(recs)-1].last < want {
-			t.Fatalf("chat %s: acknowledged up to %d, found %d records ending at %v", chat, want, len(recs), recs)
+		if int64(len(evs)) < want {
+			t.Fatalf("chat %s: acknowledged up to index %d, found %d events", chat, want, len(evs))
+		}
+		for i, e := range evs {
+			if e.Index != int64(i+1) || string(e.JSON) != fmt.Sprintf(`{"index":%d}`, i+1) {
+				t.Fatalf("chat %s: event %d is %d %s", chat, i, e.Index, e.JSON)
+			}
 		}
 	}
 	t.Logf("%d acknowledged appends over %d chats survived SIGKILL", count, len(acked))
