@@ -245,7 +245,12 @@ func startEmbedded(o Options, log *slog.Logger, timeout time.Duration) (*server.
 func (c *Conn) waitJetStream(ctx context.Context) error {
 	var last error
 	for {
-		if last = c.Ping(ctx); last == nil {
+		// Bound each attempt: a cluster without a meta leader does not answer at all, and
+		// one unbounded request would use up the whole start deadline.
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		last = c.Ping(actx)
+		cancel()
+		if last == nil {
 			return nil
 		}
 		t := time.NewTimer(100 * time.Millisecond)
