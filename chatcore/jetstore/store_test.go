@@ -138,6 +138,13 @@ func TestStoreStateCompareAndSet(t *testing.T) {
 	if _, _, err := s.st.get(ctx, "c"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("get after delete: %v", err)
 	}
+	// The id can be created again after deletion.
+	if _, err := s.CreateChat(ctx, "c", []byte("again")); err != nil {
+		t.Fatalf("create after delete: %v", err)
+	}
+	if v, _, err := s.LoadChat(ctx, "c"); err != nil || string(v) != "again" {
+		t.Fatalf("load after re-create: %q %v", v, err)
+	}
 }
 
 func TestStoreDeleteChat(t *testing.T) {
