@@ -56,8 +56,14 @@ export class FayeClient {
     return withTimeout(`${this.name} publish ${channel}`, Promise.resolve(this.client.publish(channel, data)));
   }
 
+  // disconnect ends a connected client; a client that never got connected (a failing test)
+  // is stopped instead, or its handshake retries would keep the test process alive. Faye has
+  // no public "stop"; advice reconnect:"none" is what makes it give up (pinned faye 1.4.3).
   disconnect() {
     const p = this.client.disconnect();
-    return p ? withTimeout(`${this.name} disconnect`, Promise.resolve(p)) : Promise.resolve();
+    if (p) return withTimeout(`${this.name} disconnect`, Promise.resolve(p));
+    this.client._advice.reconnect = "none";
+    this.client._dispatcher.close();
+    return Promise.resolve();
   }
 }
