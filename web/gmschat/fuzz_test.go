@@ -90,6 +90,9 @@ func FuzzDecodeData(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		req, err := DecodeData(raw, fuzzLimits)
 		checkDecoded(t, req, err, fuzzLimits)
+		if _, err := ParseComet("svc", raw, fuzzLimits); err != nil {
+			checkDecoded(t, nil, err, fuzzLimits)
+		}
 		if p, ok := DisconnectPosition(raw); ok && (p < 0 || p > maxPosition) {
 			t.Fatalf("disconnect position %d out of range", p)
 		}
