@@ -23,6 +23,9 @@ type Response struct {
 	NextPosition *int64            `json:"nextPosition,omitempty"`
 	Messages     []Event           `json:"messages,omitempty"`
 	UserData     map[string]string `json:"userData,omitempty"`
+	// Errors is only set on CometD pushes that answer a failed operation (REST answers
+	// failures with an HTTP status and ErrorBody instead).
+	Errors []ErrorItem `json:"errors,omitempty"`
 	// emptyMessages forces "messages":[] on success responses without events.
 	emptyMessages bool
 }
@@ -40,6 +43,17 @@ func OK(chatID, userID, alias string, chatEnded bool, nextPosition int64, messag
 // statusCode 2, chatEnded true).
 func Ended(chatID string) Response {
 	return Response{StatusCode: StatusFatal, ChatID: chatID, ChatEnded: true}
+}
+
+// Failure is the CometD push answering a failed operation: statusCode 1 when a retry may
+// succeed (codes 500, 600, 601), else 2, plus the GMS errors array. chatID may be "".
+func Failure(err error, chatID string) Response {
+	ae := AsAPIError(err)
+	sc := StatusFatal
+	if ae.Code.Retryable() {
+		sc = StatusTransient
+	}
+	return Response{StatusCode: sc, ChatID: chatID, Errors: []ErrorItem{{Code: ae.Code, Advice: ae.Advice}}}
 }
 
 // MarshalJSON keeps messages present as [] on success so clients that require the array find it.

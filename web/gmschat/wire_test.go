@@ -252,6 +252,21 @@ func TestResponseJSON(t *testing.T) {
 	}
 }
 
+func TestFailure(t *testing.T) {
+	b, _ := json.Marshal(Failure(Errorf(CodeForbidden, "unknown chat or wrong credentials"), ""))
+	if string(b) != `{"statusCode":2,"chatEnded":false,"errors":[{"code":201,"advice":"unknown chat or wrong credentials"}]}` {
+		t.Fatalf("fatal failure: %s", b)
+	}
+	b, _ = json.Marshal(Failure(Errorf(CodeUnavailable, "retry"), "c1"))
+	if string(b) != `{"statusCode":1,"chatId":"c1","chatEnded":false,"errors":[{"code":600,"advice":"retry"}]}` {
+		t.Fatalf("transient failure: %s", b)
+	}
+	b, _ = json.Marshal(Failure(errors.New("db password wrong"), ""))
+	if strings.Contains(string(b), "password") || !strings.Contains(string(b), `"code":700`) {
+		t.Fatalf("internal failure: %s", b)
+	}
+}
+
 func TestWriteError(t *testing.T) {
 	for code, status := range httpStatus {
 		rec := httptest.NewRecorder()
