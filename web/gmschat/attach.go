@@ -13,6 +13,8 @@ var errTooManySessions = errors.New("too many Bayeux sessions attached to the ch
 // is attached to at most one chat; a chat may have several sessions (tabs, devices).
 type attachment struct {
 	sessionID, chatID, userID, service string
+	// secureKey authenticates protocol-activity touches on the customer's behalf; never logged.
+	secureKey string
 
 	// mu orders pushes to this session: the replay of requestNotifications and live events
 	// of the chat listener both go through deliver, so a live event that raced the replay is
@@ -76,7 +78,7 @@ func newAttachIndex(maxPerChat int) *attachIndex {
 // the answer (and, for requestNotifications, the replay): live events that arrive between
 // attach and release wait instead of overtaking the replay, and are then pushed only if their
 // index is beyond what the replay covered.
-func (x *attachIndex) attach(sessionID, chatID, userID, service string, delivered int64) (*attachment, error) {
+func (x *attachIndex) attach(sessionID, chatID, userID, service, secureKey string, delivered int64) (*attachment, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if old, ok := x.bySession[sessionID]; ok {
@@ -94,7 +96,7 @@ func (x *attachIndex) attach(sessionID, chatID, userID, service string, delivere
 		set = map[string]*attachment{}
 		x.byChat[chatID] = set
 	}
-	a := &attachment{sessionID: sessionID, chatID: chatID, userID: userID, service: service, delivered: delivered}
+	a := &attachment{sessionID: sessionID, chatID: chatID, userID: userID, service: service, secureKey: secureKey, delivered: delivered}
 	a.mu.Lock()
 	set[sessionID] = a
 	x.bySession[sessionID] = a

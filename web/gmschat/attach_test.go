@@ -9,20 +9,20 @@ import (
 func TestAttachIndex(t *testing.T) {
 	x := newAttachIndex(2)
 	for _, s := range []string{"s1", "s2"} {
-		a, err := x.attach(s, "c1", "u1", "svc", 0)
+		a, err := x.attach(s, "c1", "u1", "svc", "key", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		a.release()
 	}
-	if _, err := x.attach("s3", "c1", "u1", "svc", 0); !errors.Is(err, errTooManySessions) {
+	if _, err := x.attach("s3", "c1", "u1", "svc", "key", 0); !errors.Is(err, errTooManySessions) {
 		t.Fatalf("third session: %v", err)
 	}
 	if got := len(x.chat("c1")); got != 2 {
 		t.Fatalf("chat c1 has %d sessions", got)
 	}
 	// Moving s2 to another chat frees a slot in c1.
-	a2, err := x.attach("s2", "c2", "u9", "svc", 0)
+	a2, err := x.attach("s2", "c2", "u9", "svc", "key", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestAttachmentDeliverOrder(t *testing.T) {
 // and is then pushed exactly once after the replayed range.
 func TestAttachHoldsLiveEvents(t *testing.T) {
 	x := newAttachIndex(4)
-	a, err := x.attach("s1", "c1", "u1", "svc", 0)
+	a, err := x.attach("s1", "c1", "u1", "svc", "key", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
