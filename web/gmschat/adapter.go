@@ -175,7 +175,7 @@ func (a *Adapter) HandleComet(ctx context.Context, sessionID, channel string, da
 		err = Errorf(CodeUnknownService, "unknown service")
 	}
 	if err != nil {
-		a.push(ctx, sessionID, channel, 0, Failure(err, ""))
+		a.push(ctx, sessionID, channel, Failure(err, ""))
 		return
 	}
 	switch op.Kind {
@@ -183,7 +183,7 @@ func (a *Adapter) HandleComet(ctx context.Context, sessionID, channel string, da
 		resp, err := a.be.CreateChat(ctx, op)
 		if err != nil {
 			a.logFailure(err)
-			a.push(ctx, sessionID, channel, 0, Failure(err, ""))
+			a.push(ctx, sessionID, channel, Failure(err, ""))
 			return
 		}
 		a.attachAndPush(ctx, sessionID, channel, service, resp.SecureKey, resp)
@@ -192,7 +192,7 @@ func (a *Adapter) HandleComet(ctx context.Context, sessionID, channel string, da
 		resp, err := a.be.Do(ctx, op)
 		if err != nil {
 			a.logFailure(err)
-			a.push(ctx, sessionID, channel, 0, Failure(err, ""))
+			a.push(ctx, sessionID, channel, Failure(err, ""))
 			return
 		}
 		a.attachAndPush(ctx, sessionID, channel, service, op.SecureKey, resp)
@@ -203,13 +203,13 @@ func (a *Adapter) HandleComet(ctx context.Context, sessionID, channel string, da
 		}
 		// Events of the operation reach the session through OnEvent; the answer carries
 		// events only if the client asked with an explicit transcriptPosition.
-		if _, explicit := cometPositionGiven(data); !explicit {
+		if !op.PositionGiven {
 			op.Position = PositionNone
 		}
 		resp, err := a.be.Do(ctx, op)
 		if err != nil {
 			a.logFailure(err)
-			a.push(ctx, sessionID, channel, 0, Failure(err, op.ChatID))
+			a.push(ctx, sessionID, channel, Failure(err, op.ChatID))
 			return
 		}
 		if !attached {
@@ -220,27 +220,18 @@ func (a *Adapter) HandleComet(ctx context.Context, sessionID, channel string, da
 	}
 }
 
-// cometPositionGiven reports whether the data object carries transcriptPosition.
-func cometPositionGiven(data []byte) (string, bool) {
-	req, err := DecodeData(data, Limits{})
-	if err != nil {
-		return "", false
-	}
-	return req.Get("transcriptPosition")
-}
-
 // attachAndPush attaches the session to the answered chat and pushes the answer before any
 // live event of that chat can reach the session.
 func (a *Adapter) attachAndPush(ctx context.Context, sessionID, channel, service, secureKey string, resp Response) {
 	at, err := a.idx.attach(sessionID, resp.ChatID, resp.UserID, service, secureKey, 0)
 	if err != nil {
 		a.log.Warn("gms attach refused", "err", err)
-		a.push(ctx, sessionID, channel, 0, Failure(Errorf(CodeRateLimited, "too many sessions attached to this chat"), resp.ChatID))
+		a.push(ctx, sessionID, channel, Failure(Errorf(CodeRateLimited, "too many sessions attached to this chat"), resp.ChatID))
 		return
 	}
 	defer at.release()
 	if err := at.pushHeld(lastIndex(resp), func() error { return a.ss.Deliver(ctx, sessionID, channel, resp) }); err != nil {
-		a.drop.Add(1)
+		a.dropped(sessionID, err)
 		a.idx.detach(sessionID)
 		return
 	}
@@ -254,21 +245,21 @@ func (a *Adapter) attachAndPush(ctx context.Context, sessionID, channel, service
 		return
 	}
 	if err := at.pushHeld(lastIndex(more), func() error { return a.ss.Deliver(ctx, sessionID, channel, more) }); err != nil {
-		a.drop.Add(1)
+		a.dropped(sessionID, err)
 		a.idx.detach(sessionID)
 	}
 }
 
 func (a *Adapter) pushTo(ctx context.Context, at *attachment, channel string, resp Response) {
 	if _, err := at.deliver(lastIndex(resp), func() error { return a.ss.Deliver(ctx, at.sessionID, channel, resp) }); err != nil {
-		a.drop.Add(1)
+		a.dropped(at.sessionID, err)
 		a.idx.detach(at.sessionID)
 	}
 }
 
-func (a *Adapter) push(ctx context.Context, sessionID, channel string, _ int64, resp Response) {
+func (a *Adapter) push(ctx context.Context, sessionID, channel string, resp Response) {
 	if err := a.ss.Deliver(ctx, sessionID, channel, resp); err != nil {
-		a.drop.Add(1)
+		a.dropped(sessionID, err)
 		a.idx.detach(sessionID)
 	}
 }
@@ -316,6 +307,11 @@ func (a *Adapter) Touch(ctx context.Context, sessionID string) {
 	if err := a.be.Touch(ctx, at.chatID, at.secureKey); err != nil && !errors.Is(err, context.Canceled) {
 		a.log.Debug("gms touch failed", "chat", at.chatID, "err", err)
 	}
+}
+
+func (a *Adapter) dropped(sessionID string, err error) {
+	a.drop.Add(1)
+	a.log.Debug("gms push dropped: Bayeux session gone", "session", sessionID, "err", err)
 }
 
 // Dropped is the number of pushes lost because the Bayeux session was gone.

@@ -98,3 +98,31 @@ func FuzzDecodeData(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRESTPath feeds URL paths through the REST path router.
+func FuzzParseRESTPath(f *testing.F) {
+	for _, p := range []string{
+		"/genesys/2/chat/customer-support",
+		"/genesys/2/chat/svc/00048aAPEQJ8000U/send",
+		"/genesys/2/chat/svc/c1/file/limits",
+		"/genesys/2/chat/svc/c1/file/f1/download",
+		"/genesys/2/chat/svc/c1/file/../delete",
+		"/genesys/2/chat//x/y",
+		"/genesys/2/chat/",
+	} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		svc, chatID, kind, fileID, err := ParseRESTPath(p)
+		if err != nil {
+			checkDecoded(t, nil, err, fuzzLimits)
+			return
+		}
+		if !validName(svc) || (fileID != "" && !validID(fileID)) || kind == "" {
+			t.Fatalf("accepted %q: svc %q chat %q kind %q file %q", p, svc, chatID, kind, fileID)
+		}
+		if strings.Contains(svc+chatID+fileID, "/") {
+			t.Fatalf("separator in a path element of %q", p)
+		}
+	})
+}

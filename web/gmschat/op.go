@@ -41,11 +41,13 @@ type Op struct {
 	// Text is the message, typing preview, custom notice text or pushed URL.
 	Text        string
 	MessageType string
-	// Position is transcriptPosition per §9.7 (absent = PositionAll).
-	Position int64
-	UserData map[string]string
-	FileID   string
-	File     *File
+	// Position is transcriptPosition per §9.7 (absent = PositionAll); PositionGiven says
+	// whether the client sent it.
+	Position      int64
+	PositionGiven bool
+	UserData      map[string]string
+	FileID        string
+	File          *File
 }
 
 // RESTPrefix is the path every Chat V2 REST request starts with.
@@ -219,6 +221,7 @@ func buildOp(kind OpKind, req *Request) (Op, error) {
 		return Op{}, err
 	}
 	op.Position = pos
+	_, op.PositionGiven = req.Get("transcriptPosition")
 	if kind == OpRequestChat {
 		op.FirstName, op.LastName = req.Value("firstName"), req.Value("lastName")
 		op.Nickname = strings.TrimSpace(req.Value("nickname"))
