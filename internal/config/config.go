@@ -79,6 +79,10 @@ type Config struct {
 	IdleTimeout       time.Duration `key:"idle-timeout" help:"How long an idle keep-alive HTTP connection stays open."`
 	ShutdownDelay     time.Duration `key:"shutdown-delay" help:"On SIGTERM, how long /readyz reports not-ready before connections are closed, so a load balancer stops routing here first. 0 in development; about 5s behind a load balancer."`
 	ShutdownTimeout   time.Duration `key:"shutdown-timeout" help:"Upper bound on graceful shutdown after the delay (answering long-polls, closing websockets, flushing the store). A second signal exits at once."`
+
+	// Chat holds the "chat" and "chat.<serviceName>" objects of the config file (file only:
+	// no flag or environment form; fileonly, so Fields skips it). See ChatOptions.
+	Chat ChatOptions `fileonly:"chat"`
 }
 
 // Default returns the configuration used when nothing else is set.

@@ -287,6 +287,15 @@ func loadFile(c *Config, path string) error {
 	slices.Sort(keys)
 	var errs []error
 	for _, k := range keys {
+		if isChatKey(k) {
+			if c.Chat == nil {
+				c.Chat = ChatOptions{}
+			}
+			if err := parseChatScope(c.Chat, k, obj[k]); err != nil {
+				errs = append(errs, fmt.Errorf("%w: config file %s: %s: %w", ErrInvalid, path, k, err))
+			}
+			continue
+		}
 		f, ok := byKey[k]
 		if !ok {
 			errs = append(errs, fmt.Errorf("%w: config file %s: unknown key %q", ErrInvalid, path, k))
