@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -150,9 +151,49 @@ func TestPushAdminAPIMountedWithSecrets(t *testing.T) {
 	}
 }
 
-func TestNoAdminAPIWithoutToken(t *testing.T) {
+func TestNoPushAdminAPIWithoutSecretsKey(t *testing.T) {
 	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir())
 	if code, _ := httpGet(t, p.url("/admin/push/credentials")); code != 404 {
-		t.Fatalf("admin API reachable without admin-token: %d", code)
+		t.Fatalf("push admin API reachable without secrets-key: %d", code)
+	}
+}
+
+// Without admin-token or admin-user, the first start prints a generated token once; it keeps
+// working after a restart, which does not print it again.
+func TestFirstRunAdminTokenPrintedOnce(t *testing.T) {
+	env := []string{"CHATGATE_SECRETS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	data := t.TempDir()
+	p := startProcessEnv(t, env, "--addr", "127.0.0.1:0", "--data", data)
+	m := regexp.MustCompile(`admin_token=(cg_[A-Za-z0-9_-]{43})`).FindStringSubmatch(p.logText())
+	if m == nil {
+		t.Fatalf("no generated admin token in the log:\n%s", p.logText())
+	}
+	token := m[1]
+	get := func(p *process, tok string) int {
+		req, _ := http.NewRequest(http.MethodGet, p.url("/admin/push/credentials"), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(p, token); code != 200 {
+		t.Fatalf("generated token refused: %d", code)
+	}
+	if code := get(p, token+"x"); code != 401 {
+		t.Fatalf("wrong token: %d, want 401", code)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	q := startProcessEnv(t, env, "--addr", "127.0.0.1:0", "--data", data)
+	if strings.Contains(q.logText(), token) || strings.Contains(q.logText(), "admin_token=") {
+		t.Fatalf("token printed again after a restart:\n%s", q.logText())
+	}
+	if code := get(q, token); code != 200 {
+		t.Fatalf("first-run token refused after a restart: %d", code)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/chatgate/chatgate/web/adminauth"
+
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/push"
@@ -27,8 +29,8 @@ type pushParts struct {
 	watch      *credstore.Watch // nil without secrets-key
 }
 
-// startPush builds the dispatcher and, with secrets-key, loads stored credentials and (with
-// admin-token as well) mounts the admin API at /admin/push/.
+// startPush builds the dispatcher and, with secrets-key, loads stored credentials and mounts
+// the admin API at /admin/push/.
 func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn, surface *web.Server) (*pushParts, error) {
 	log = log.With("component", "push")
 	p := &pushParts{registry: push.NewRegistry(push.RegistryOptions{Logger: log})}
@@ -53,9 +55,7 @@ func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *
 
 	key := cfg.SecretsKeyBytes()
 	if key == nil {
-		if cfg.AdminToken.Reveal() != "" {
-			log.Warn("admin-token is set but secrets-key is not: push credentials cannot be stored, so the push admin API is off")
-		}
+		log.Warn("secrets-key is not set: push credentials cannot be stored, so the push admin API is off")
 		return p, nil
 	}
 	if p.creds, err = credstore.Open(ctx, store, key, log); err != nil {
@@ -64,19 +64,21 @@ func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *
 	if p.watch, err = p.creds.Watch(ctx, p.registry); err != nil {
 		return nil, errors.Join(fmt.Errorf("push credentials watch: %w", err), p.stop(ctx))
 	}
-	if tok := cfg.AdminToken.Reveal(); tok != "" {
-		h, err := pushadmin.New(pushadmin.Config{
-			Store:    p.creds,
-			Registry: p.registry,
-			Stats:    p.dispatcher.Stats,
-			Token:    tok,
-			Logger:   log,
-		})
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("push admin API: %w", err), p.stop(ctx))
-		}
-		surface.Handle(PushAdminPrefix+"/", http.StripPrefix(PushAdminPrefix, h))
+	auth, err := adminCredentials(ctx, cfg, log, store)
+	if err != nil {
+		return nil, errors.Join(err, p.stop(ctx))
 	}
+	h, err := pushadmin.New(pushadmin.Config{
+		Store:    p.creds,
+		Registry: p.registry,
+		Stats:    p.dispatcher.Stats,
+		Auth:     auth,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("push admin API: %w", err), p.stop(ctx))
+	}
+	surface.Handle(PushAdminPrefix+"/", http.StripPrefix(PushAdminPrefix, h))
 	return p, nil
 }
 
@@ -96,4 +98,28 @@ func (p *pushParts) stop(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("push registry: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// adminCredentials are admin-token and/or admin-user/admin-password; with neither, the
+// cluster's first-run token (generated and printed once, see web/adminauth).
+func adminCredentials(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn) (*adminauth.Credentials, error) {
+	o := adminauth.Options{Token: cfg.AdminToken.Reveal(), BasicUser: cfg.AdminUser, BasicPassword: cfg.AdminPassword.Reveal()}
+	if o.Token == "" && o.BasicUser == "" {
+		hash, token, err := adminauth.FirstRunToken(ctx, store, store.Replicas())
+		if err != nil {
+			return nil, fmt.Errorf("admin first-run token: %w", err)
+		}
+		if token != "" {
+			// Printed this once: only its hash is stored.
+			log.Warn("generated the first-run admin token; it is shown only now (set admin-token to choose your own)", "admin_token", token)
+		} else {
+			log.Info("admin API uses the first-run token printed at the first start")
+		}
+		o.TokenSHA256 = hash
+	}
+	auth, err := adminauth.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("admin credentials: %w", err)
+	}
+	return auth, nil
 }

@@ -72,8 +72,10 @@ type Config struct {
 	PushQueueSize   int `key:"push-queue-size" help:"Notifications queued per push provider kind (Web Push, APNs, FCM, custom HTTP); beyond it a notification is refused, logged and counted."`
 	PushConcurrency int `key:"push-concurrency" help:"Concurrent sends per push provider kind (the size of its worker pool)."`
 
-	AdminToken Secret `key:"admin-token" help:"Bearer token for the admin API. Empty disables the admin API. At least 16 characters. Secret: never logged."`
-	SecretsKey Secret `key:"secrets-key" help:"Key that encrypts stored push credentials: 32 random bytes, base64-encoded (openssl rand -base64 32). Empty disables storing credentials. Secret: never logged."`
+	AdminToken    Secret `key:"admin-token" help:"Bearer token for the admin API. At least 16 characters. When neither this nor admin-user/admin-password is set, a first-run token is generated once per cluster, stored as a hash and printed once in the log. Secret: never logged."`
+	AdminUser     string `key:"admin-user" help:"User name for HTTP Basic authentication on the admin API (with admin-password)."`
+	AdminPassword Secret `key:"admin-password" help:"Password for HTTP Basic authentication on the admin API (with admin-user); at least 12 characters. Secret: never logged."`
+	SecretsKey    Secret `key:"secrets-key" help:"Key that encrypts stored push credentials: 32 random bytes, base64-encoded (openssl rand -base64 32). Empty disables storing credentials. Secret: never logged."`
 
 	ReadHeaderTimeout time.Duration `key:"read-header-timeout" help:"Longest time a client may take to send request headers (slowloris guard). There is deliberately no write timeout: it would cut Bayeux long-polls."`
 	IdleTimeout       time.Duration `key:"idle-timeout" help:"How long an idle keep-alive HTTP connection stays open."`
@@ -275,6 +277,12 @@ func (c Config) Validate() error {
 	}
 	if c.BayeuxMaxMessageBytes > 0 && c.BayeuxMaxRequestBytes > 0 && int64(c.BayeuxMaxMessageBytes) > c.BayeuxMaxRequestBytes {
 		bad("bayeux-max-message-bytes", "%d exceeds bayeux-max-request-bytes %d", c.BayeuxMaxMessageBytes, c.BayeuxMaxRequestBytes)
+	}
+	if (c.AdminUser == "") != (c.AdminPassword.Reveal() == "") {
+		bad("admin-user", "admin-user and admin-password go together")
+	}
+	if p := c.AdminPassword.Reveal(); p != "" && len(p) < 12 {
+		bad("admin-password", "must be at least 12 characters (got %d)", len(p))
 	}
 	if t := c.AdminToken.Reveal(); t != "" && len(t) < 16 {
 		bad("admin-token", "must be at least 16 characters (got %d)", len(t))

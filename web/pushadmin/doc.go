@@ -10,6 +10,6 @@
 // ever returned. Writes take effect without a restart: the KV watch swaps the provider on
 // every node and this node applies the change immediately.
 //
-// Authentication is a bearer token (config admin-token) or Basic credentials, compared in
-// constant time on SHA-256 digests so neither content nor length leaks.
+// Authentication is delegated to web/adminauth (bearer token, first-run token or Basic
+// credentials), shared with every admin surface.
 package pushadmin

@@ -2,8 +2,6 @@ package pushadmin
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chatgate/chatgate/web/adminauth"
 
 	"github.com/chatgate/chatgate/push"
 	"github.com/chatgate/chatgate/push/credstore"
@@ -29,11 +29,9 @@ type Config struct {
 	Registry *push.Registry
 	// Stats, when set, serves GET /stats (the dispatcher's Stats method).
 	Stats func() push.StatsSnapshot
-	// Token is the bearer token; BasicUser/BasicPassword enable Basic auth as well. At
-	// least one must be set.
-	Token                    string
-	BasicUser, BasicPassword string
-	Logger                   *slog.Logger
+	// Auth decides who may call the API (required).
+	Auth   *adminauth.Credentials
+	Logger *slog.Logger
 	// Now is the clock for certificate validity and UpdatedAt (default time.Now).
 	Now func() time.Time
 	// MaxBody bounds request bodies (default 1 MiB).
@@ -41,11 +39,9 @@ type Config struct {
 }
 
 type handler struct {
-	cfg       Config
-	log       *slog.Logger
-	tokenHash [32]byte
-	basicHash [32]byte
-	mux       *http.ServeMux
+	cfg Config
+	log *slog.Logger
+	mux http.Handler
 }
 
 // New returns the admin API handler. Its routes are relative to where it is mounted, e.g.
@@ -54,8 +50,8 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("pushadmin: Config.Store is required")
 	}
-	if cfg.Token == "" && (cfg.BasicUser == "" || cfg.BasicPassword == "") {
-		return nil, errors.New("pushadmin: a bearer token or basic credentials are required")
+	if cfg.Auth == nil {
+		return nil, errors.New("pushadmin: Config.Auth is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -66,46 +62,22 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 1 << 20
 	}
-	h := &handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
-	if cfg.Token != "" {
-		h.tokenHash = sha256.Sum256([]byte(cfg.Token))
-	}
-	if cfg.BasicUser != "" {
-		h.basicHash = sha256.Sum256([]byte(cfg.BasicUser + ":" + cfg.BasicPassword))
-	}
-	h.mux.HandleFunc("GET /credentials", h.list)
-	h.mux.HandleFunc("GET /credentials/{kind}/{name}", h.get)
-	h.mux.HandleFunc("PUT /credentials/{kind}/{name}", h.put)
-	h.mux.HandleFunc("DELETE /credentials/{kind}/{name}", h.del)
-	h.mux.HandleFunc("POST /credentials/webpush/{name}/generate", h.generate)
-	h.mux.HandleFunc("GET /stats", h.stats)
+	h := &handler{cfg: cfg, log: cfg.Logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /credentials", h.list)
+	mux.HandleFunc("GET /credentials/{kind}/{name}", h.get)
+	mux.HandleFunc("PUT /credentials/{kind}/{name}", h.put)
+	mux.HandleFunc("DELETE /credentials/{kind}/{name}", h.del)
+	mux.HandleFunc("POST /credentials/webpush/{name}/generate", h.generate)
+	mux.HandleFunc("GET /stats", h.stats)
+	h.mux = cfg.Auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBody)
+		mux.ServeHTTP(w, r)
+	}))
 	return h, nil
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="chatgate-admin", Basic realm="chatgate-admin"`)
-		writeError(w, http.StatusUnauthorized, "missing or wrong admin credentials")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBody)
-	h.mux.ServeHTTP(w, r)
-}
-
-// authorized compares hashes in constant time, so neither the content nor the length of
-// the secret leaks through timing.
-func (h *handler) authorized(r *http.Request) bool {
-	a := r.Header.Get("Authorization")
-	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") && h.cfg.Token != "" {
-		got := sha256.Sum256([]byte(a[7:]))
-		return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
-	}
-	if u, p, ok := r.BasicAuth(); ok && h.cfg.BasicUser != "" {
-		got := sha256.Sum256([]byte(u + ":" + p))
-		return subtle.ConstantTimeCompare(got[:], h.basicHash[:]) == 1
-	}
-	return false
-}
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

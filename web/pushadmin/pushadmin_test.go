@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatgate/chatgate/web/adminauth"
+
 	"go.uber.org/goleak"
 
 	"github.com/chatgate/chatgate/internal/natsserver"
@@ -68,7 +70,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.d.Close(context.Background()) })
-	h, err := pushadmin.New(pushadmin.Config{Store: store, Registry: e.reg, Stats: e.d.Stats, Token: token, BasicUser: "ops", BasicPassword: "pw-9876543210"})
+	h, err := pushadmin.New(pushadmin.Config{Store: store, Registry: e.reg, Stats: e.d.Stats, Auth: mustAuth(t, adminauth.Options{Token: token, BasicUser: "ops", BasicPassword: "pw-9876543210"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,4 +246,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+func mustAuth(t *testing.T, o adminauth.Options) *adminauth.Credentials {
+	t.Helper()
+	a, err := adminauth.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatgate/chatgate/web/adminauth"
+
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/push"
 	"github.com/chatgate/chatgate/push/credstore"
@@ -63,7 +65,7 @@ func TestPushSideEndToEnd(t *testing.T) {
 	defer d.Close(context.Background())
 	// The admin API is given no Registry: only the KV watch installs credentials here, so
 	// the test proves the watch path.
-	admin, err := pushadmin.New(pushadmin.Config{Store: store, Stats: d.Stats, Token: "e2e-admin-token-123456"})
+	admin, err := pushadmin.New(pushadmin.Config{Store: store, Stats: d.Stats, Auth: adminAuth(t, "e2e-admin-token-123456")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,4 +181,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+func adminAuth(t *testing.T, token string) *adminauth.Credentials {
+	t.Helper()
+	a, err := adminauth.New(adminauth.Options{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

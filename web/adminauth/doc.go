@@ -1,0 +1,11 @@
+// Package adminauth authenticates chatgate's admin APIs (push credentials, and any later
+// admin surface): a bearer token or HTTP Basic credentials, compared as SHA-256 hashes in
+// constant time so that neither the secret's content nor its length leaks through timing.
+//
+// A server started without admin-token and without admin-user/admin-password must still be
+// administrable, or a first-time user cannot upload a push credential without restarting.
+// FirstRunToken covers that: it generates a random token once per cluster, stores only its
+// hash in the KV bucket CHATGATE_ADMIN, and returns the token text that one time so the caller
+// can print it. Later starts find the hash and never see the token again; setting admin-token
+// replaces it (delete the key admin.token.sha256 to generate a new one).
+package adminauth
