@@ -1,0 +1,597 @@
+package chatcore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatgate/chatgate/chatcore/internal/deadline"
+)
+
+// LivenessChecker answers whether a push-enabled customer whose flex-push-timeout expired is
+// still alive (a live CometD connection, or a delivered silent ping). *pushlink.Link
+// implements it.
+type LivenessChecker interface {
+	CheckAlive(ctx context.Context, chatID, userID string) (bool, error)
+}
+
+// Limits bound what one operation may carry. Zero fields take the defaults.
+type Limits struct {
+	MaxText         int // message, typing preview, notice text, pushed URL (16 KiB)
+	MaxNickname     int // nickname, subject (256 bytes)
+	MaxUserDataKeys int // keys in a chat's userData (128)
+	MaxUserDataKey  int // key length (256 bytes)
+	MaxUserDataVal  int // value length (16 KiB)
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxText <= 0 {
+		l.MaxText = 16 << 10
+	}
+	if l.MaxNickname <= 0 {
+		l.MaxNickname = 256
+	}
+	if l.MaxUserDataKeys <= 0 {
+		l.MaxUserDataKeys = 128
+	}
+	if l.MaxUserDataKey <= 0 {
+		l.MaxUserDataKey = 256
+	}
+	if l.MaxUserDataVal <= 0 {
+		l.MaxUserDataVal = 16 << 10
+	}
+	return l
+}
+
+// Config configures a Core.
+type Config struct {
+	Store Store // required
+	// Clock defaults to RealClock.
+	Clock Clock
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Options serves live options per service; nil means DefaultOptions for every service.
+	Options OptionSource
+	// Liveness answers flex-push liveness checks; nil means never alive.
+	Liveness LivenessChecker
+	// NodeName is this node's name: the alias of responses and ChatServerAppName.
+	NodeName string
+	// Listeners receive every committed event and property change (see AddListener).
+	Listeners []Listener
+	// Limits bound operation payloads.
+	Limits Limits
+	// DeferTimers keeps timers from firing until StartTimers is called (so listeners added
+	// after New see what falls due at start).
+	DeferTimers bool
+	// Workers is the number of goroutines firing due timers (default 8).
+	Workers int
+	// StoreTimeout bounds the store calls made by timers (default 10 s).
+	StoreTimeout time.Duration
+}
+
+// Result is what an operation returns.
+type Result struct {
+	// Chat is the chat after the operation.
+	Chat ChatView
+	// Events are the events the operation committed (acknowledged by the store), in order.
+	Events []Event
+	// UserData is the operation's extra answer (file-id of an upload).
+	UserData map[string]string
+}
+
+// checkpointEvery bounds how far the stored state document may lag the transcript.
+const checkpointEvery = 64
+
+// Core runs chats: one entry point per operation, rules and timers, fan-out to listeners.
+type Core struct {
+	store  Store
+	clock  Clock
+	log    *slog.Logger
+	opts   OptionSource
+	live   LivenessChecker
+	node   string
+	limits Limits
+	stTO   time.Duration
+
+	lmu       sync.RWMutex
+	listeners []*listenerEntry
+
+	mu     sync.RWMutex
+	chats  map[string]*chat
+	byKey  map[[32]byte]*chat
+	closed bool
+
+	tmu   sync.Mutex
+	q     *deadline.Queue
+	armed time.Time // deadline the timer loop waits for (zero: none)
+	wake  chan struct{}
+	work  chan string
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	startTmr sync.Once
+	workers  int
+}
+
+// chat is the in-memory side of one chat. mu serializes its operations; dmu its delivery.
+type chat struct {
+	id string
+	mu sync.Mutex
+	st chatState
+	// rev is the stored state's revision; savedIndex the LastIndex it includes.
+	rev        uint64
+	savedIndex int64
+	// stale: re-read state and transcript from the store before the next operation.
+	stale bool
+	// dirty: the stored state misses changes that do not follow from events.
+	dirty bool
+	// delivered is the last index handed to listeners (-1: unknown, after a load).
+	delivered int64
+
+	// Customer protocol activity (runtime only; restarts from load time).
+	lastReq     time.Time
+	flexStage   int // 0 normal, 1 liveness not confirmed, re-armed once
+	flexStageAt time.Time
+	checking    bool
+	checkStart  time.Time
+
+	dmu sync.Mutex
+	out []delivery
+}
+
+// New loads every stored chat, arms their timers (firing at once what fell due while no node
+// ran them) and starts the timer goroutines. Close stops them.
+func New(ctx context.Context, cfg Config) (*Core, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("%w: Config.Store is required", ErrInvalid)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Options == nil {
+		cfg.Options = StaticOptions(DefaultOptions())
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName = "chatgate"
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 10 * time.Second
+	}
+	co := &Core{
+		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, opts: cfg.Options, live: cfg.Liveness,
+		node: cfg.NodeName, limits: cfg.Limits.withDefaults(), stTO: cfg.StoreTimeout,
+		chats: map[string]*chat{}, byKey: map[[32]byte]*chat{},
+		q: deadline.New(), wake: make(chan struct{}, 1), work: make(chan string, 1024), workers: cfg.Workers,
+	}
+	for _, l := range cfg.Listeners {
+		co.AddListener(l)
+	}
+	co.ctx, co.cancel = context.WithCancel(context.Background())
+	if err := co.load(ctx); err != nil {
+		co.cancel()
+		return nil, err
+	}
+	if !cfg.DeferTimers {
+		co.StartTimers()
+	}
+	return co, nil
+}
+
+// load reads every stored chat into memory and arms its timers.
+func (co *Core) load(ctx context.Context) error {
+	now := co.clock.Now()
+	n := 0
+	err := co.store.EachChat(ctx, func(id string, raw []byte, rev uint64) error {
+		var st chatState
+		if err := json.Unmarshal(raw, &st); err != nil || st.ID != id {
+			co.log.Error("chatcore: skipping undecodable chat state", "chat", id, "err", err)
+			return nil
+		}
+		c := &chat{id: id, st: st, rev: rev, savedIndex: st.LastIndex, stale: true, delivered: -1, lastReq: now}
+		co.chats[id] = c
+		co.byKey[keyHash(st.SecureKey)] = c
+		co.rescheduleLocked(c)
+		n++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("chatcore: loading chats: %w", storeErr("each", err))
+	}
+	co.log.Info("chatcore: chats loaded", "chats", n)
+	return nil
+}
+
+// StartTimers starts firing timers (New does it unless Config.DeferTimers). Idempotent.
+func (co *Core) StartTimers() {
+	co.startTmr.Do(func() {
+		co.wg.Add(1 + co.workers)
+		go co.timerLoop()
+		for range co.workers {
+			go co.worker()
+		}
+	})
+}
+
+// Close stops the timer goroutines and waits for running timer actions and liveness
+// checks. Operations after Close fail with ErrClosed. It does not close the store.
+func (co *Core) Close() {
+	co.mu.Lock()
+	co.closed = true
+	co.mu.Unlock()
+	co.cancel()
+	co.StartTimers() // so wg accounting is uniform; they exit at once
+	co.wg.Wait()
+}
+
+// NodeName is the node's name (alias).
+func (co *Core) NodeName() string { return co.node }
+
+func keyHash(k string) [32]byte { return sha256.Sum256([]byte(k)) }
+
+func (co *Core) get(chatID string) (*chat, error) {
+	co.mu.RLock()
+	defer co.mu.RUnlock()
+	if co.closed {
+		return nil, ErrClosed
+	}
+	c, ok := co.chats[chatID]
+	if !ok {
+		return nil, fmt.Errorf("chat %.64q: %w", chatID, ErrChatNotFound)
+	}
+	return c, nil
+}
+
+// Authenticate checks a customer's credentials in constant time and returns the chat. With
+// an empty chatID the chat is found from secureKey. userID and alias are optional; when given
+// they must match (the customer's userId, this node's alias). Ended chats authenticate (so
+// the caller can answer "chat ended"); ErrBadSecureKey otherwise says nothing about whether
+// the chat exists when chatID is empty.
+func (co *Core) Authenticate(chatID, secureKey, userID, alias string) (ChatView, error) {
+	if secureKey == "" {
+		return ChatView{}, fmt.Errorf("%w: no secureKey", ErrBadSecureKey)
+	}
+	var c *chat
+	if chatID == "" {
+		co.mu.RLock()
+		c = co.byKey[keyHash(secureKey)]
+		closed := co.closed
+		co.mu.RUnlock()
+		if closed {
+			return ChatView{}, ErrClosed
+		}
+		if c == nil {
+			return ChatView{}, ErrBadSecureKey
+		}
+	} else {
+		var err error
+		if c, err = co.get(chatID); err != nil {
+			return ChatView{}, err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ok := subtle.ConstantTimeCompare([]byte(secureKey), []byte(c.st.SecureKey)) == 1
+	if userID != "" && subtle.ConstantTimeCompare([]byte(userID), []byte(c.st.Customer)) != 1 {
+		ok = false
+	}
+	if alias != "" && alias != co.node {
+		ok = false
+	}
+	if !ok {
+		return ChatView{}, ErrBadSecureKey
+	}
+	return c.st.view(co.node), nil
+}
+
+// Chat returns a snapshot of a chat.
+func (co *Core) Chat(chatID string) (ChatView, error) {
+	c, err := co.get(chatID)
+	if err != nil {
+		return ChatView{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.view(co.node), nil
+}
+
+// ChatIDs lists the chats held in memory (ended ones included).
+func (co *Core) ChatIDs() []string {
+	co.mu.RLock()
+	defer co.mu.RUnlock()
+	out := make([]string, 0, len(co.chats))
+	for id := range co.chats {
+		out = append(out, id)
+	}
+	return out
+}
+
+// randomID returns n random characters of alphabet.
+func randomID(n int, alphabet string) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func randomHex(nBytes int, upper bool) string {
+	b := make([]byte, nBytes)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	s := hex.EncodeToString(b)
+	if upper {
+		s = strings.ToUpper(s)
+	}
+	return s
+}
+
+const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" // 62: slight bias, ids are not secrets
+
+// txn collects one operation's events and state changes; commit makes them durable.
+type txn struct {
+	co   *Core
+	c    *chat
+	st   *chatState // read-only view of the current state for validation
+	now  time.Time
+	opts Options
+
+	events []Event
+	post   []func(*chatState) // changes that do not follow from events (stored with save)
+	save   bool
+	result map[string]string
+	touch  string // userId whose protocol activity this is
+}
+
+func (t *txn) emit(typ EventType, by From, text, messageType string, ud map[string]string) {
+	t.events = append(t.events, Event{Type: typ, From: by, Text: text, MessageType: messageType, UserData: ud})
+}
+
+func (t *txn) change(f func(*chatState)) {
+	t.post = append(t.post, f)
+	t.save = true
+}
+
+func (p *participant) from() From {
+	return From{Nickname: p.Nickname, ParticipantID: p.PID, Type: p.Type, UserID: p.UserID}
+}
+
+var systemFrom = From{Nickname: "system", ParticipantID: 0, Type: External}
+
+// exec runs fn on the chat under its lock and commits what it produced; then delivers.
+func (co *Core) exec(ctx context.Context, chatID string, fn func(t *txn) error) (Result, error) {
+	c, err := co.get(chatID)
+	if err != nil {
+		return Result{}, err
+	}
+	c.mu.Lock()
+	res, err := co.execLocked(ctx, c, fn)
+	c.mu.Unlock()
+	co.deliver(c)
+	return res, err
+}
+
+func (co *Core) execLocked(ctx context.Context, c *chat, fn func(t *txn) error) (Result, error) {
+	if err := co.sync(ctx, c); err != nil {
+		return Result{}, err
+	}
+	t := &txn{co: co, c: c, st: &c.st, now: co.clock.Now(), opts: co.opts.Options(c.st.Service)}
+	if err := fn(t); err != nil {
+		return Result{}, err
+	}
+	if err := co.commit(ctx, c, t); err != nil {
+		return Result{}, err
+	}
+	return Result{Chat: c.st.view(co.node), Events: t.events, UserData: t.result}, nil
+}
+
+// commit appends t's events (the commit point: acknowledged by the store), applies their
+// effects and t's other changes, saves the state when needed, queues the fan-out and re-arms
+// the chat's timers. Called with c.mu held.
+func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
+	before := c.st.properties(co.node)
+	if len(t.events) == 0 {
+		if t.save {
+			ns := c.st
+			for _, f := range t.post {
+				f(&ns)
+			}
+			if err := co.saveState(ctx, c, ns); err != nil {
+				return err
+			}
+			c.st = ns
+		}
+	} else {
+		prev := c.st.LastIndex
+		ms := t.now.UnixMilli()
+		raws := make([][]byte, len(t.events))
+		for i := range t.events {
+			e := &t.events[i]
+			e.Index, e.UTCTime = prev+int64(i)+1, ms
+			b, err := json.Marshal(e)
+			if err != nil {
+				return fmt.Errorf("chatcore: encoding event: %w", err)
+			}
+			raws[i] = b
+		}
+		if err := co.store.AppendJSON(ctx, c.id, prev, raws); err != nil {
+			err = storeErr("chatcore: append to "+c.id, err)
+			if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrInvalid) {
+				c.stale = true
+			}
+			return err
+		}
+		for i := range t.events {
+			apply(&c.st, &t.events[i], &t.opts)
+		}
+		for _, f := range t.post {
+			f(&c.st)
+		}
+		if t.save || c.dirty || c.st.LastIndex-c.savedIndex >= checkpointEvery {
+			if err := co.saveState(ctx, c, c.st); err != nil {
+				// The events are committed; what follows from them is rebuilt on reload.
+				c.dirty = true
+				co.log.Warn("chatcore: state save failed after commit", "chat", c.id, "err", err)
+			}
+		}
+		c.out = append(c.out, delivery{events: t.events})
+		c.delivered = max(c.delivered, c.st.LastIndex)
+	}
+	if t.touch != "" && t.touch == c.st.Customer {
+		c.lastReq, c.flexStage = t.now, 0
+	}
+	co.queueProps(c, before)
+	co.stampViews(c)
+	co.reschedule(c)
+	return nil
+}
+
+// saveState writes ns with compare-and-set and records the new revision.
+func (co *Core) saveState(ctx context.Context, c *chat, ns chatState) error {
+	b, err := json.Marshal(&ns)
+	if err != nil {
+		return fmt.Errorf("chatcore: encoding state: %w", err)
+	}
+	rev, err := co.store.SaveChat(ctx, c.id, b, c.rev)
+	if err != nil {
+		err = storeErr("chatcore: save "+c.id, err)
+		c.stale = true
+		return err
+	}
+	c.rev, c.savedIndex, c.dirty = rev, ns.LastIndex, false
+	return nil
+}
+
+// sync re-reads a stale chat: its state document, then the transcript after it (applying
+// the events the document does not include yet). Events this process committed but had not
+// delivered (an append whose outcome was unknown) are delivered now.
+func (co *Core) sync(ctx context.Context, c *chat) error {
+	if !c.stale {
+		return nil
+	}
+	raw, rev, err := co.store.LoadChat(ctx, c.id)
+	if err != nil {
+		return storeErr("chatcore: reload "+c.id, err)
+	}
+	var st chatState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return fmt.Errorf("chatcore: reload %s: %w: %w", c.id, ErrUnavailable, err)
+	}
+	raws, err := co.store.EventsJSON(ctx, c.id, st.LastIndex+1)
+	if err != nil {
+		return storeErr("chatcore: reload transcript "+c.id, err)
+	}
+	o := co.opts.Options(st.Service)
+	saved := st.LastIndex
+	var late []Event
+	for _, r := range raws {
+		var ev Event
+		if err := json.Unmarshal(r.JSON, &ev); err != nil {
+			return fmt.Errorf("chatcore: reload %s: event %d: %w: %w", c.id, r.Index, ErrUnavailable, err)
+		}
+		ev.Index = r.Index
+		apply(&st, &ev, &o)
+		if c.delivered >= 0 && ev.Index > c.delivered {
+			late = append(late, ev)
+		}
+	}
+	before := c.st.properties(co.node)
+	c.st, c.rev, c.savedIndex, c.stale = st, rev, saved, false
+	c.dirty = false
+	if len(late) > 0 {
+		c.out = append(c.out, delivery{events: late})
+		co.queueProps(c, before)
+	}
+	c.delivered = c.st.LastIndex
+	co.reschedule(c)
+	return nil
+}
+
+// Events returns the chat's committed events with index >= from (§9.7: from 0 returns none,
+// 1 all). Events being committed at the same time are not included until acknowledged.
+func (co *Core) Events(ctx context.Context, chatID string, from int64) ([]Event, error) {
+	c, err := co.get(chatID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if err := co.sync(ctx, c); err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
+	last := c.st.LastIndex
+	c.mu.Unlock()
+	co.deliver(c)
+	if from <= 0 || from > last {
+		return nil, nil
+	}
+	raws, err := co.store.EventsJSON(ctx, chatID, from)
+	if err != nil {
+		return nil, storeErr("chatcore: read transcript "+chatID, err)
+	}
+	out := make([]Event, 0, len(raws))
+	for _, r := range raws {
+		if r.Index > last {
+			break
+		}
+		var ev Event
+		if err := json.Unmarshal(r.JSON, &ev); err != nil {
+			return nil, fmt.Errorf("chatcore: read transcript %s: event %d: %w", chatID, r.Index, err)
+		}
+		ev.Index = r.Index
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// validText checks a text against a limit.
+func validText(s string, maxLen int, what string) error {
+	if len(s) > maxLen {
+		return fmt.Errorf("%s of %d bytes (limit %d): %w", what, len(s), maxLen, ErrTooLarge)
+	}
+	return nil
+}
+
+func (co *Core) checkUserData(ud map[string]string, existing map[string]string) error {
+	n := len(existing)
+	for k, v := range ud {
+		if k == "" {
+			return fmt.Errorf("empty userData key: %w", ErrInvalid)
+		}
+		if len(k) > co.limits.MaxUserDataKey || len(v) > co.limits.MaxUserDataVal {
+			return fmt.Errorf("userData %.32q: %w", k, ErrTooLarge)
+		}
+		if _, ok := existing[k]; !ok {
+			n++
+		}
+	}
+	if n > co.limits.MaxUserDataKeys {
+		return fmt.Errorf("userData has %d keys (limit %d): %w", n, co.limits.MaxUserDataKeys, ErrTooLarge)
+	}
+	return nil
+}
+
+func parseBool(s string) bool {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	return err == nil && b
+}

@@ -1,0 +1,159 @@
+package chatcore
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/chatgate/chatgate/chatcore/jetstore"
+	"github.com/chatgate/chatgate/internal/natsserver"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+// engine is an embedded JetStream with a store on it.
+type engine struct {
+	dir   string
+	conn  *natsserver.Conn
+	store *jetstore.Store
+}
+
+func startEngine(t testing.TB, dir string, sync natsserver.SyncPolicy) *engine {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	ctx := context.Background()
+	c, err := natsserver.Start(ctx, natsserver.Options{DataDir: dir, Sync: sync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jetstore.Open(ctx, c, jetstore.Options{})
+	if err != nil {
+		c.Close(ctx)
+		t.Fatal(err)
+	}
+	e := &engine{dir: dir, conn: c, store: s}
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *engine) close() {
+	if e.conn != nil {
+		e.conn.Close(context.Background())
+		e.conn = nil
+	}
+}
+
+// recorder is a Listener that keeps everything it receives.
+type recorder struct {
+	mu     sync.Mutex
+	events map[string][]Event
+	props  map[string][]map[string]string
+	signal chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{events: map[string][]Event{}, props: map[string][]map[string]string{}, signal: make(chan struct{}, 1)}
+}
+
+func (r *recorder) OnEvent(chat ChatView, ev Event) {
+	r.mu.Lock()
+	r.events[chat.ID] = append(r.events[chat.ID], ev)
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *recorder) OnProperties(chat ChatView, changed map[string]string) {
+	r.mu.Lock()
+	r.props[chat.ID] = append(r.props[chat.ID], changed)
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *recorder) poke() {
+	select {
+	case r.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) eventsOf(id string) []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events[id]...)
+}
+
+// waitFor waits (bounded by a generous real-time limit, for failure only) until cond holds.
+func (r *recorder) waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	limit := time.NewTimer(20 * time.Second)
+	defer limit.Stop()
+	for !cond() {
+		select {
+		case <-r.signal:
+		case <-limit.C:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// lastEvent returns the chat's last recorded event.
+func (r *recorder) lastEvent(id string) (Event, bool) {
+	evs := r.eventsOf(id)
+	if len(evs) == 0 {
+		return Event{}, false
+	}
+	return evs[len(evs)-1], true
+}
+
+type testCore struct {
+	*Core
+	clock *ManualClock
+	rec   *recorder
+	eng   *engine
+	opts  *optBox
+}
+
+// optBox is a mutable OptionSource for tests.
+type optBox struct {
+	mu sync.Mutex
+	o  Options
+}
+
+func (b *optBox) Options(string) Options {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.o
+}
+
+func (b *optBox) set(f func(o *Options)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f(&b.o)
+}
+
+func newCore(t testing.TB, eng *engine, clock *ManualClock, opts *optBox, live LivenessChecker) *testCore {
+	t.Helper()
+	if eng == nil {
+		eng = startEngine(t, "", "")
+	}
+	if clock == nil {
+		clock = NewManualClock(t0)
+	}
+	if opts == nil {
+		opts = &optBox{o: DefaultOptions()}
+	}
+	rec := newRecorder()
+	co, err := New(context.Background(), Config{Store: eng.store, Clock: clock, Options: opts, Liveness: live, NodeName: "node-1", Listeners: []Listener{rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(co.Close)
+	return &testCore{Core: co, clock: clock, rec: rec, eng: eng, opts: opts}
+}

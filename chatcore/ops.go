@@ -1,0 +1,385 @@
+package chatcore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+)
+
+// CreateRequest is a customer's Request Chat.
+type CreateRequest struct {
+	Service  string
+	Nickname string // required ("First Last" when the client sent names only)
+	Subject  string
+	Email    string
+	// UserData becomes the chat's userData; GCTI_Chat_AsyncMode=true makes the chat async,
+	// push keys (gms-chat-v2.md §3.1) make the customer push-enabled.
+	UserData map[string]string
+}
+
+// Created is the answer to CreateChat.
+type Created struct {
+	ChatID, UserID, SecureKey, Alias string
+	Result
+}
+
+// CreateChat creates a chat with its customer (participant 1, type Client) and commits the
+// customer's ParticipantJoined (index 1).
+func (co *Core) CreateChat(ctx context.Context, r CreateRequest) (Created, error) {
+	nick := strings.TrimSpace(r.Nickname)
+	switch {
+	case r.Service == "" || len(r.Service) > 64:
+		return Created{}, fmt.Errorf("service name: %w", ErrInvalid)
+	case nick == "":
+		return Created{}, fmt.Errorf("nickname is required: %w", ErrInvalid)
+	}
+	if err := validText(nick, co.limits.MaxNickname, "nickname"); err != nil {
+		return Created{}, err
+	}
+	if err := validText(r.Subject, co.limits.MaxNickname, "subject"); err != nil {
+		return Created{}, err
+	}
+	if err := validText(r.Email, co.limits.MaxNickname, "email"); err != nil {
+		return Created{}, err
+	}
+	if err := co.checkUserData(r.UserData, nil); err != nil {
+		return Created{}, err
+	}
+	co.mu.RLock()
+	closed := co.closed
+	co.mu.RUnlock()
+	if closed {
+		return Created{}, ErrClosed
+	}
+	now := co.clock.Now()
+	ms := now.UnixMilli()
+	ud := maps.Clone(r.UserData)
+	if ud == nil {
+		ud = map[string]string{}
+	}
+	st := chatState{
+		V: stateVersion, ID: randomID(16, idAlphabet), Service: r.Service, Created: ms,
+		Subject: r.Subject, Email: r.Email, SecureKey: randomHex(16, false), Customer: randomHex(8, true),
+		UserData: ud, Async: parseBool(ud[PropAsyncMode]), NextPID: 2, Owner: co.node, LastActivity: ms,
+	}
+	cust := participant{PID: 1, UserID: st.Customer, Type: Client, Nickname: nick, Joined: ms}
+	st.Parts = []participant{cust}
+	if st.Async {
+		st.AsyncStatus = AsyncCreated
+	}
+	raw, err := json.Marshal(&st)
+	if err != nil {
+		return Created{}, err
+	}
+	rev, err := co.store.CreateChat(ctx, st.ID, raw)
+	if err != nil {
+		return Created{}, storeErr("chatcore: create chat", err)
+	}
+	c := &chat{id: st.ID, st: st, rev: rev, lastReq: now}
+	t := &txn{co: co, c: c, st: &c.st, now: now, opts: co.opts.Options(st.Service), touch: st.Customer}
+	t.emit(EventParticipantJoined, cust.from(), "", "", nil)
+	c.mu.Lock()
+	defer co.deliver(c)
+	defer c.mu.Unlock()
+	// Registered before the commit so its timers find it; nobody else knows its secureKey
+	// yet, and a failed creation is unregistered.
+	co.mu.Lock()
+	if co.closed {
+		co.mu.Unlock()
+		return Created{}, ErrClosed
+	}
+	co.chats[st.ID] = c
+	co.byKey[keyHash(st.SecureKey)] = c
+	co.mu.Unlock()
+	if err := co.commit(ctx, c, t); err != nil {
+		co.mu.Lock()
+		delete(co.chats, st.ID)
+		delete(co.byKey, keyHash(st.SecureKey))
+		co.mu.Unlock()
+		co.unschedule(st.ID)
+		c.out = nil
+		if derr := co.store.DeleteChat(context.WithoutCancel(ctx), st.ID); derr != nil {
+			co.log.Warn("chatcore: removing a chat whose creation failed", "chat", st.ID, "err", derr)
+		}
+		return Created{}, err
+	}
+	// Creation is a property change too (status 1, IsOnline, ChatServerAppName).
+	if n := len(c.out); n > 0 {
+		c.out[n-1].props = st.properties(co.node)
+	}
+	res := Result{Chat: c.st.view(co.node), Events: t.events}
+	return Created{ChatID: st.ID, UserID: st.Customer, SecureKey: st.SecureKey, Alias: co.node, Result: res}, nil
+}
+
+// participantOp is the common frame of an operation by a present participant of a live chat.
+func (co *Core) participantOp(ctx context.Context, chatID, userID string, fn func(t *txn, p *participant) error) (Result, error) {
+	return co.exec(ctx, chatID, func(t *txn) error {
+		if t.st.Ended {
+			return fmt.Errorf("chat %s: %w", chatID, ErrChatEnded)
+		}
+		p := t.st.present(userID)
+		if p == nil {
+			return fmt.Errorf("user %.32q in chat %s: %w", userID, chatID, ErrNotParticipant)
+		}
+		t.touch = userID
+		return fn(t, p)
+	})
+}
+
+// SendMessage commits a Message from a participant (customer, agent, supervisor or bot).
+// messageType is optional and echoed on the event.
+func (co *Core) SendMessage(ctx context.Context, chatID, userID, text, messageType string) (Result, error) {
+	if text == "" {
+		return Result{}, fmt.Errorf("empty message: %w", ErrInvalid)
+	}
+	if err := validText(text, co.limits.MaxText, "message"); err != nil {
+		return Result{}, err
+	}
+	if err := validText(messageType, co.limits.MaxNickname, "messageType"); err != nil {
+		return Result{}, err
+	}
+	return co.participantOp(ctx, chatID, userID, func(t *txn, p *participant) error {
+		t.emit(EventMessage, p.from(), text, messageType, nil)
+		return nil
+	})
+}
+
+// StartTyping commits TypingStarted; text is the optional typing preview.
+func (co *Core) StartTyping(ctx context.Context, chatID, userID, text string) (Result, error) {
+	return co.notice(ctx, chatID, userID, EventTypingStarted, text, false)
+}
+
+// StopTyping commits TypingStopped.
+func (co *Core) StopTyping(ctx context.Context, chatID, userID, text string) (Result, error) {
+	return co.notice(ctx, chatID, userID, EventTypingStopped, text, false)
+}
+
+// PushURL commits PushUrl with the URL as text.
+func (co *Core) PushURL(ctx context.Context, chatID, userID, url string) (Result, error) {
+	return co.notice(ctx, chatID, userID, EventPushURL, url, true)
+}
+
+// CustomNotice commits CustomNotice with free text.
+func (co *Core) CustomNotice(ctx context.Context, chatID, userID, text string) (Result, error) {
+	return co.notice(ctx, chatID, userID, EventCustomNotice, text, false)
+}
+
+func (co *Core) notice(ctx context.Context, chatID, userID string, typ EventType, text string, required bool) (Result, error) {
+	if required && text == "" {
+		return Result{}, fmt.Errorf("%s without text: %w", typ, ErrInvalid)
+	}
+	if err := validText(text, co.limits.MaxText, string(typ)); err != nil {
+		return Result{}, err
+	}
+	return co.participantOp(ctx, chatID, userID, func(t *txn, p *participant) error {
+		t.emit(typ, p.from(), text, "", nil)
+		return nil
+	})
+}
+
+// UpdateNickname commits NicknameUpdated (text = the new nickname; from carries the old
+// one) and renames the participant.
+func (co *Core) UpdateNickname(ctx context.Context, chatID, userID, nickname string) (Result, error) {
+	nickname = strings.TrimSpace(nickname)
+	if nickname == "" {
+		return Result{}, fmt.Errorf("empty nickname: %w", ErrInvalid)
+	}
+	if err := validText(nickname, co.limits.MaxNickname, "nickname"); err != nil {
+		return Result{}, err
+	}
+	return co.participantOp(ctx, chatID, userID, func(t *txn, p *participant) error {
+		t.emit(EventNicknameUpdated, p.from(), nickname, "", nil)
+		return nil
+	})
+}
+
+// UpdateUserData merges data into the chat's userData (no transcript event; GMS Update
+// Data). Push keys added here make the customer push-enabled from now on.
+func (co *Core) UpdateUserData(ctx context.Context, chatID, userID string, data map[string]string) (Result, error) {
+	if len(data) == 0 {
+		return Result{}, fmt.Errorf("no userData: %w", ErrInvalid)
+	}
+	return co.participantOp(ctx, chatID, userID, func(t *txn, p *participant) error {
+		if err := co.checkUserData(data, t.st.UserData); err != nil {
+			return err
+		}
+		t.change(func(st *chatState) {
+			ud := maps.Clone(st.UserData)
+			if ud == nil {
+				ud = map[string]string{}
+			}
+			maps.Copy(ud, data)
+			st.UserData = ud
+		})
+		return nil
+	})
+}
+
+// Touch records protocol activity of the chat's customer (a CometD connect, a REST
+// refresh): it restarts flex-disconnect-timeout / flex-push-timeout. No event, no store
+// write. userID may be "" for the chat's customer.
+func (co *Core) Touch(chatID, userID string) error {
+	c, err := co.get(chatID)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if userID != "" && userID != c.st.Customer {
+		if c.st.present(userID) == nil {
+			return fmt.Errorf("user %.32q in chat %s: %w", userID, chatID, ErrNotParticipant)
+		}
+		return nil // only the customer's protocol activity is tracked
+	}
+	if c.st.Ended {
+		return fmt.Errorf("chat %s: %w", chatID, ErrChatEnded)
+	}
+	c.lastReq, c.flexStage = co.clock.Now(), 0
+	co.reschedule(c)
+	return nil
+}
+
+// Disconnect is the customer's (or any participant's) own leave request: ParticipantLeft
+// with quit reason 0. When the customer leaves, the chat ends (see EndChat).
+func (co *Core) Disconnect(ctx context.Context, chatID, userID string) (Result, error) {
+	return co.Leave(ctx, chatID, userID, QuitLogout)
+}
+
+// Leave removes a participant with a quit reason. The customer leaving ends the chat: every
+// other present participant leaves too (reason 5, removed by server).
+func (co *Core) Leave(ctx context.Context, chatID, userID string, reason QuitReason) (Result, error) {
+	return co.participantOp(ctx, chatID, userID, func(t *txn, p *participant) error {
+		if p.UserID == t.st.Customer {
+			endEvents(t, p.UserID, reason, QuitRemovedByServer)
+			return nil
+		}
+		t.emit(EventParticipantLeft, p.from(), "", "", quitData(reason))
+		return nil
+	})
+}
+
+func quitData(r QuitReason) map[string]string {
+	return map[string]string{KeyQuitReason: strconv.Itoa(int(r))}
+}
+
+// endEvents emits ParticipantLeft for every present participant: first for `first` (with
+// firstReason) if present, then the others (with others), the customer last so that the chat
+// ends with the customer's leave.
+func endEvents(t *txn, first string, firstReason, others QuitReason) {
+	if p := t.st.present(first); p != nil {
+		t.emit(EventParticipantLeft, p.from(), "", "", quitData(firstReason))
+	}
+	var cust *participant
+	for i := range t.st.Parts {
+		p := &t.st.Parts[i]
+		if p.Left != 0 || p.UserID == first {
+			continue
+		}
+		if p.UserID == t.st.Customer {
+			cust = p
+			continue
+		}
+		t.emit(EventParticipantLeft, p.from(), "", "", quitData(others))
+	}
+	if cust != nil {
+		t.emit(EventParticipantLeft, cust.from(), "", "", quitData(others))
+	}
+}
+
+// JoinRequest adds an agent, supervisor or bot (External) to a chat.
+type JoinRequest struct {
+	Type     ParticipantType // Agent, Supervisor or External
+	Nickname string
+	// UserID identifies the participant (an agent's id); empty generates one. Joining again
+	// with the userId of a participant who left re-joins them.
+	UserID string
+}
+
+// Join commits ParticipantJoined for a new participant and returns it. An agent joining an
+// async chat sets GCTI_Chat_AsyncStatus to -1 and counts as activity.
+func (co *Core) Join(ctx context.Context, chatID string, j JoinRequest) (Participant, Result, error) {
+	nick := strings.TrimSpace(j.Nickname)
+	if !j.Type.valid() || j.Type == Client || nick == "" {
+		return Participant{}, Result{}, fmt.Errorf("join needs type Agent, Supervisor or External and a nickname: %w", ErrInvalid)
+	}
+	if err := validText(nick, co.limits.MaxNickname, "nickname"); err != nil {
+		return Participant{}, Result{}, err
+	}
+	if len(j.UserID) > 128 {
+		return Participant{}, Result{}, fmt.Errorf("userId: %w", ErrTooLarge)
+	}
+	var joined From
+	res, err := co.exec(ctx, chatID, func(t *txn) error {
+		if t.st.Ended {
+			return fmt.Errorf("chat %s: %w", chatID, ErrChatEnded)
+		}
+		uid := j.UserID
+		pid := t.st.NextPID
+		if uid == "" {
+			uid = randomHex(8, true)
+		} else if _, p := t.st.part(uid); p != nil {
+			if p.Left == 0 {
+				return fmt.Errorf("user %.32q is already in chat %s: %w", uid, chatID, ErrInvalid)
+			}
+			if p.Type != j.Type {
+				return fmt.Errorf("user %.32q re-joins with another type: %w", uid, ErrInvalid)
+			}
+			pid = p.PID
+		}
+		joined = From{Nickname: nick, ParticipantID: pid, Type: j.Type, UserID: uid}
+		t.emit(EventParticipantJoined, joined, "", "", nil)
+		return nil
+	})
+	if err != nil {
+		return Participant{}, Result{}, err
+	}
+	return Participant{ParticipantID: joined.ParticipantID, UserID: joined.UserID, Type: joined.Type, Nickname: joined.Nickname, Present: true}, res, nil
+}
+
+// Hold places an async chat on hold (dormant, GCTI_Chat_AsyncStatus -2): byUserID, when it
+// is a present agent, leaves the chat (reason 0) and the chat waits for customer activity.
+func (co *Core) Hold(ctx context.Context, chatID, byUserID string) (Result, error) {
+	return co.exec(ctx, chatID, func(t *txn) error {
+		if t.st.Ended {
+			return fmt.Errorf("chat %s: %w", chatID, ErrChatEnded)
+		}
+		if !t.st.Async {
+			return fmt.Errorf("chat %s is not async: %w", chatID, ErrInvalid)
+		}
+		if byUserID != "" {
+			p := t.st.present(byUserID)
+			if p == nil {
+				return fmt.Errorf("user %.32q in chat %s: %w", byUserID, chatID, ErrNotParticipant)
+			}
+			if p.Type != Client {
+				t.emit(EventParticipantLeft, p.from(), "", "", quitData(QuitLogout))
+			}
+		}
+		t.change(func(st *chatState) { st.AsyncStatus = AsyncOnHold })
+		return nil
+	})
+}
+
+// EndChat ends a chat: every present participant leaves — byUserID (if a participant) with
+// reason 0, the others with reason 4 (removed by a participant), or all with reason 5 when
+// byUserID is "" (the server or workflow). The chat then accepts no more operations;
+// its transcript stays readable.
+func (co *Core) EndChat(ctx context.Context, chatID, byUserID string) (Result, error) {
+	return co.exec(ctx, chatID, func(t *txn) error {
+		if t.st.Ended {
+			return fmt.Errorf("chat %s: %w", chatID, ErrChatEnded)
+		}
+		if byUserID == "" {
+			endEvents(t, "", QuitRemovedByServer, QuitRemovedByServer)
+			return nil
+		}
+		if t.st.present(byUserID) == nil {
+			return fmt.Errorf("user %.32q in chat %s: %w", byUserID, chatID, ErrNotParticipant)
+		}
+		endEvents(t, byUserID, QuitLogout, QuitRemovedByOther)
+		return nil
+	})
+}
