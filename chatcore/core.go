@@ -114,6 +114,9 @@ type Core struct {
 	tmu   sync.Mutex
 	q     *deadline.Queue
 	armed time.Time // deadline the timer loop waits for (zero: none)
+	// inflight counts chats popped from the queue whose timer action (or liveness check) has
+	// not finished.
+	inflight int
 	wake  chan struct{}
 	work  chan string
 

@@ -157,3 +157,53 @@ func newCore(t testing.TB, eng *engine, clock *ManualClock, opts *optBox, live L
 	t.Cleanup(co.Close)
 	return &testCore{Core: co, clock: clock, rec: rec, eng: eng, opts: opts}
 }
+
+// settle waits until the timers have done everything due at the manual clock's time.
+func (tc *testCore) settle(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !tc.settled() {
+		if time.Now().After(deadline) {
+			t.Fatal("timers did not settle")
+		}
+		time.Sleep(time.Millisecond) // polling a condition, not a fixed wait
+	}
+}
+
+// advance moves the clock and waits for the timers to settle.
+func (tc *testCore) advance(t testing.TB, d time.Duration) {
+	t.Helper()
+	tc.clock.Advance(d)
+	tc.settle(t)
+}
+
+// types lists the event types recorded for a chat since index from.
+func (tc *testCore) types(id string, from int64) []string {
+	var out []string
+	for _, ev := range tc.rec.eventsOf(id) {
+		if ev.Index >= from {
+			s := string(ev.Type)
+			if k := ev.UserData[KeyIdleControl]; k != "" {
+				s += ":" + k
+			}
+			if q, ok := ev.UserData[KeyQuitReason]; ok {
+				s += ":" + q
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// prop returns the latest recorded value of a property.
+func (r *recorder) prop(id, name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := ""
+	for _, p := range r.props[id] {
+		if x, ok := p[name]; ok {
+			v = x
+		}
+	}
+	return v
+}

@@ -155,6 +155,7 @@ func (co *Core) timerLoop() {
 			now := co.clock.Now()
 			co.tmu.Lock()
 			due := co.q.PopDue(now, 0)
+			co.inflight += len(due)
 			co.tmu.Unlock()
 			for _, id := range due {
 				select {
@@ -181,6 +182,7 @@ func (co *Core) worker() {
 
 // fire runs what is due for a chat, then re-arms it.
 func (co *Core) fire(id string) {
+	defer co.doneInflight()
 	c, err := co.get(id)
 	if err != nil {
 		return
@@ -218,6 +220,9 @@ func (co *Core) fire(id string) {
 	c.mu.Unlock()
 	co.deliver(c)
 	if check {
+		co.tmu.Lock()
+		co.inflight++
+		co.tmu.Unlock()
 		co.wg.Add(1)
 		go co.liveness(c, user)
 	}
@@ -264,6 +269,7 @@ func (co *Core) ruleEvents(t *txn, k timerKind) {
 // is removed if nothing arrives by then.
 func (co *Core) liveness(c *chat, userID string) {
 	defer co.wg.Done()
+	defer co.doneInflight()
 	alive := false
 	if co.live != nil {
 		ctx, cancel := context.WithTimeout(co.ctx, co.stTO)
@@ -288,4 +294,19 @@ func (co *Core) liveness(c *chat, userID string) {
 		c.flexStage, c.flexStageAt = 1, now
 	}
 	co.reschedule(c)
+}
+
+func (co *Core) doneInflight() {
+	co.tmu.Lock()
+	co.inflight--
+	co.tmu.Unlock()
+}
+
+// settled reports whether nothing is due at the clock's current time and no timer action
+// or liveness check is running (tests use it to wait for the timers to catch up).
+func (co *Core) settled() bool {
+	co.tmu.Lock()
+	defer co.tmu.Unlock()
+	next, ok := co.q.Next()
+	return co.inflight == 0 && (!ok || next.After(co.clock.Now()))
 }
