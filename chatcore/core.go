@@ -117,8 +117,8 @@ type Core struct {
 	// inflight counts chats popped from the queue whose timer action (or liveness check) has
 	// not finished.
 	inflight int
-	wake  chan struct{}
-	work  chan string
+	wake     chan struct{}
+	work     chan string
 
 	ctx      context.Context
 	cancel   context.CancelFunc
