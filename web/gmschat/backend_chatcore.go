@@ -1,0 +1,249 @@
+package gmschat
+
+import (
+	"context"
+	"errors"
+	"io"
+	"maps"
+	"time"
+
+	"github.com/chatgate/chatgate/chatcore"
+)
+
+// CoreBackend is the Backend over the chat core: it authenticates the customer, maps each Op
+// to its chatcore call, chatcore events to wire Events and chatcore errors to APIErrors.
+//
+// Core may be set after the adapter is built (the core needs the adapter's presence for its
+// liveness checks), but before the first request is served.
+type CoreBackend struct {
+	Core *chatcore.Core
+}
+
+var _ Backend = (*CoreBackend)(nil)
+
+// CreateChat runs Request Chat. The answer carries the creation's events (the customer's
+// ParticipantJoined) and the secureKey, which only this answer ever contains.
+func (b *CoreBackend) CreateChat(ctx context.Context, op Op) (Response, error) {
+	c, err := b.Core.CreateChat(ctx, chatcore.CreateRequest{
+		Service: op.Service, Nickname: op.Nickname, Subject: op.Subject, Email: op.Email, UserData: op.UserData,
+	})
+	if err != nil {
+		return Response{}, apiError(err)
+	}
+	resp := OK(c.ChatID, c.UserID, c.Alias, c.Chat.Ended, c.Chat.LastIndex+1, WireEvents(c.Events))
+	resp.SecureKey = c.SecureKey
+	return resp, nil
+}
+
+// Do runs every other customer operation: authenticate (the chat is found from the secureKey
+// when op.ChatID is empty), run the operation as the chat's customer, then read the events
+// from op.Position. An operation on an ended chat, or by a customer who already left, answers
+// Ended and changes nothing; reading (refresh, requestNotifications) still returns the
+// transcript with chatEnded true, so a customer coming back learns how the chat ended.
+func (b *CoreBackend) Do(ctx context.Context, op Op) (Response, error) {
+	view, err := b.Core.Authenticate(op.ChatID, op.SecureKey, op.UserID, op.Alias)
+	if err != nil {
+		return Response{}, apiError(err)
+	}
+	chatID, user := view.ID, view.Customer
+	reading := op.Kind == OpRefresh || op.Kind == OpRequestNotifications
+	if (view.Ended || !view.CustomerPresent) && !reading {
+		return Ended(chatID), nil
+	}
+	var res chatcore.Result
+	switch op.Kind {
+	case OpRefresh, OpRequestNotifications:
+		if !view.Ended && view.CustomerPresent {
+			if err := b.Core.Touch(chatID, user); err != nil && !ended(err) {
+				return Response{}, apiError(err)
+			}
+		}
+	case OpSendMessage:
+		res, err = b.Core.SendMessage(ctx, chatID, user, op.Text, op.MessageType)
+	case OpStartTyping:
+		res, err = b.Core.StartTyping(ctx, chatID, user, op.Text)
+	case OpStopTyping:
+		res, err = b.Core.StopTyping(ctx, chatID, user, op.Text)
+	case OpPushURL:
+		res, err = b.Core.PushURL(ctx, chatID, user, op.Text)
+	case OpUpdateNickname:
+		res, err = b.Core.UpdateNickname(ctx, chatID, user, op.Nickname)
+	case OpUpdateData:
+		res, err = b.Core.UpdateUserData(ctx, chatID, user, op.UserData)
+	case OpCustomNotice:
+		res, err = b.Core.CustomNotice(ctx, chatID, user, op.Text)
+	case OpDisconnect:
+		res, err = b.Core.Disconnect(ctx, chatID, user)
+	case OpFileLimits:
+		return b.fileLimits(ctx, op, view)
+	case OpFileUpload:
+		return b.upload(ctx, op, view)
+	case OpFileDelete:
+		res, err = b.Core.DeleteFile(ctx, chatID, user, op.FileID)
+	default:
+		return Response{}, Errorf(CodeUnknownOperation, "unknown operation")
+	}
+	if err != nil {
+		if ended(err) {
+			return Ended(chatID), nil
+		}
+		return Response{}, apiError(err)
+	}
+	if res.Chat.ID != "" {
+		view = res.Chat
+	}
+	resp, err := b.answer(ctx, view, op.Position)
+	if err != nil {
+		return Response{}, err
+	}
+	if op.Kind == OpDisconnect {
+		resp.ChatEnded = true // for the customer the chat is over, whoever else stays
+	}
+	return resp, nil
+}
+
+// answer builds the success response with the events from position (PositionNone: none).
+func (b *CoreBackend) answer(ctx context.Context, view chatcore.ChatView, position int64) (Response, error) {
+	next := view.LastIndex + 1
+	var msgs []Event
+	if position != PositionNone {
+		evs, err := b.Core.Events(ctx, view.ID, position)
+		if err != nil {
+			return Response{}, apiError(err)
+		}
+		msgs = WireEvents(evs)
+		if n := len(evs); n > 0 && evs[n-1].Index >= next {
+			next = evs[n-1].Index + 1
+		}
+	}
+	return OK(view.ID, view.Customer, view.Alias, view.Ended, next, msgs), nil
+}
+
+func (b *CoreBackend) fileLimits(ctx context.Context, op Op, view chatcore.ChatView) (Response, error) {
+	lim, err := b.Core.FileLimits(ctx, view.ID, view.Customer)
+	if err != nil {
+		if ended(err) {
+			return Ended(view.ID), nil
+		}
+		return Response{}, apiError(err)
+	}
+	resp, err := b.answer(ctx, view, op.Position)
+	if err != nil {
+		return Response{}, err
+	}
+	// The limits travel as a Notice in messages (GMSLibrary reads them there). It is not a
+	// transcript event: index 0, never stored, never shown to other participants.
+	resp.Messages = append(resp.Messages, Event{
+		From: From{Type: "External"}, Type: string(chatcore.EventNotice), UTCTime: time.Now().UnixMilli(),
+		Text: chatcore.FileLimitsNoticeText, UserData: lim.UserData(),
+	})
+	return resp, nil
+}
+
+func (b *CoreBackend) upload(ctx context.Context, op Op, view chatcore.ChatView) (Response, error) {
+	if op.File == nil {
+		return Response{}, Errorf(CodeMissingField, "file is required")
+	}
+	ud := maps.Clone(op.UserData)
+	delete(ud, "file-description")
+	res, err := b.Core.UploadFile(ctx, view.ID, view.Customer, chatcore.Upload{
+		Name: op.File.Name, ContentType: op.File.ContentType, Data: op.File.Data,
+		Description: ud["file-description"], UserData: ud,
+	})
+	if err != nil {
+		if ended(err) {
+			return Ended(view.ID), nil
+		}
+		if errors.Is(err, chatcore.ErrTooLarge) {
+			return Response{}, wrapErr(CodeFileTooLarge, "file too large", err)
+		}
+		return Response{}, apiError(err)
+	}
+	resp, err := b.answer(ctx, res.Chat, op.Position)
+	if err != nil {
+		return Response{}, err
+	}
+	resp.UserData = res.UserData
+	return resp, nil
+}
+
+// Download opens a file of the customer's chat (counted against download-attempts).
+func (b *CoreBackend) Download(ctx context.Context, op Op) (FileMeta, io.ReadCloser, error) {
+	view, err := b.Core.Authenticate(op.ChatID, op.SecureKey, op.UserID, op.Alias)
+	if err != nil {
+		return FileMeta{}, nil, apiError(err)
+	}
+	m, rc, err := b.Core.DownloadFile(ctx, view.ID, view.Customer, op.FileID)
+	if err != nil {
+		return FileMeta{}, nil, apiError(err)
+	}
+	return FileMeta{Name: m.Name, ContentType: m.ContentType, Size: m.Size}, rc, nil
+}
+
+// Touch records protocol activity (a CometD connect or publish) of the chat's customer.
+func (b *CoreBackend) Touch(ctx context.Context, chatID, secureKey string) error {
+	view, err := b.Core.Authenticate(chatID, secureKey, "", "")
+	if err != nil {
+		return err
+	}
+	if view.Ended || !view.CustomerPresent {
+		return nil
+	}
+	return b.Core.Touch(chatID, view.Customer)
+}
+
+// ended reports errors that mean "this chat is over for the customer".
+func ended(err error) bool {
+	return errors.Is(err, chatcore.ErrChatEnded) || errors.Is(err, chatcore.ErrNotParticipant)
+}
+
+// apiError maps chatcore's errors onto the GMS error codes of docs/gms-api.md.
+func apiError(err error) error {
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, chatcore.ErrBadSecureKey), errors.Is(err, chatcore.ErrChatNotFound):
+		// One answer for both, so chat ids cannot be probed.
+		return wrapErr(CodeForbidden, "unknown chat or wrong credentials", err)
+	case ended(err):
+		// Only where no Ended response can be given (a file download).
+		return wrapErr(CodeForbidden, "chat ended", err)
+	case errors.Is(err, chatcore.ErrFileNotFound):
+		return wrapErr(CodeFileNotFound, "unknown file", err)
+	case errors.Is(err, chatcore.ErrTooLarge):
+		return wrapErr(CodeMessageTooLarge, "value too large", err)
+	case errors.Is(err, chatcore.ErrFileType):
+		return wrapErr(CodeFileTypeForbidden, "file type not allowed", err)
+	case errors.Is(err, chatcore.ErrFileLimit):
+		return wrapErr(CodeFileLimit, "file limit reached", err)
+	case errors.Is(err, chatcore.ErrInvalid):
+		return wrapErr(CodeInvalidField, "invalid value", err)
+	case errors.Is(err, chatcore.ErrConflict):
+		return wrapErr(CodeConflict, "concurrent update, retry", err)
+	case errors.Is(err, chatcore.ErrUnavailable), errors.Is(err, chatcore.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		return wrapErr(CodeUnavailable, "service unavailable, retry", err)
+	}
+	return wrapErr(CodeInternal, "internal error", err)
+}
+
+// WireEvents converts committed chatcore events to the wire shape (§1.5).
+func WireEvents(evs []chatcore.Event) []Event {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]Event, len(evs))
+	for i, e := range evs {
+		out[i] = WireEvent(e)
+	}
+	return out
+}
+
+// WireEvent converts one committed chatcore event to the wire shape.
+func WireEvent(e chatcore.Event) Event {
+	return Event{
+		From:  From{Nickname: e.From.Nickname, ParticipantID: e.From.ParticipantID, Type: string(e.From.Type)},
+		Index: e.Index, Type: string(e.Type), UTCTime: e.UTCTime,
+		Text: e.Text, MessageType: e.MessageType, UserData: e.UserData,
+	}
+}
