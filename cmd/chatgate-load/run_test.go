@@ -1,9 +1,3 @@
-//go:build chatgate_bayeux
-
-// These runs need the bayeux package, which was not in the tree when they were written; the
-// tag keeps the package building until then. Run with: go test -tags chatgate_bayeux -race .
-// Remove the build line once bayeux/ exists (docs/testing.md).
-
 package main
 
 import (

@@ -237,8 +237,11 @@ func (w *worker) run(ctx context.Context) Result {
 					}
 					ch := (g + k*w.cfg.Publishers) % w.cfg.Channels
 					data, _ := json.Marshal(stamp{T: time.Now().UnixNano(), S: int64(k), P: pad})
-					if err := p.publish(rctx, w.cfg.channel(ch), data); err != nil {
-						if rctx.Err() != nil {
+					// The publish itself runs on ctx, not rctx: a publish cut off at the end of
+					// Duration may still reach the server and be delivered without being
+					// counted as published (delivered > expected).
+					if err := p.publish(ctx, w.cfg.channel(ch), data); err != nil {
+						if ctx.Err() != nil {
 							return
 						}
 						w.errorf("publish: %v", err)

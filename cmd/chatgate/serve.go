@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chatgate/chatgate/bayeux"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web"
@@ -36,11 +37,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 	}
 	p := &parts{cfg: cfg, log: log, store: store}
 
-	// 2. HTTP surface.
+	// 2. Bayeux server and HTTP surface.
+	if p.bayeux, err = newBayeux(cfg, log); err != nil {
+		return errors.Join(fmt.Errorf("bayeux: %w", err), p.stop(false))
+	}
 	p.surface = web.NewServer(web.ServerOptions{
 		Logger: log.With("component", "http"),
 		Ready:  web.ReadyFunc(store.Ping),
+		Bayeux: p.bayeux,
 	})
+	p.surface.Registry().MustRegister(web.NewBayeuxCollector(bayeuxStats(p.bayeux)))
 
 	// 3. Push dispatcher, credentials and their admin API.
 	if p.push, err = startPush(ctx, cfg, log, store, p.surface); err != nil {
@@ -82,6 +88,7 @@ type parts struct {
 	log      *slog.Logger
 	store    *natsserver.Conn
 	surface  *web.Server
+	bayeux   *bayeux.Server
 	push     *pushParts
 	http     *http.Server
 	serveErr chan error // nil when Serve is not running
@@ -102,6 +109,13 @@ func (p *parts) stop(drain bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	if p.bayeux != nil {
+		// Before the HTTP server: answers held long-polls and closes websockets, which
+		// http.Server.Shutdown would otherwise wait for (or not see at all, once hijacked).
+		if err := p.bayeux.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if p.http != nil {
 		if err := p.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

@@ -1,0 +1,110 @@
+package bayeux
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config configures a Server. The zero value is usable: every zero field takes the CometD
+// default noted beside it.
+type Config struct {
+	// Timeout is how long a /meta/connect is held when nothing is queued (30 s).
+	Timeout time.Duration
+	// Interval is the delay advised between a connect reply and the next connect (0).
+	Interval time.Duration
+	// MaxInterval: a session with no connect for this long after its last connect reply
+	// (plus Interval) is expired (10 s).
+	MaxInterval time.Duration
+	// MultiSessionInterval is the polling interval advised to a browser that holds more
+	// long-polls than MaxSessionsPerBrowser (2 s). Negative: such connects are refused.
+	MultiSessionInterval time.Duration
+	// MaxSessionsPerBrowser is the number of long-polls one browser (BAYEUX_BROWSER cookie)
+	// may hold at once (1). Websockets do not count. Negative: unlimited.
+	MaxSessionsPerBrowser int
+	// MaxBrowserSessions bounds the live sessions of one browser id, an abuse limit on
+	// handshakes (64). Negative: unlimited.
+	MaxBrowserSessions int
+	// MaxQueue bounds the messages waiting for one session; on overflow the oldest is
+	// dropped, logged and counted in Stats.QueueDrops (1000).
+	MaxQueue int
+	// MaxRequestBytes bounds an HTTP body or websocket frame (1 MiB).
+	MaxRequestBytes int64
+	// MaxMessagesPerBatch bounds the messages of one request or frame (100).
+	MaxMessagesPerBatch int
+	// MaxMessageBytes bounds one message (64 KiB); larger ones get a 413 error reply.
+	MaxMessageBytes int
+	// TrustClientSession accepts a known clientId even with another browser's cookie.
+	TrustClientSession bool
+	// AllowedOrigins lists the browser origins allowed cross-origin: exact origins
+	// ("https://shop.example.com"), host wildcards ("*.example.com", "https://*.example.com")
+	// or "*". Empty allows same-origin browsers only. Requests without Origin are allowed.
+	AllowedOrigins []string
+	// ClientPublishChannels are the broadcast channel patterns clients may publish to; other
+	// broadcast publishes are denied unless Policy.CanPublish allows them.
+	ClientPublishChannels []string
+	// Policy decides handshakes, subscriptions and extra publishes; nil allows handshakes and
+	// subscriptions to broadcast channels.
+	Policy Policy
+	// Broker fans broadcasts out (across nodes); nil is an in-memory broker.
+	Broker Broker
+	// Logger receives warnings and debug events; nil discards.
+	Logger *slog.Logger
+	// PingPeriod is the websocket ping period (20 s).
+	PingPeriod time.Duration
+	// WriteTimeout bounds one websocket frame or long-poll response write (10 s).
+	WriteTimeout time.Duration
+	// TestEcho registers /service/echo, which answers every publish with its data.
+	TestEcho bool
+}
+
+func (c Config) withDefaults() (Config, error) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Timeout, 30*time.Second)
+	def(&c.MaxInterval, 10*time.Second)
+	def(&c.MultiSessionInterval, 2*time.Second)
+	def(&c.PingPeriod, 20*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	if c.MaxSessionsPerBrowser == 0 {
+		c.MaxSessionsPerBrowser = 1
+	}
+	if c.MaxBrowserSessions == 0 {
+		c.MaxBrowserSessions = 64
+	}
+	if c.MaxQueue <= 0 {
+		c.MaxQueue = 1000
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = 1 << 20
+	}
+	if c.MaxMessagesPerBatch <= 0 {
+		c.MaxMessagesPerBatch = 100
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 64 << 10
+	}
+	if c.Timeout < 0 || c.Interval < 0 || c.MaxInterval < 0 {
+		return c, fmt.Errorf("bayeux: negative timeout, interval or max interval")
+	}
+	for _, p := range c.ClientPublishChannels {
+		if !validChannel(p, true) || isMeta(p) {
+			return c, fmt.Errorf("bayeux: invalid client publish channel pattern %q", p)
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if _, err := parseOriginPattern(o); err != nil {
+			return c, err
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Broker == nil {
+		c.Broker = NewMemoryBroker()
+	}
+	return c, nil
+}

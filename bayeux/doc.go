@@ -1,0 +1,37 @@
+// Package bayeux is a Bayeux 1.0 server as the real CometD (npm cometd 7–9) and Faye (1.4)
+// clients expect it: meta channels (/meta/handshake, connect, subscribe, unsubscribe,
+// disconnect), broadcast channels with * and ** wildcards, service channels (/service/**)
+// handled by server code, and the websocket, long-polling and callback-polling (JSONP)
+// transports, all on one http.Handler.
+//
+// Why a package of our own: chatgate speaks the GMS Chat API's CometD flavour to existing
+// widgets and mobile apps, so the wire behaviour of the stock clients is the contract (see
+// docs/bayeux.md for the choices made where the specification is thin). The package knows
+// nothing of chats: the GMS adapter (web/gmschat) registers a service handler on
+// /service/chatV2/* and pushes chat events to sessions with Server.Deliver.
+//
+// The main choices, and why:
+//
+//   - Every unknown, expired or foreign clientId gets 402::session_unknown with advice
+//     {reconnect: "handshake", interval: 0}: both stock clients act on the advice only, and
+//     the CometD client otherwise retries /meta/connect forever.
+//   - Sessions are tied to the browser by the BAYEUX_BROWSER cookie over HTTP transports
+//     (a leaked clientId is useless from another browser); over a websocket the connection is
+//     the trust anchor, and a new socket may continue a live session (reload, reconnect).
+//   - Messages for a session wait in a bounded queue; overflow drops the oldest message,
+//     logged and counted (Stats.QueueDrops) — a slow or absent client cannot grow memory.
+//   - With the ack extension every message goes through /meta/connect replies in numbered
+//     batches and is resent until acknowledged, so a chat event written into a connection
+//     that died still arrives (chatgate's requirement for chat events).
+//   - Long-polling delivers only through /meta/connect replies (CometD's
+//     metaConnectDeliverOnly), which keeps server→client order simple; a websocket without
+//     ack pushes messages as soon as they are queued.
+//   - Broadcasts are encoded once and the bytes shared by every subscriber's queue; fan-out
+//     across nodes goes through the Broker interface (in-memory by default).
+//   - Time comes from the standard library only; tests run timers in testing/synctest
+//     bubbles, so expiry and hold timeouts are tested deterministically without sleeps.
+//   - No goroutine per session: a held long-poll waits on its request goroutine, a
+//     websocket has its reader (the request goroutine) and one writer; timers are
+//     time.AfterFunc. Shutdown answers held connects, closes websockets with a going-away
+//     frame and waits for all of them.
+package bayeux

@@ -1,0 +1,28 @@
+package bayeux
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Policy is the server's security hook, asked before a handshake, a subscription and a
+// client publish to a broadcast channel. Its methods run on the request's goroutine and must
+// be quick; they must not call back into the Server for the same session.
+type Policy interface {
+	// CanHandshake decides whether a new session may be created; ext is the handshake's ext.
+	CanHandshake(ctx context.Context, info HandshakeInfo) bool
+	// CanSubscribe decides a subscription of session s to channel (a name or a pattern) that
+	// is not a meta or service channel. Returning false answers 403::subscribe_denied.
+	CanSubscribe(ctx context.Context, s SessionInfo, channel string) bool
+	// CanPublish is asked for a client publish to a broadcast channel that
+	// Config.ClientPublishChannels does not allow; true lets it through.
+	CanPublish(ctx context.Context, s SessionInfo, channel string, data json.RawMessage) bool
+}
+
+// HandshakeInfo is what a policy knows about a handshake.
+type HandshakeInfo struct {
+	Browser   string          // BAYEUX_BROWSER id the session will belong to
+	Transport string          // transport the handshake came on
+	Remote    string          // remote address of the connection
+	Ext       json.RawMessage // the handshake's ext
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/chatgate/chatgate/bayeux"
+	"github.com/chatgate/chatgate/internal/config"
+	"github.com/chatgate/chatgate/web"
+)
+
+// newBayeux builds the Bayeux server from the configuration (every bayeux-* key, allowed
+// origins and client publish channels).
+func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
+	return bayeux.NewServer(bayeux.Config{
+		Timeout:               cfg.BayeuxTimeout,
+		Interval:              cfg.BayeuxInterval,
+		MaxInterval:           cfg.BayeuxMaxInterval,
+		MultiSessionInterval:  cfg.BayeuxMultiSessionInterval,
+		MaxSessionsPerBrowser: cfg.BayeuxMaxSessionsPerBrowser,
+		MaxQueue:              cfg.BayeuxMaxQueue,
+		MaxRequestBytes:       cfg.BayeuxMaxRequestBytes,
+		MaxMessagesPerBatch:   cfg.BayeuxMaxMessagesPerBatch,
+		MaxMessageBytes:       cfg.BayeuxMaxMessageBytes,
+		TrustClientSession:    cfg.BayeuxTrustClientSession,
+		AllowedOrigins:        cfg.AllowedOrigins,
+		ClientPublishChannels: cfg.ClientPublishChannels,
+		TestEcho:              cfg.BayeuxTestEcho,
+		Logger:                log.With("component", "bayeux"),
+	})
+}
+
+// bayeuxStats adapts bayeux.Stats to the metrics collector's snapshot.
+func bayeuxStats(srv *bayeux.Server) func() web.BayeuxStats {
+	return func() web.BayeuxStats {
+		st := srv.Stats()
+		return web.BayeuxStats{
+			Sessions: st.Sessions, Connections: st.Connections,
+			MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, QueueDrops: st.QueueDrops,
+		}
+	}
+}
