@@ -220,6 +220,11 @@ func apply(st *chatState, ev *Event, o *Options) {
 	if activity {
 		st.LastActivity = ev.UTCTime
 		st.IdlePhase, st.PhaseAt = 0, 0
+		// The alert no longer holds once there is activity; with an agent in the chat it is
+		// being processed again.
+		if st.Async && st.AsyncStatus == AsyncAlerted && st.agentPresent() {
+			st.AsyncStatus = AsyncProcessing
+		}
 	}
 }
 
