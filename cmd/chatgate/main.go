@@ -62,7 +62,7 @@ func cli(args, environ []string, stdout, stderr io.Writer) int {
 		case <-done:
 		}
 	}()
-	err = serve(ctx, res.Config, log, nil)
+	err = serve(ctx, res, log, nil)
 	close(done)
 	<-watcherDone
 	if err != nil {

@@ -39,7 +39,7 @@ func TestServeStopsEverything(t *testing.T) {
 	addrCh := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, res.Config, slog.New(slog.DiscardHandler), func(a net.Addr) { addrCh <- a })
+		done <- serve(ctx, res, slog.New(slog.DiscardHandler), func(a net.Addr) { addrCh <- a })
 	}()
 	var addr net.Addr
 	select {
@@ -73,7 +73,7 @@ func TestServeFailsOnBusyAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = serve(context.Background(), res.Config, slog.New(slog.DiscardHandler), nil)
+	err = serve(context.Background(), res, slog.New(slog.DiscardHandler), nil)
 	if err == nil {
 		t.Fatal("serve on a busy address succeeded")
 	}

@@ -18,7 +18,9 @@ import (
 
 // serve runs chatgate until ctx is cancelled, then shuts down gracefully and returns. If
 // listening is not nil it is called with the bound address once the listener is open.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening func(net.Addr)) error {
+// res.File, if set, is re-read for chat options on SIGHUP.
+func serve(ctx context.Context, res config.Result, log *slog.Logger, listening func(net.Addr)) error {
+	cfg := res.Config
 	// 1. Store: embedded NATS JetStream under cfg.Data, or an external cluster.
 	storeOpts := natsserver.Options{
 		DataDir:      cfg.Data,
@@ -53,7 +55,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, listening f
 		return errors.Join(err, p.stop(false))
 	}
 
-	// 4. Listen and serve.
+	// 4. Chat core, GMS Chat API v2 (REST, CometD service channel, chat-ntf), push link.
+	if p.chat, err = startChat(ctx, cfg, res.File, log, store, p.surface, p.bayeux, p.push); err != nil {
+		return errors.Join(err, p.stop(false))
+	}
+
+	// 5. Listen and serve.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), p.stop(false))
@@ -90,6 +97,7 @@ type parts struct {
 	surface  *web.Server
 	bayeux   *bayeux.Server
 	push     *pushParts
+	chat     *chatParts
 	http     *http.Server
 	serveErr chan error // nil when Serve is not running
 }
@@ -126,6 +134,9 @@ func (p *parts) stop(drain bool) error {
 				errs = append(errs, fmt.Errorf("http server: %w", err))
 			}
 		}
+	}
+	if p.chat != nil {
+		p.chat.stop() // before push: the core's listener enqueues notifications
 	}
 	if p.push != nil {
 		if err := p.push.stop(ctx); err != nil {

@@ -148,7 +148,7 @@ func (b *CoreBackend) upload(ctx context.Context, op Op, view chatcore.ChatView)
 	delete(ud, "file-description")
 	res, err := b.Core.UploadFile(ctx, view.ID, view.Customer, chatcore.Upload{
 		Name: op.File.Name, ContentType: op.File.ContentType, Data: op.File.Data,
-		Description: ud["file-description"], UserData: ud,
+		Description: op.UserData["file-description"], UserData: ud,
 	})
 	if err != nil {
 		if ended(err) {

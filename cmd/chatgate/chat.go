@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/chatgate/chatgate/bayeux"
+	"github.com/chatgate/chatgate/chatcore"
+	"github.com/chatgate/chatgate/chatcore/jetstore"
+	"github.com/chatgate/chatgate/internal/config"
+	"github.com/chatgate/chatgate/internal/natsserver"
+	"github.com/chatgate/chatgate/web"
+	"github.com/chatgate/chatgate/web/gmschat"
+	"github.com/chatgate/chatgate/web/pushlink"
+)
+
+// PushAckPath is where push receivers acknowledge reliable notifications.
+const PushAckPath = "/genesys/2/chat-push/ack"
+
+// chatParts are the chat core on its JetStream store, the GMS adapter that serves it over
+// REST and CometD, and the push link that wakes customers who are not connected.
+type chatParts struct {
+	log     *slog.Logger
+	core    *chatcore.Core
+	adapter *gmschat.Adapter
+	link    *pushlink.Link
+	opts    *liveOptions
+	stopHUP func()
+	hupDone chan struct{}
+}
+
+// startChat opens the chat store, loads every chat (firing timers that fell due while the
+// server was down, once the listeners are attached), mounts the GMS Chat API v2 and the
+// /service/chatV2/* handler, and reloads chat options from configFile on SIGHUP.
+func startChat(ctx context.Context, cfg config.Config, configFile string, log *slog.Logger, conn *natsserver.Conn,
+	surface *web.Server, bx *bayeux.Server, pp *pushParts) (*chatParts, error) {
+	log = log.With("component", "chat")
+	opts, err := newLiveOptions(cfg.Chat)
+	if err != nil {
+		return nil, err
+	}
+	store, err := jetstore.Open(ctx, conn, jetstore.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("chat store: %w", err)
+	}
+	p := &chatParts{log: log, opts: opts}
+
+	services := cfg.Services
+	backend, chats := &gmschat.CoreBackend{}, &pushlink.CoreChats{}
+	adapter := gmschat.NewAdapter(backend, bx, gmschat.Options{
+		Logger: log,
+		Services: func(name string) bool {
+			return len(services) == 0 || slices.Contains(services, name)
+		},
+	})
+	p.adapter = adapter
+	if p.link, err = pushlink.New(pushlink.Config{
+		Sender:   pp.dispatcher,
+		Chats:    chats,
+		Presence: adapter,
+		Settings: func(service string) pushlink.Settings { return pushlink.SettingsFromOptions(opts.Options(service)) },
+		Logger:   log.With("component", "pushlink"),
+	}); err != nil {
+		return nil, fmt.Errorf("push link: %w", err)
+	}
+
+	if p.core, err = chatcore.New(ctx, chatcore.Config{
+		Store: store, Logger: log, Options: opts, Liveness: p.link, NodeName: cfg.Node(),
+		DeferTimers: true,
+	}); err != nil {
+		p.link.Close()
+		return nil, fmt.Errorf("chat core: %w", err)
+	}
+	backend.Core, chats.Core = p.core, p.core
+
+	// One listener: every committed event goes to the attached CometD sessions and to push.
+	lctx := context.WithoutCancel(ctx)
+	p.core.AddListener(chatcore.ListenerFuncs{Event: func(v chatcore.ChatView, ev chatcore.Event) {
+		adapter.OnEvent(lctx, v.ID, v.Alias, v.Ended, gmschat.WireEvent(ev))
+		p.link.HandleEvent(lctx, v.ID, pushlink.EventFromCore(ev))
+	}})
+	bx.HandleService(gmschat.ServicePattern, func(ctx context.Context, req *bayeux.ServiceRequest) error {
+		adapter.HandleComet(ctx, req.Session.ID, req.Channel, req.Data)
+		return nil
+	})
+	bx.OnConnect(func(ctx context.Context, info bayeux.SessionInfo) { adapter.Touch(ctx, info.ID) })
+	bx.OnSessionRemoved(func(info bayeux.SessionInfo, _ bayeux.RemoveReason, ext json.RawMessage) {
+		adapter.SessionRemoved(info.ID, ext)
+	})
+	adapter.Register(surface)
+	surface.Handle("POST "+PushAckPath, p.link.AckHandler())
+	p.core.StartTimers()
+
+	if configFile != "" {
+		p.watchHUP(configFile)
+	}
+	log.Info("chat core ready", "chats", len(p.core.ChatIDs()), "services", servicesText(services))
+	return p, nil
+}
+
+func servicesText(s []string) string {
+	if len(s) == 0 {
+		return "any"
+	}
+	return fmt.Sprint(s)
+}
+
+// watchHUP re-reads the chat options of the config file on SIGHUP. A file with errors is
+// refused as a whole and the running options stay.
+func (p *chatParts) watchHUP(path string) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	stop := make(chan struct{})
+	p.hupDone = make(chan struct{})
+	var once sync.Once
+	p.stopHUP = func() {
+		once.Do(func() {
+			signal.Stop(hup)
+			close(stop)
+			<-p.hupDone
+		})
+	}
+	go func() {
+		defer close(p.hupDone)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-hup:
+				if err := p.reloadOptions(path); err != nil {
+					p.log.Error("chat options not reloaded; the running ones stay", "path", path, "err", err)
+					continue
+				}
+				p.log.Info("chat options reloaded", "path", path)
+			}
+		}
+	}()
+}
+
+func (p *chatParts) reloadOptions(path string) error {
+	raw, err := config.LoadChatOptions(path)
+	if err != nil {
+		return err
+	}
+	if err := p.opts.replace(raw); err != nil {
+		return err
+	}
+	p.core.OptionsChanged()
+	return nil
+}
+
+// stop ends the option watcher and the core's timers. The store connection is closed by
+// the caller (it is shared).
+func (p *chatParts) stop() {
+	if p.stopHUP != nil {
+		p.stopHUP()
+	}
+	if p.core != nil {
+		p.core.Close()
+	}
+	if p.link != nil {
+		p.link.Close()
+	}
+}
+
+// liveOptions serves the chat options per service: built-in defaults, then the file's
+// [chat] section, then its chat.<service> section. replace swaps them atomically.
+type liveOptions struct {
+	cur atomic.Pointer[optionTable]
+}
+
+type optionTable struct {
+	def      chatcore.Options
+	services map[string]chatcore.Options
+}
+
+func newLiveOptions(raw config.ChatOptions) (*liveOptions, error) {
+	o := &liveOptions{}
+	if err := o.replace(raw); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (o *liveOptions) replace(raw config.ChatOptions) error {
+	def, err := chatcore.DefaultOptions().With(raw[""])
+	if err != nil {
+		return fmt.Errorf("%w: chat options [chat]: %w", config.ErrInvalid, err)
+	}
+	t := &optionTable{def: def, services: map[string]chatcore.Options{}}
+	var errs []error
+	for _, svc := range raw.Scopes() {
+		if svc == "" {
+			continue
+		}
+		so, err := def.With(raw[svc])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: chat options [chat.%s]: %w", config.ErrInvalid, svc, err))
+			continue
+		}
+		t.services[svc] = so
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	o.cur.Store(t)
+	return nil
+}
+
+// Options implements chatcore.OptionSource.
+func (o *liveOptions) Options(service string) chatcore.Options {
+	t := o.cur.Load()
+	if so, ok := t.services[service]; ok {
+		return so
+	}
+	return t.def
+}
