@@ -2,8 +2,7 @@
 // against the real chatgate binary, cross-checked through the REST flavour
 // (/genesys/2/chat/<svc>) and the chat-ntf file endpoint. Owner: web/gmschat.
 //
-// Run: node --test --test-concurrency=1 test/clients/gms/ (from test/clients: node --test gms/).
-// Not yet part of `npm test`: it needs chatcore, bayeux and the gmschat wiring in bin/chatgate.
+// Part of `npm test` (from test/clients: node --test gms/ runs it alone).
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -76,6 +75,37 @@ for (const transport of ["long-polling", "websocket"]) {
       await pushed(c, (d) => d.messages?.some((e) => e.text === "via rest"), "the REST message pushed over CometD");
     });
 
+    it("every customer operation is answered and its event pushed, in transcript order", async () => {
+      const c = await customer();
+      await c.publish(CHANNEL, { operation: "requestChat", nickname: "ops", userData: { topic: "t" } });
+      const r = await pushed(c, (d) => d.chatId, "the requestChat answer");
+      const ops = [
+        [{ operation: "startTyping", message: "typ" }, "TypingStarted"],
+        [{ operation: "stopTyping" }, "TypingStopped"],
+        [{ operation: "pushUrl", pushUrl: "https://shop.example.com/p/1" }, "PushUrl"],
+        [{ operation: "updateNickname", nickname: "ops2" }, "NicknameUpdated"],
+        [{ operation: "customNotice", message: "hello notice" }, "CustomNotice"],
+        [{ operation: "sendMessage", message: "m1", messageType: "text" }, "Message"],
+      ];
+      for (const [data, type] of ops) {
+        await c.publish(CHANNEL, { ...data, secureKey: r.secureKey });
+        const ev = await pushed(c, (d) => d.messages?.some((e) => e.type === type), `the ${type} push`);
+        assert.equal(ev.statusCode, 0);
+      }
+      // updateData has no transcript event: the answer is a success push without messages.
+      await c.publish(CHANNEL, { operation: "updateData", secureKey: r.secureKey, userData: { orderId: "42" } });
+      await pushed(c, (d) => d.statusCode === 0 && Array.isArray(d.messages) && d.messages.length === 0, "the updateData answer");
+
+      const ref = await rest(server, `/${r.chatId}/refresh`, { secureKey: r.secureKey });
+      assert.deepEqual(ref.json.messages.map((e) => e.type),
+        ["ParticipantJoined", "TypingStarted", "TypingStopped", "PushUrl", "NicknameUpdated", "CustomNotice", "Message"]);
+      assert.deepEqual(ref.json.messages.map((e) => e.index), [1, 2, 3, 4, 5, 6, 7]);
+      // Every pushed event arrived once.
+      const seen = c.inbox.all.flatMap((d) => d.messages ?? []).filter((e) => e.index > 0).map((e) => e.index);
+      assert.deepEqual([...new Set(seen)].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7]);
+      assert.equal(seen.length, new Set(seen).size, `an event was pushed twice: ${seen}`);
+    });
+
     it("a wrong secureKey is an error push and changes nothing", async () => {
       const c = await customer();
       await c.publish(CHANNEL, { operation: "requestChat", nickname: "x" });
@@ -132,6 +162,34 @@ for (const transport of ["long-polling", "websocket"]) {
         const noCookie = await fetch(`${server.httpURL}/genesys/2/chat-ntf`, { method: "POST", body: form });
         assert.equal(noCookie.status, 403);
         assert.equal((await noCookie.json()).errors[0].code, 202);
+
+        // Upload, download and delete through chat-ntf; the events reach the CometD session.
+        const up = new FormData();
+        up.set("operation", "fileUpload");
+        up.set("secureKey", r.secureKey);
+        up.set("userData[file-description]", "receipt");
+        up.set("file", new Blob(["receipt body"], { type: "text/plain" }), "receipt.txt");
+        const upRes = await fetch(`${server.httpURL}/genesys/2/chat-ntf`, { method: "POST", body: up, headers: { Cookie: cookie } });
+        assert.equal(upRes.status, 200);
+        const fileId = (await upRes.json()).userData["file-id"];
+        assert.ok(fileId);
+        await pushed(c, (d) => d.messages?.some((e) => e.type === "FileUploaded" && e.userData["file-id"] === fileId), "the FileUploaded push");
+
+        const dl = new FormData();
+        dl.set("operation", "fileDownload");
+        dl.set("secureKey", r.secureKey);
+        dl.set("fileId", fileId);
+        const dlRes = await fetch(`${server.httpURL}/genesys/2/chat-ntf`, { method: "POST", body: dl, headers: { Cookie: cookie } });
+        assert.equal(dlRes.status, 200);
+        assert.equal(await dlRes.text(), "receipt body");
+
+        const del = new FormData();
+        del.set("operation", "fileDelete");
+        del.set("secureKey", r.secureKey);
+        del.set("fileId", fileId);
+        const delRes = await fetch(`${server.httpURL}/genesys/2/chat-ntf`, { method: "POST", body: del, headers: { Cookie: cookie } });
+        assert.equal(delRes.status, 200);
+        await pushed(c, (d) => d.messages?.some((e) => e.type === "FileDeleted"), "the FileDeleted push");
       });
     }
   });
