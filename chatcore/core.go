@@ -412,7 +412,7 @@ func (co *Core) execLocked(ctx context.Context, c *chat, fn func(t *txn) error) 
 // effects and t's other changes, saves the state when needed, queues the fan-out and re-arms
 // the chat's timers. Called with c.mu held.
 func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
-	before := c.st.properties(co.node)
+	before := c.st.propState()
 	if len(t.events) == 0 {
 		if t.save {
 			ns := c.st
@@ -518,7 +518,7 @@ func (co *Core) sync(ctx context.Context, c *chat) error {
 			late = append(late, ev)
 		}
 	}
-	before := c.st.properties(co.node)
+	before := c.st.propState()
 	c.st, c.rev, c.savedIndex, c.stale = st, rev, saved, false
 	c.dirty = false
 	if len(late) > 0 {

@@ -71,8 +71,25 @@ type delivery struct {
 	hasV   bool
 }
 
+// propState is what the maintained properties depend on.
+type propState struct {
+	async   bool
+	status  int
+	checkAt int64
+	ended   bool
+}
+
+func (st *chatState) propState() propState {
+	return propState{async: st.Async, status: st.AsyncStatus, checkAt: st.CheckAt, ended: st.Ended}
+}
+
 // queueProps queues a property change if the properties differ from before. c.mu held.
-func (co *Core) queueProps(c *chat, before map[string]string) {
+func (co *Core) queueProps(c *chat, beforeState propState) {
+	if c.st.propState() == beforeState {
+		return
+	}
+	b := chatState{Async: beforeState.async, AsyncStatus: beforeState.status, CheckAt: beforeState.checkAt, Ended: beforeState.ended}
+	before := b.properties(co.node)
 	after := c.st.properties(co.node)
 	var changed map[string]string
 	for k, v := range after {
