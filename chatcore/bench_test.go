@@ -195,4 +195,3 @@ func BenchmarkNewReady(b *testing.B) {
 	}
 	b.ReportMetric(float64(idleChats), "chats")
 }
-
