@@ -362,3 +362,44 @@ func TestGMSRESTChatSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("idle notices %v, want alert,close", idle)
 	}
 }
+
+// Chat options change at runtime: SIGHUP re-reads the config file's chat sections and running
+// chats follow the new values; a bad file is refused and the running options stay.
+func TestChatOptionsReloadOnSIGHUP(t *testing.T) {
+	cfg := writeConfig(t, `{"chat": {"settings": {"async-idle-alert": 3600, "async-idle-close": 3600}}}`)
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--config", cfg)
+	c, _ := createChat(t, p, restSvc, url.Values{"nickname": {"Eve"}, "userData[GCTI_Chat_AsyncMode]": {"true"}})
+
+	if err := os.WriteFile(cfg, []byte(`{"chat": {"settings": {"async-idle-alert": "soon"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGHUP)
+	eventually(t, 5*time.Second, "the bad file refused", func() bool {
+		return strings.Contains(p.logText(), "chat options not reloaded")
+	})
+	if r := c.refresh(1); r.ChatEnded || len(r.Messages) != 1 {
+		t.Fatalf("chat changed after a refused reload: %+v", r)
+	}
+
+	if err := os.WriteFile(cfg, []byte(`{"chat": {"settings": {"async-idle-alert": 1, "async-idle-close": 1}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGHUP)
+	eventually(t, 5*time.Second, "options reloaded", func() bool {
+		return strings.Contains(p.logText(), "chat options reloaded")
+	})
+	var r gmsResp
+	eventually(t, 10*time.Second, "the running chat closed under the new async-idle-alert/close", func() bool {
+		r = c.refresh(1)
+		return r.ChatEnded
+	})
+	var idle []string
+	for _, m := range r.Messages {
+		if m.Type == "Notice" {
+			idle = append(idle, m.UserData["idle-control"])
+		}
+	}
+	if strings.Join(idle, ",") != "alert,close" {
+		t.Fatalf("idle notices %v", idle)
+	}
+}
