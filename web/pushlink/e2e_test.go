@@ -20,76 +20,137 @@ import (
 	"github.com/chatgate/chatgate/web/pushadmin"
 )
 
-// TestPushSideEndToEnd runs everything on the push side for real: credentials uploaded
-// through the admin API (HTTP, bearer token) into an encrypted JetStream KV bucket on an
-// embedded NATS server, loaded into the registry by the KV watch, the dispatcher, the link,
-// and the provider fakes. Chat events are offered the way the chat core's listener fan-out
-// offers them (the core-driven variant follows once package chatcore exists).
-func TestPushSideEndToEnd(t *testing.T) {
+// pushSide is everything on the push side, for real: an embedded NATS server, the
+// encrypted credentials KV bucket, the registry fed by the KV watch, the dispatcher, the
+// admin API over HTTP (bearer token), and the APNs and Web Push fakes. Shared by
+// TestPushSideEndToEnd and the core-driven tests (core_e2e_test.go).
+type pushSide struct {
+	t        *testing.T
+	nc       *natsserver.Conn
+	apns     *pushtest.APNs
+	wp       *pushtest.WebPush
+	reg      *push.Registry
+	d        *push.Dispatcher
+	adminURL string
+}
+
+const e2eAdminToken = "e2e-admin-token-123456"
+
+func startPushSide(t *testing.T) *pushSide {
+	t.Helper()
 	ctx := t.Context()
-	nc, err := natsserver.Start(ctx, natsserver.Options{DataDir: t.TempDir()})
-	if err != nil {
+	p := &pushSide{t: t}
+	var err error
+	if p.nc, err = natsserver.Start(ctx, natsserver.Options{DataDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close(context.Background())
+	t.Cleanup(func() { p.nc.Close(context.Background()) })
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	store, err := credstore.Open(ctx, nc, secret, nil)
+	store, err := credstore.Open(ctx, p.nc, secret, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	apns, err := pushtest.StartAPNs("com.example.chat", 0)
-	if err != nil {
+	if p.apns, err = pushtest.StartAPNs("com.example.chat", 0); err != nil {
 		t.Fatal(err)
 	}
-	defer apns.Close()
-	wp := pushtest.StartWebPush(0)
-	defer wp.Close()
-	client := pushtest.Client(wp.Server)
-	defer client.CloseIdleConnections()
+	t.Cleanup(p.apns.Close)
+	p.wp = pushtest.StartWebPush(0)
+	t.Cleanup(p.wp.Close)
+	client := pushtest.Client(p.wp.Server)
+	t.Cleanup(client.CloseIdleConnections)
 
-	reg := push.NewRegistry(push.RegistryOptions{HTTPClient: client, WebPushHosts: []string{"127.0.0.1"},
-		APNsProductionHost: apns.Server.URL, APNsSandboxHost: apns.Server.URL, APNsTLS: pushtest.TLSConfig(apns.Server)})
-	defer reg.Close()
-	watch, err := store.Watch(ctx, reg)
+	p.reg = push.NewRegistry(push.RegistryOptions{HTTPClient: client, WebPushHosts: []string{"127.0.0.1"},
+		APNsProductionHost: p.apns.Server.URL, APNsSandboxHost: p.apns.Server.URL, APNsTLS: pushtest.TLSConfig(p.apns.Server)})
+	t.Cleanup(func() { _ = p.reg.Close() })
+	watch, err := store.Watch(ctx, p.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer watch.Stop()
+	t.Cleanup(watch.Stop)
 	clock := pushtest.NewManualClock(time.Now())
-	d, err := push.New(push.Config{Resolver: reg, Clock: clock})
-	if err != nil {
+	if p.d, err = push.New(push.Config{Resolver: p.reg, Clock: clock}); err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close(context.Background())
+	t.Cleanup(func() { _ = p.d.Close(context.Background()) })
 	// The admin API is given no Registry: only the KV watch installs credentials here, so
 	// the test proves the watch path.
-	admin, err := pushadmin.New(pushadmin.Config{Store: store, Stats: d.Stats, Auth: adminAuth(t, "e2e-admin-token-123456")})
+	admin, err := pushadmin.New(pushadmin.Config{Store: store, Stats: p.d.Stats, Auth: adminAuth(t, e2eAdminToken)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	adminSrv := httptest.NewServer(http.StripPrefix("/admin/push", admin))
-	defer adminSrv.Close()
-	defer http.DefaultClient.CloseIdleConnections()
-	put := func(method, path string, body any) map[string]any {
-		t.Helper()
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, adminSrv.URL+"/admin/push"+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer e2e-admin-token-123456")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-		}
-		var out map[string]any
-		_ = json.Unmarshal(raw, &out)
-		return out
+	t.Cleanup(adminSrv.Close)
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	p.adminURL = adminSrv.URL
+	return p
+}
+
+// admin calls the admin API and wants a 200.
+func (p *pushSide) admin(method, path string, body any) map[string]any {
+	t := p.t
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, p.adminURL+"/admin/push"+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return out
+}
+
+// uploadCredentials: the administrator uploads the APNs key and generates the VAPID pair;
+// returns once the KV watch installed both.
+func (p *pushSide) uploadCredentials() {
+	p.t.Helper()
+	p.admin("PUT", "/credentials/apns/default", map[string]string{"authKeyP8": string(p.apns.KeyP8), "keyId": p.apns.KeyID, "teamId": p.apns.TeamID, "topic": "com.example.chat"})
+	vapid := p.admin("POST", "/credentials/webpush/default/generate", map[string]string{"subject": "ops@example.com"})
+	p.wp.VAPIDPublicKey = vapid["publicKey"].(string)
+	waitFor(p.t, "watch installs credentials", func() bool { return len(p.reg.Infos()) == 2 })
+}
+
+// rotateAPNsKey uploads a new APNs key (key id ROTATED002) through the admin API, waits
+// for the KV watch to install it, then makes the fake stop accepting the old key: from
+// then on only a push signed with the new key is accepted.
+func (p *pushSide) rotateAPNsKey() {
+	t := p.t
+	t.Helper()
+	k2, err := pushtest.StartAPNs("com.example.chat", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2.Close()
+	p.apns.AddKey("ROTATED002", &k2.Key.PublicKey)
+	p.admin("PUT", "/credentials/apns/default", map[string]string{"authKeyP8": string(k2.KeyP8), "keyId": "ROTATED002", "teamId": p.apns.TeamID, "topic": "com.example.chat"})
+	waitFor(t, "watch installs the rotated key", func() bool {
+		for _, i := range p.reg.Infos() {
+			if i.Key.Kind == push.KindAPNs && i.KeyID == "ROTATED002" {
+				return true
+			}
+		}
+		return false
+	})
+	p.apns.AddKey(p.apns.KeyID, nil)
+}
+
+// TestPushSideEndToEnd runs everything on the push side for real: credentials uploaded
+// through the admin API (HTTP, bearer token) into an encrypted JetStream KV bucket on an
+// embedded NATS server, loaded into the registry by the KV watch, the dispatcher, the link,
+// and the provider fakes. Chat events are offered to the link directly, the way the chat
+// core's listener offers them; core_e2e_test.go drives the same through the real core.
+func TestPushSideEndToEnd(t *testing.T) {
+	ctx := t.Context()
+	p := startPushSide(t)
+	apns, wp, d := p.apns, p.wp, p.d
 
 	chats := &memChats{chats: map[string]ChatInfo{}}
 	pres := &presence{on: map[string]bool{}}
@@ -100,10 +161,7 @@ func TestPushSideEndToEnd(t *testing.T) {
 	defer link.Close()
 
 	// 1. Administrator uploads the APNs key and generates the VAPID pair.
-	put("PUT", "/credentials/apns/default", map[string]string{"authKeyP8": string(apns.KeyP8), "keyId": apns.KeyID, "teamId": apns.TeamID, "topic": "com.example.chat"})
-	vapid := put("POST", "/credentials/webpush/default/generate", map[string]string{"subject": "ops@example.com"})
-	wp.VAPIDPublicKey = vapid["publicKey"].(string)
-	waitFor(t, "watch installs credentials", func() bool { return len(reg.Infos()) == 2 })
+	p.uploadCredentials()
 
 	// 2. An iOS customer and a browser customer, both backgrounded.
 	chats.set(ChatInfo{ID: "ios-chat", CustomerID: "u1", CustomerPresent: true,
@@ -130,22 +188,7 @@ func TestPushSideEndToEnd(t *testing.T) {
 
 	// 3. Key rotation through the admin API; the fake stops accepting the old key. The next
 	// push uses the new one.
-	k2, err := pushtest.StartAPNs("com.example.chat", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2.Close()
-	apns.AddKey("ROTATED002", &k2.Key.PublicKey)
-	put("PUT", "/credentials/apns/default", map[string]string{"authKeyP8": string(k2.KeyP8), "keyId": "ROTATED002", "teamId": apns.TeamID, "topic": "com.example.chat"})
-	waitFor(t, "watch installs the rotated key", func() bool {
-		for _, i := range reg.Infos() {
-			if i.Key.Kind == push.KindAPNs && i.KeyID == "ROTATED002" {
-				return true
-			}
-		}
-		return false
-	})
-	apns.AddKey(apns.KeyID, nil)
+	p.rotateAPNsKey()
 	link.HandleEvent(ctx, "ios-chat", agentMsg("Anything else?"))
 	waitFor(t, "push with the rotated key", func() bool { return apns.Count() == 2 })
 
