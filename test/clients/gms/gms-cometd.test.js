@@ -133,6 +133,27 @@ for (const transport of ["long-polling", "websocket"]) {
       assert.ok(replay.messages.every((e) => e.index >= 2), "replay starts at transcriptPosition");
     });
 
+    it("after a SIGKILL of the server the customer resumes with requestNotifications", async () => {
+      const c = await customer();
+      await c.publish(CHANNEL, { operation: "requestChat", nickname: "kill", userData: { GCTI_Chat_AsyncMode: "true" } });
+      const r = await pushed(c, (d) => d.chatId, "the requestChat answer");
+      const texts = [];
+      for (let i = 0; i < 5; i++) {
+        texts.push(`before kill ${i}`);
+        await c.publish(CHANNEL, { operation: "sendMessage", secureKey: r.secureKey, message: texts[i] });
+        await pushed(c, (d) => d.messages?.some((e) => e.text === texts[i]), `acknowledged message ${i}`);
+      }
+      await c.disconnect().catch(() => {});
+      await server.restart("SIGKILL");
+
+      const back = await customer();
+      await back.publish(CHANNEL, { operation: "requestNotifications", secureKey: r.secureKey, transcriptPosition: "1" });
+      const replay = await pushed(back, (d) => d.chatId === r.chatId && d.messages?.length > 0, "the replay after restart");
+      assert.deepEqual(replay.messages.filter((e) => e.type === "Message").map((e) => e.text), texts);
+      await back.publish(CHANNEL, { operation: "sendMessage", secureKey: r.secureKey, message: "after restart" });
+      await pushed(back, (d) => d.messages?.some((e) => e.text === "after restart" && e.index === 7), "a new message continues the transcript");
+    });
+
     it("disconnect ends the chat for the customer", async () => {
       const c = await customer();
       await c.publish(CHANNEL, { operation: "requestChat", nickname: "bye" });
