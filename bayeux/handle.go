@@ -3,6 +3,7 @@ package bayeux
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -499,7 +500,7 @@ func (s *Server) callService(ctx context.Context, h ServiceHandler, req *Service
 	if err == nil {
 		return nil
 	}
-	if be, ok := err.(*Error); ok {
+	if be := (*Error)(nil); errors.As(err, &be) {
 		return be
 	}
 	s.log.Warn("bayeux service handler failed", "channel", req.Channel, "session", req.Session.ID, "err", err)
