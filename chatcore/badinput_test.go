@@ -87,6 +87,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := tc.UpdateUserData(ctx, id, me, map[string]string{"k": big})
 			return err
 		}},
+		{"userData over total bytes", ErrTooLarge, func() error {
+			ud := map[string]string{}
+			for i := range 5 {
+				ud[strings.Repeat("k", i+1)] = strings.Repeat("v", 15<<10)
+			}
+			_, err := tc.UpdateUserData(ctx, id, me, ud)
+			return err
+		}},
 		{"bad join type", ErrInvalid, func() error { _, _, err := tc.Join(ctx, id, JoinRequest{Type: Client, Nickname: "x"}); return err }},
 		{"join twice", ErrInvalid, func() error {
 			_, _, err := tc.Join(ctx, id, JoinRequest{Type: Agent, Nickname: "x", UserID: ag.UserID})

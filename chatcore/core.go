@@ -32,6 +32,9 @@ type Limits struct {
 	MaxUserDataKeys int // keys in a chat's userData (128)
 	MaxUserDataKey  int // key length (256 bytes)
 	MaxUserDataVal  int // value length (16 KiB)
+	// MaxUserDataBytes bounds a chat's userData, keys and values together (64 KiB), so the
+	// state document stays well under the store's record limit.
+	MaxUserDataBytes int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -49,6 +52,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxUserDataVal <= 0 {
 		l.MaxUserDataVal = 16 << 10
+	}
+	if l.MaxUserDataBytes <= 0 {
+		l.MaxUserDataBytes = 64 << 10
 	}
 	return l
 }
@@ -194,7 +200,38 @@ func New(ctx context.Context, cfg Config) (*Core, error) {
 	if !cfg.DeferTimers {
 		co.StartTimers()
 	}
+	co.wg.Add(1)
+	go co.warm()
 	return co, nil
+}
+
+// warm re-reads, in the background after New, every chat whose stored state may lag its
+// transcript, so views are current without waiting for each chat's first use. Operations
+// and timers do not wait for it: they re-read a stale chat themselves.
+func (co *Core) warm() {
+	defer co.wg.Done()
+	co.mu.RLock()
+	stale := make([]*chat, 0, len(co.chats))
+	for _, c := range co.chats {
+		stale = append(stale, c) // whether it is stale is checked under its lock
+	}
+	co.mu.RUnlock()
+	start, n := time.Now(), 0
+	for _, c := range stale {
+		if co.ctx.Err() != nil {
+			return
+		}
+		c.mu.Lock()
+		was := c.stale
+		if err := co.syncNow(c); err != nil {
+			co.log.Warn("chatcore: re-reading a chat after start", "chat", c.id, "err", err)
+		} else if was {
+			n++
+		}
+		c.mu.Unlock()
+		co.deliver(c)
+	}
+	co.log.Info("chatcore: chats re-read after start", "chats", n, "took", time.Since(start))
 }
 
 // load reads every stored chat into memory and arms its timers.
@@ -207,7 +244,11 @@ func (co *Core) load(ctx context.Context) error {
 			co.log.Error("chatcore: skipping undecodable chat state", "chat", id, "err", err)
 			return nil
 		}
-		c := &chat{id: id, st: st, rev: rev, savedIndex: st.LastIndex, stale: true, delivered: -1, lastReq: now}
+		// An ended chat's document was saved after its last event; others may lag it.
+		c := &chat{id: id, st: st, rev: rev, savedIndex: st.LastIndex, stale: !st.Ended, delivered: -1, lastReq: now}
+		if st.Ended {
+			c.delivered = st.LastIndex
+		}
 		co.chats[id] = c
 		co.byKey[keyHash(st.SecureKey)] = c
 		co.rescheduleLocked(c)
@@ -290,6 +331,9 @@ func (co *Core) Authenticate(chatID, secureKey, userID, alias string) (ChatView,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := co.syncNow(c); err != nil {
+		return ChatView{}, err
+	}
 	ok := subtle.ConstantTimeCompare([]byte(secureKey), []byte(c.st.SecureKey)) == 1
 	if userID != "" && subtle.ConstantTimeCompare([]byte(userID), []byte(c.st.Customer)) != 1 {
 		ok = false
@@ -311,7 +355,20 @@ func (co *Core) Chat(chatID string) (ChatView, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := co.syncNow(c); err != nil {
+		return ChatView{}, err
+	}
 	return c.st.view(co.node), nil
+}
+
+// syncNow re-reads a stale chat for the calls that take no context. c.mu held.
+func (co *Core) syncNow(c *chat) error {
+	if !c.stale {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(co.ctx, co.stTO)
+	defer cancel()
+	return co.sync(ctx, c)
 }
 
 // ChatIDs lists the chats held in memory (ended ones included).
@@ -577,7 +634,14 @@ func validText(s string, maxLen int, what string) error {
 
 func (co *Core) checkUserData(ud map[string]string, existing map[string]string) error {
 	n := len(existing)
+	total := 0
+	for k, v := range existing {
+		if _, replaced := ud[k]; !replaced {
+			total += len(k) + len(v)
+		}
+	}
 	for k, v := range ud {
+		total += len(k) + len(v)
 		if k == "" {
 			return fmt.Errorf("empty userData key: %w", ErrInvalid)
 		}
@@ -587,6 +651,9 @@ func (co *Core) checkUserData(ud map[string]string, existing map[string]string) 
 		if _, ok := existing[k]; !ok {
 			n++
 		}
+	}
+	if total > co.limits.MaxUserDataBytes {
+		return fmt.Errorf("userData of %d bytes (limit %d): %w", total, co.limits.MaxUserDataBytes, ErrTooLarge)
 	}
 	if n > co.limits.MaxUserDataKeys {
 		return fmt.Errorf("userData has %d keys (limit %d): %w", n, co.limits.MaxUserDataKeys, ErrTooLarge)
