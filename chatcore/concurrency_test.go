@@ -140,3 +140,26 @@ func TestSecondWriterConflict(t *testing.T) {
 		t.Fatal("rejected change applied in memory")
 	}
 }
+
+// TestStoreUnavailable: with the engine gone, operations fail with ErrUnavailable (nothing
+// is acknowledged) and Close still stops everything.
+func TestStoreUnavailable(t *testing.T) {
+	ctx := context.Background()
+	tc := newCore(t, nil, nil, nil, nil)
+	cr := mustCreate(t, tc, nil)
+	tc.eng.close()
+	res, err := tc.SendMessage(ctx, cr.ChatID, cr.UserID, "into the void", "")
+	if !errors.Is(err, ErrUnavailable) || len(res.Events) != 0 {
+		t.Fatalf("send without store: %+v %v", res, err)
+	}
+	// The chat is re-read before its next operation, which fails the same way.
+	if _, err := tc.SendMessage(ctx, cr.ChatID, cr.UserID, "again", ""); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("second send: %v", err)
+	}
+	if _, err := tc.CreateChat(ctx, CreateRequest{Service: "svc", Nickname: "x"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("create: %v", err)
+	}
+	if got := len(tc.rec.eventsOf(cr.ChatID)); got != 1 {
+		t.Fatalf("listener got %d events", got)
+	}
+}

@@ -123,6 +123,8 @@ type Core struct {
 	// inflight counts chats popped from the queue whose timer action (or liveness check) has
 	// not finished.
 	inflight int
+	// tick is poked whenever timer work starts or ends (lets tests wait without polling).
+	tick chan struct{}
 	wake     chan struct{}
 	work     chan string
 
@@ -187,7 +189,7 @@ func New(ctx context.Context, cfg Config) (*Core, error) {
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, opts: cfg.Options, live: cfg.Liveness,
 		node: cfg.NodeName, limits: cfg.Limits.withDefaults(), stTO: cfg.StoreTimeout,
 		chats: map[string]*chat{}, byKey: map[[32]byte]*chat{},
-		q: deadline.New(), wake: make(chan struct{}, 1), work: make(chan string, 1024), workers: cfg.Workers,
+		q: deadline.New(), wake: make(chan struct{}, 1), tick: make(chan struct{}, 1), work: make(chan string, 1024), workers: cfg.Workers,
 	}
 	for _, l := range cfg.Listeners {
 		co.AddListener(l)

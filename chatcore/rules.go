@@ -157,6 +157,7 @@ func (co *Core) timerLoop() {
 			due := co.q.PopDue(now, 0)
 			co.inflight += len(due)
 			co.tmu.Unlock()
+			co.poke()
 			for _, id := range due {
 				select {
 				case co.work <- id:
@@ -300,6 +301,14 @@ func (co *Core) doneInflight() {
 	co.tmu.Lock()
 	co.inflight--
 	co.tmu.Unlock()
+	co.poke()
+}
+
+func (co *Core) poke() {
+	select {
+	case co.tick <- struct{}{}:
+	default:
+	}
 }
 
 // settled reports whether nothing is due at the clock's current time and no timer action
