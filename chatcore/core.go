@@ -125,8 +125,8 @@ type Core struct {
 	inflight int
 	// tick is poked whenever timer work starts or ends (lets tests wait without polling).
 	tick chan struct{}
-	wake     chan struct{}
-	work     chan string
+	wake chan struct{}
+	work chan string
 
 	ctx      context.Context
 	cancel   context.CancelFunc
