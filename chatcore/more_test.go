@@ -1,0 +1,119 @@
+package chatcore
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+)
+
+// lostAckStore is the real store with one fault injected: the next append is stored but its
+// acknowledgement is lost (the caller sees ErrUnavailable, as when a publish times out).
+type lostAckStore struct {
+	Store
+	loseNext atomic.Bool
+}
+
+func (s *lostAckStore) AppendJSON(ctx context.Context, id string, after int64, evs [][]byte) error {
+	err := s.Store.AppendJSON(ctx, id, after, evs)
+	if err == nil && s.loseNext.CompareAndSwap(true, false) {
+		return errors.New("jetstore: store unavailable: ack lost (injected)")
+	}
+	return err
+}
+
+// TestUnknownOutcomeDeliveredOnce: an append whose acknowledgement was lost fails the
+// operation; the chat is re-read before its next operation, and the event that did get
+// stored is then delivered to listeners, once, before the next one.
+func TestUnknownOutcomeDeliveredOnce(t *testing.T) {
+	ctx := context.Background()
+	eng := startEngine(t, "", "")
+	ls := &lostAckStore{Store: eng.store}
+	rec := newRecorder()
+	co, err := New(ctx, Config{Store: ls, Clock: NewManualClock(t0), Listeners: []Listener{rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	cr, err := co.CreateChat(ctx, CreateRequest{Service: "svc", Nickname: "Ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.loseNext.Store(true)
+	if _, err := co.SendMessage(ctx, cr.ChatID, cr.UserID, "maybe", ""); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("lost ack: %v", err)
+	}
+	res, err := co.SendMessage(ctx, cr.ChatID, cr.UserID, "next", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Events[0].Index != 3 {
+		t.Fatalf("index after unknown outcome: %d", res.Events[0].Index)
+	}
+	rec.waitFor(t, "3 events", func() bool { return len(rec.eventsOf(cr.ChatID)) >= 3 })
+	got := rec.eventsOf(cr.ChatID)
+	if len(got) != 3 || got[1].Text != "maybe" || got[2].Text != "next" || got[1].Index != 2 {
+		t.Fatalf("delivered: %+v", got)
+	}
+}
+
+func TestParticipantsLeaveRejoinRename(t *testing.T) {
+	ctx := context.Background()
+	tc := newCore(t, nil, nil, nil, nil)
+	cr := mustCreate(t, tc, nil)
+	ag, _, err := tc.Join(ctx, cr.ChatID, JoinRequest{Type: Agent, Nickname: "Bob", UserID: "agent-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, _, err := tc.Join(ctx, cr.ChatID, JoinRequest{Type: Supervisor, Nickname: "Sue"})
+	if err != nil || sup.ParticipantID != 3 {
+		t.Fatalf("supervisor %+v %v", sup, err)
+	}
+	res, err := tc.Leave(ctx, cr.ChatID, ag.UserID, QuitLogout)
+	if err != nil || res.Chat.Ended || res.Events[0].UserData[KeyQuitReason] != "0" {
+		t.Fatalf("agent leave: %+v %v", res, err)
+	}
+	if _, err := tc.SendMessage(ctx, cr.ChatID, ag.UserID, "gone", ""); !errors.Is(err, ErrNotParticipant) {
+		t.Fatalf("message after leaving: %v", err)
+	}
+	again, _, err := tc.Join(ctx, cr.ChatID, JoinRequest{Type: Agent, Nickname: "Bob", UserID: "agent-1"})
+	if err != nil || again.ParticipantID != ag.ParticipantID {
+		t.Fatalf("re-join %+v %v", again, err)
+	}
+	res, err = tc.UpdateNickname(ctx, cr.ChatID, cr.UserID, "Ann B.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := res.Events[0]; ev.Text != "Ann B." || ev.From.Nickname != "Ann" {
+		t.Fatalf("rename event %+v", ev)
+	}
+	if p, _ := res.Chat.Participant(cr.UserID); p.Nickname != "Ann B." {
+		t.Fatalf("participant %+v", p)
+	}
+	// A removed listener gets nothing more.
+	n := 0
+	remove := tc.AddListener(ListenerFuncs{Event: func(ChatView, Event) { n++ }})
+	if _, err := tc.StopTyping(ctx, cr.ChatID, cr.UserID, ""); err != nil {
+		t.Fatal(err)
+	}
+	remove()
+	if _, err := tc.CustomNotice(ctx, cr.ChatID, cr.UserID, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("removed listener saw %d events", n)
+	}
+	// EndChat by the workflow: everyone leaves with reason 5.
+	res, err = tc.EndChat(ctx, cr.ChatID, "")
+	if err != nil || !res.Chat.Ended || len(res.Events) != 3 {
+		t.Fatalf("end: %+v %v", res, err)
+	}
+	for _, ev := range res.Events {
+		if ev.UserData[KeyQuitReason] != "5" {
+			t.Fatalf("end reason %+v", ev)
+		}
+	}
+	if last := res.Events[2]; last.From.UserID != cr.UserID {
+		t.Fatal("customer does not leave last")
+	}
+}
