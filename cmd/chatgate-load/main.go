@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -29,6 +30,13 @@ type options struct {
 	MetricsURL string
 	Settle     time.Duration
 	JSONPath   string
+
+	// GMS modes
+	GCWait      time.Duration // gms-idle: longest wait for the server's next GC
+	Bin         string        // gms-startup: chatgate binary
+	Data        string        // gms-startup: its --data
+	Restarts    int           // gms-startup: starts measured
+	ServerFlags string        // gms-startup: extra server flags (space-separated)
 }
 
 func parseFlags(args []string, stderr io.Writer) (Config, options, int, error) {
@@ -37,7 +45,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, options, int, error) {
 	var c Config
 	var o options
 	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080/genesys/cometd", "Bayeux endpoint")
-	fs.StringVar(&c.Mode, "mode", "latency", "latency: publish and measure; idle: hold sessions (memory)")
+	fs.StringVar(&c.Mode, "mode", "latency", "latency: publish and measure; idle: hold sessions (memory); "+
+		"gms-rest, gms-cometd: customers create chats and send messages; gms-idle: memory per async chat; gms-startup: restart time with stored chats")
 	fs.StringVar(&c.Transport, "transport", "websocket", "subscriber transport: websocket or long-polling")
 	fs.StringVar(&c.PubTransport, "pub-transport", "", "publisher transport (default: -transport)")
 	fs.IntVar(&c.Clients, "clients", 100, "subscriber sessions in total")
@@ -55,6 +64,15 @@ func parseFlags(args []string, stderr io.Writer) (Config, options, int, error) {
 	fs.StringVar(&o.MetricsURL, "metrics-url", "", "server /metrics (default: same host as -url; 'none' to skip)")
 	fs.DurationVar(&o.Settle, "settle", 5*time.Second, "idle mode: wait after opening before reading server memory")
 	fs.StringVar(&o.JSONPath, "json", "", "also write the JSON summary to this file ('-' = stdout)")
+	fs.StringVar(&c.Service, "service", "customer-support", "gms modes: chat service name")
+	fs.IntVar(&c.Messages, "messages", 10, "gms-rest, gms-cometd: messages each customer sends (-clients customers)")
+	fs.IntVar(&c.Chats, "chats", 1000, "gms-idle, gms-startup: chats to create (gms-startup: 0 = only restart on what -data holds)")
+	fs.BoolVar(&c.Async, "async", true, "gms modes: request async chats (userData GCTI_Chat_AsyncMode=true)")
+	fs.DurationVar(&o.GCWait, "gc-wait", 150*time.Second, "gms-idle, gms-startup: longest wait for the server's next GC before reading memory (the runtime forces one every 2 min)")
+	fs.StringVar(&o.Bin, "bin", "bin/chatgate", "gms-startup: chatgate binary to start")
+	fs.StringVar(&o.Data, "data", "", "gms-startup: --data directory to start it on")
+	fs.IntVar(&o.Restarts, "restarts", 3, "gms-startup: measured starts")
+	fs.StringVar(&o.ServerFlags, "server-flags", "", "gms-startup: extra chatgate flags, space-separated (e.g. \"--store-sync always\")")
 	index := fs.Int("worker-index", -1, "internal: run as worker process N of -procs")
 	if err := fs.Parse(args); err != nil {
 		return c, o, 0, err
@@ -67,8 +85,24 @@ func parseFlags(args []string, stderr io.Writer) (Config, options, int, error) {
 			return c, o, 0, fmt.Errorf("unknown transport %q", t)
 		}
 	}
-	if c.Mode != "latency" && c.Mode != "idle" {
+	if c.Mode != "latency" && c.Mode != "idle" && !slices.Contains(gmsModes, c.Mode) {
 		return c, o, 0, fmt.Errorf("unknown mode %q", c.Mode)
+	}
+	if isGMSMode(c.Mode) {
+		if c.Mode != "gms-startup" {
+			if err := checkLoopback(c.URL); err != nil {
+				return c, o, 0, err
+			}
+		}
+		if c.Mode == "gms-startup" {
+			c.Procs = 1
+		}
+		if c.Mode == "gms-idle" || c.Mode == "gms-startup" {
+			c.Messages = 0 // idle chats: created, nothing sent
+		}
+		if c.Clients < 0 || c.Messages < 0 || c.Chats < 0 || c.Service == "" {
+			return c, o, 0, errors.New("need -clients, -messages, -chats ≥ 0 and a -service")
+		}
 	}
 	if c.Mode == "idle" {
 		c.Publishers = 0
@@ -96,7 +130,12 @@ func mainErr(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		cfg.Index = index
 		return childMain(ctx, cfg, stdin, stdout, log)
 	}
-	sum, err := run(ctx, cfg, opts, args, log)
+	var sum Summary
+	if isGMSMode(cfg.Mode) {
+		sum, err = runGMS(ctx, cfg, opts, args, log)
+	} else {
+		sum, err = run(ctx, cfg, opts, args, log)
+	}
 	if err != nil {
 		return err
 	}
@@ -118,6 +157,9 @@ func mainErr(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if sum.OpenFailed > 0 {
 		return fmt.Errorf("%d sessions failed to open", sum.OpenFailed)
 	}
+	if g := sum.GMS; g != nil && (g.CreateFailed > 0 || g.SendFailed > 0) {
+		return fmt.Errorf("%d chat creations and %d messages failed", g.CreateFailed, g.SendFailed)
+	}
 	return nil
 }
 
@@ -134,7 +176,7 @@ func run(ctx context.Context, cfg Config, opts options, args []string, log *slog
 	}
 	var st stage
 	if cfg.Procs == 1 {
-		st = &inProcess{w: newWorker(cfg, log)}
+		st = &inProcess{w: newLoadWorker(cfg, log)}
 	} else {
 		cs, err := startChildren(ctx, cfg, args, log)
 		if err != nil {

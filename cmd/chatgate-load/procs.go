@@ -36,9 +36,30 @@ type stage interface {
 	close(ctx context.Context) error
 }
 
+// loadWorker is one process's share of a run: the Bayeux fan-out worker (worker) or a GMS
+// chat API worker (gmsWorker).
+type loadWorker interface {
+	// open prepares (opens sessions) without starting the measured run.
+	open(ctx context.Context)
+	// run performs the measured run and returns what this process saw.
+	run(ctx context.Context) Result
+	// close releases every session and connection.
+	close(ctx context.Context)
+	// openCounts reports sessions opened and failed by open.
+	openCounts() (opened, failed int64)
+}
+
+// newLoadWorker picks the worker for cfg.Mode.
+func newLoadWorker(cfg Config, log *slog.Logger) loadWorker {
+	if isGMSMode(cfg.Mode) {
+		return newGMSWorker(cfg, log)
+	}
+	return newWorker(cfg, log)
+}
+
 // inProcess runs one worker in this process.
 type inProcess struct {
-	w *worker
+	w loadWorker
 }
 
 func (p *inProcess) opened(ctx context.Context) error            { p.w.open(ctx); return nil }
@@ -175,10 +196,11 @@ func (cs *children) close(ctx context.Context) error {
 
 // childMain is the worker side of the protocol above.
 func childMain(ctx context.Context, cfg Config, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
-	w := newWorker(cfg, log)
+	w := newLoadWorker(cfg, log)
 	w.open(ctx)
 	sc := bufio.NewScanner(stdin)
-	ready, _ := json.Marshal(readyLine{Opened: w.opened.Load(), OpenFailed: w.openFailed.Load()})
+	opened, failed := w.openCounts()
+	ready, _ := json.Marshal(readyLine{Opened: opened, OpenFailed: failed})
 	fmt.Fprintf(stdout, "ready %s\n", ready)
 	waitFor := func(word string) error {
 		for sc.Scan() {

@@ -29,6 +29,8 @@ type Result struct {
 	Latency HistogramJSON    `json:"latency"`
 	Events  map[string]int64 `json:"events,omitempty"`
 	Errors  []string         `json:"errors,omitempty"` // first few distinct errors
+
+	GMS *GMSResult `json:"gms,omitempty"` // GMS chat API modes
 }
 
 const maxErrors = 10
@@ -59,6 +61,12 @@ func (r *Result) Merge(o Result) {
 	for k, v := range o.Events {
 		r.Events[k] += v
 	}
+	if o.GMS != nil {
+		if r.GMS == nil {
+			r.GMS = &GMSResult{}
+		}
+		r.GMS.Merge(o.GMS)
+	}
 	for _, e := range o.Errors {
 		if len(r.Errors) < maxErrors && !slices.Contains(r.Errors, e) {
 			r.Errors = append(r.Errors, e)
@@ -78,6 +86,9 @@ type Summary struct {
 	MaxMS           float64 `json:"max_ms"`
 
 	Server *ServerMemory `json:"server,omitempty"`
+
+	GMSRates *GMSRates      `json:"gms_rates,omitempty"`
+	Startup  *StartupResult `json:"startup,omitempty"`
 }
 
 // ServerMemory is the server's own view from /metrics, before and after opening the sessions.
@@ -86,7 +97,10 @@ type ServerMemory struct {
 	After                    map[string]float64 `json:"after"`
 	HeapInuseDeltaPerSession float64            `json:"heap_inuse_delta_per_session_bytes"`
 	RSSDeltaPerSession       float64            `json:"rss_delta_per_session_bytes"`
-	Sessions                 int64              `json:"sessions"`
+	Sessions                 int64              `json:"sessions"` // sessions (idle) or chats created (gms-idle)
+	// GCAfter (gms-idle) tells whether a garbage collection completed between the last
+	// creation and the "after" reading.
+	GCAfter *bool `json:"gc_after,omitempty"`
 }
 
 // Summarize computes rates and percentiles.
@@ -103,6 +117,9 @@ func Summarize(r Result) Summary {
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	s.P50ms, s.P90ms, s.P99ms, s.MaxMS = ms(h.Quantile(0.5)), ms(h.Quantile(0.9)), ms(h.Quantile(0.99)), ms(h.Max())
+	if r.GMS != nil {
+		s.GMSRates = ratesOf(r.GMS)
+	}
 	return s
 }
 
@@ -110,7 +127,9 @@ func Summarize(r Result) Summary {
 func (s Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "mode=%s transport=%s clients=%d publishers=%d channels=%d\n",
 		s.Mode, s.Transport, s.Clients, s.Publishers, s.Channels)
-	fmt.Fprintf(w, "sessions opened %d (failed %d) in %.1fs\n", s.Opened, s.OpenFailed, s.OpenSeconds)
+	if s.Transport != "rest" {
+		fmt.Fprintf(w, "sessions opened %d (failed %d) in %.1fs\n", s.Opened, s.OpenFailed, s.OpenSeconds)
+	}
 	if s.Mode == "latency" {
 		fmt.Fprintf(w, "published %d (%.0f/s, acked %d, failed %d) over %.1fs\n",
 			s.Published, s.PublishedPerSec, s.PublishAcked, s.PublishFailed, s.RunSeconds)
@@ -118,14 +137,28 @@ func (s Summary) Print(w io.Writer) {
 			s.Delivered, s.Expected, s.DeliveredPerSec, 100*s.LossRatio)
 		fmt.Fprintf(w, "latency p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", s.P50ms, s.P90ms, s.P99ms, s.MaxMS)
 	}
+	if s.GMS != nil {
+		s.printGMS(w)
+	}
 	if m := s.Server; m != nil {
 		for _, k := range slices.Sorted(maps.Keys(m.After)) {
 			fmt.Fprintf(w, "server %s: before %.0f after %.0f\n", k, m.Before[k], m.After[k])
+		}
+		if isGMSMode(s.Mode) {
+			gc := "no GC seen after the last creation: heap includes garbage"
+			if m.GCAfter != nil && *m.GCAfter {
+				gc = "after a GC"
+			}
+			fmt.Fprintf(w, "server memory per chat: heap_inuse %.0f B, RSS %.0f B (over %d chats; %s)\n",
+				m.HeapInuseDeltaPerSession, m.RSSDeltaPerSession, m.Sessions, gc)
 		}
 		if s.Mode == "idle" {
 			fmt.Fprintf(w, "server memory per session: heap_inuse %.0f B, RSS %.0f B (over %d sessions)\n",
 				m.HeapInuseDeltaPerSession, m.RSSDeltaPerSession, m.Sessions)
 		}
+	}
+	if s.Startup != nil {
+		s.Startup.print(w)
 	}
 	if len(s.Events) > 0 {
 		fmt.Fprintf(w, "events:")

@@ -35,6 +35,12 @@ type Config struct {
 	Concurrency  int           // sessions being opened at once per process
 	Procs        int
 	Index        int // this worker's process index
+
+	// GMS chat API modes (gms-*).
+	Service  string // chat service name: /genesys/2/chat/{Service}, /service/chatV2/{Service}
+	Messages int    // messages each customer sends after creating its chat
+	Chats    int    // gms-idle, gms-startup: chats to create
+	Async    bool   // request async chats (userData GCTI_Chat_AsyncMode=true)
 }
 
 func (c Config) slice(total int) (lo, hi int) {
@@ -100,6 +106,8 @@ func newWorker(cfg Config, log *slog.Logger) *worker {
 	}
 	return w
 }
+
+func (w *worker) openCounts() (opened, failed int64) { return w.opened.Load(), w.openFailed.Load() }
 
 // sink implementation
 
@@ -307,6 +315,20 @@ func (w *worker) run(ctx context.Context) Result {
 		Delivered: w.delivered.Load(), Expected: expected.Load(), RunSeconds: runFor.Seconds(),
 		Latency: w.lat.Export(), Events: events, Errors: errs,
 	}
+}
+
+// incidents returns a copy of the counted events and the first distinct errors.
+func (w *worker) incidents() (map[string]int64, []string) {
+	w.evMu.Lock()
+	events := make(map[string]int64, len(w.events))
+	for k, v := range w.events {
+		events[k] = v
+	}
+	w.evMu.Unlock()
+	w.errMu.Lock()
+	errs := append([]string(nil), w.errors...)
+	w.errMu.Unlock()
+	return events, errs
 }
 
 // close disconnects every session and stops their goroutines.
