@@ -111,7 +111,7 @@ type coreEnv struct {
 	handled map[string]int64 // chat → highest event index the link has been handed
 }
 
-func startCore(t *testing.T, svc map[string]chatcore.Options) *coreEnv {
+func startCore(t testing.TB, svc map[string]chatcore.Options) *coreEnv {
 	t.Helper()
 	e := &coreEnv{pushSide: startPushSide(t), clock: newArmClock(coreT0), pres: &presence{on: map[string]bool{}},
 		opts: &serviceOptions{def: chatcore.DefaultOptions(), svc: svc}, handled: map[string]int64{}}
@@ -157,7 +157,7 @@ func (e *coreEnv) waitHandled(chatID string, index int64) {
 }
 
 // lastIndex is the index of the last event an operation committed.
-func lastIndex(t *testing.T, r chatcore.Result) int64 {
+func lastIndex(t testing.TB, r chatcore.Result) int64 {
 	t.Helper()
 	if len(r.Events) == 0 {
 		t.Fatal("operation committed no event")

@@ -25,7 +25,7 @@ import (
 // admin API over HTTP (bearer token), and the APNs and Web Push fakes. Shared by
 // TestPushSideEndToEnd and the core-driven tests (core_e2e_test.go).
 type pushSide struct {
-	t        *testing.T
+	t        testing.TB
 	nc       *natsserver.Conn
 	apns     *pushtest.APNs
 	wp       *pushtest.WebPush
@@ -36,7 +36,7 @@ type pushSide struct {
 
 const e2eAdminToken = "e2e-admin-token-123456"
 
-func startPushSide(t *testing.T) *pushSide {
+func startPushSide(t testing.TB) *pushSide {
 	t.Helper()
 	ctx := t.Context()
 	p := &pushSide{t: t}
@@ -191,6 +191,9 @@ func TestPushSideEndToEnd(t *testing.T) {
 	p.rotateAPNsKey()
 	link.HandleEvent(ctx, "ios-chat", agentMsg("Anything else?"))
 	waitFor(t, "push with the rotated key", func() bool { return apns.Count() == 2 })
+	// The fake counts a request before its answer reaches the dispatcher: wait for the
+	// dispatcher too, or the next push can overtake it and the stats below read Sent 1.
+	waitFor(t, "dispatcher counts it", func() bool { return d.Stats()[push.KindAPNs].Sent == 2 })
 
 	// 4. The app is uninstalled: APNs answers 410. The next push finds the token dead; from
 	// then on the liveness check answers "not alive" without pushing, so the core removes
@@ -215,7 +218,7 @@ func TestPushSideEndToEnd(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -226,7 +229,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func adminAuth(t *testing.T, token string) *adminauth.Credentials {
+func adminAuth(t testing.TB, token string) *adminauth.Credentials {
 	t.Helper()
 	a, err := adminauth.New(adminauth.Options{Token: token})
 	if err != nil {
