@@ -166,6 +166,7 @@ func BenchmarkIdleAsyncChatMemory(b *testing.B) {
 		if n := len(co2.ChatIDs()); n != idleChats {
 			b.Fatalf("loaded %d chats", n)
 		}
+		<-co2.warmed // every chat re-read: the steady state
 		perChat = float64(heapInUse()-base) / idleChats
 		co2.Close()
 	}
@@ -173,25 +174,30 @@ func BenchmarkIdleAsyncChatMemory(b *testing.B) {
 	b.ReportMetric(float64(process)/idleChats, "process-B/chat")
 }
 
-// BenchmarkNewReady: time from New to ready (every chat loaded, timers armed) with 10,000
-// stored chats.
+// BenchmarkNewReady: time from New to ready (every chat loaded, timers armed: operations
+// are served) with 10,000 stored chats; reread-ms is how long the background re-read of
+// every chat's transcript tail takes after that.
 func BenchmarkNewReady(b *testing.B) {
 	eng := startEngine(b, "", natsserver.SyncBackground)
 	co := benchCore(b, eng)
 	createIdle(b, co, idleChats)
 	co.Close()
 	b.ResetTimer()
+	var reread time.Duration
 	for i := 0; i < b.N; i++ {
 		co2, err := New(context.Background(), Config{Store: eng.store, Clock: NewManualClock(t0), NodeName: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		start := time.Now()
+		<-co2.warmed
+		reread += time.Since(start)
 		if n := len(co2.ChatIDs()); n != idleChats {
 			b.Fatalf("loaded %d chats", n)
 		}
 		co2.Close()
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(idleChats), "chats")
+	b.ReportMetric(float64(reread.Milliseconds())/float64(b.N), "reread-ms")
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatgate/chatgate/chatcore/internal/deadline"
@@ -95,6 +96,9 @@ type Result struct {
 	UserData map[string]string
 }
 
+// warmWorkers is how many chats the background re-read after New reads at once.
+const warmWorkers = 4
+
 // checkpointEvery bounds how far the stored state document may lag the transcript.
 const checkpointEvery = 64
 
@@ -125,8 +129,10 @@ type Core struct {
 	inflight int
 	// tick is poked whenever timer work starts or ends (lets tests wait without polling).
 	tick chan struct{}
-	wake chan struct{}
-	work chan string
+	// warmed is closed when the background re-read after New has finished.
+	warmed chan struct{}
+	wake   chan struct{}
+	work   chan string
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -143,8 +149,11 @@ type chat struct {
 	// rev is the stored state's revision; savedIndex the LastIndex it includes.
 	rev        uint64
 	savedIndex int64
-	// stale: re-read state and transcript from the store before the next operation.
-	stale bool
+	// stale: re-read the transcript after the state (and, with reload, the state document
+	// itself) from the store before the next operation.
+	stale, reload bool
+	// gone: the chat was removed (its creation never completed).
+	gone bool
 	// dirty: the stored state misses changes that do not follow from events.
 	dirty bool
 	// delivered is the last index handed to listeners (-1: unknown, after a load).
@@ -189,7 +198,7 @@ func New(ctx context.Context, cfg Config) (*Core, error) {
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, opts: cfg.Options, live: cfg.Liveness,
 		node: cfg.NodeName, limits: cfg.Limits.withDefaults(), stTO: cfg.StoreTimeout,
 		chats: map[string]*chat{}, byKey: map[[32]byte]*chat{},
-		q: deadline.New(), wake: make(chan struct{}, 1), tick: make(chan struct{}, 1), work: make(chan string, 1024), workers: cfg.Workers,
+		q: deadline.New(), wake: make(chan struct{}, 1), tick: make(chan struct{}, 1), warmed: make(chan struct{}), work: make(chan string, 1024), workers: cfg.Workers,
 	}
 	for _, l := range cfg.Listeners {
 		co.AddListener(l)
@@ -212,28 +221,39 @@ func New(ctx context.Context, cfg Config) (*Core, error) {
 // and timers do not wait for it: they re-read a stale chat themselves.
 func (co *Core) warm() {
 	defer co.wg.Done()
+	defer close(co.warmed)
 	co.mu.RLock()
 	stale := make([]*chat, 0, len(co.chats))
 	for _, c := range co.chats {
 		stale = append(stale, c) // whether it is stale is checked under its lock
 	}
 	co.mu.RUnlock()
-	start, n := time.Now(), 0
-	for _, c := range stale {
-		if co.ctx.Err() != nil {
-			return
-		}
-		c.mu.Lock()
-		was := c.stale
-		if err := co.syncNow(c); err != nil {
-			co.log.Warn("chatcore: re-reading a chat after start", "chat", c.id, "err", err)
-		} else if was {
-			n++
-		}
-		c.mu.Unlock()
-		co.deliver(c)
+	start := time.Now()
+	var n atomic.Int64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range warmWorkers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(stale)) || co.ctx.Err() != nil {
+					return
+				}
+				c := stale[i]
+				c.mu.Lock()
+				was := c.stale
+				if err := co.syncNow(c); err != nil {
+					co.log.Warn("chatcore: re-reading a chat after start", "chat", c.id, "err", err)
+				} else if was {
+					n.Add(1)
+				}
+				c.mu.Unlock()
+				co.deliver(c)
+			}
+		})
 	}
-	co.log.Info("chatcore: chats re-read after start", "chats", n, "took", time.Since(start))
+	wg.Wait()
+	co.log.Info("chatcore: chats re-read after start", "chats", n.Load(), "took", time.Since(start))
 }
 
 // load reads every stored chat into memory and arms its timers.
@@ -499,7 +519,7 @@ func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
 		if err := co.store.AppendJSON(ctx, c.id, prev, raws); err != nil {
 			err = storeErr("chatcore: append to "+c.id, err)
 			if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrInvalid) {
-				c.stale = true
+				c.stale, c.reload = true, true
 			}
 			return err
 		}
@@ -537,31 +557,52 @@ func (co *Core) saveState(ctx context.Context, c *chat, ns chatState) error {
 	rev, err := co.store.SaveChat(ctx, c.id, b, c.rev)
 	if err != nil {
 		err = storeErr("chatcore: save "+c.id, err)
-		c.stale = true
+		c.stale, c.reload = true, true
 		return err
 	}
 	c.rev, c.savedIndex, c.dirty = rev, ns.LastIndex, false
 	return nil
 }
 
-// sync re-reads a stale chat: its state document, then the transcript after it (applying
-// the events the document does not include yet). Events this process committed but had not
-// delivered (an append whose outcome was unknown) are delivered now.
+// sync re-reads a stale chat: its state document when it may be out of date (after a
+// conflict or an unknown outcome; a chat loaded at start already has it), then the
+// transcript after it, applying the events the document does not include yet. Events this
+// process committed but had not delivered (an append whose outcome was unknown) are
+// delivered now.
 func (co *Core) sync(ctx context.Context, c *chat) error {
+	if c.gone {
+		return fmt.Errorf("chat %s: %w", c.id, ErrChatNotFound)
+	}
 	if !c.stale {
 		return nil
 	}
-	raw, rev, err := co.store.LoadChat(ctx, c.id)
-	if err != nil {
-		return storeErr("chatcore: reload "+c.id, err)
+	st, rev := c.st, c.rev
+	if c.reload {
+		raw, r, err := co.store.LoadChat(ctx, c.id)
+		if err != nil {
+			return storeErr("chatcore: reload "+c.id, err)
+		}
+		st, rev = chatState{}, r
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return fmt.Errorf("chatcore: reload %s: %w: %w", c.id, ErrUnavailable, err)
+		}
 	}
-	var st chatState
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return fmt.Errorf("chatcore: reload %s: %w: %w", c.id, ErrUnavailable, err)
-	}
-	raws, err := co.store.EventsJSON(ctx, c.id, st.LastIndex+1)
+	last, err := co.store.LastIndex(ctx, c.id)
 	if err != nil {
 		return storeErr("chatcore: reload transcript "+c.id, err)
+	}
+	var raws []RawEvent
+	switch {
+	case last < st.LastIndex && last == 0 && st.LastIndex == 1:
+		// Created, but the customer's join never got stored: nobody got an answer.
+		co.remove(c)
+		return fmt.Errorf("chat %s: creation never completed: %w", c.id, ErrChatNotFound)
+	case last < st.LastIndex:
+		return fmt.Errorf("chatcore: reload %s: transcript ends at %d, state includes %d: %w", c.id, last, st.LastIndex, ErrUnavailable)
+	case last > st.LastIndex:
+		if raws, err = co.store.EventsJSON(ctx, c.id, st.LastIndex+1); err != nil {
+			return storeErr("chatcore: reload transcript "+c.id, err)
+		}
 	}
 	o := co.opts.Options(st.Service)
 	saved := st.LastIndex
@@ -578,7 +619,7 @@ func (co *Core) sync(ctx context.Context, c *chat) error {
 		}
 	}
 	before := c.st.propState()
-	c.st, c.rev, c.savedIndex, c.stale = st, rev, saved, false
+	c.st, c.rev, c.savedIndex, c.stale, c.reload = st, rev, saved, false, false
 	c.dirty = false
 	if len(late) > 0 {
 		c.out = append(c.out, delivery{events: late})
@@ -587,6 +628,24 @@ func (co *Core) sync(ctx context.Context, c *chat) error {
 	c.delivered = c.st.LastIndex
 	co.reschedule(c)
 	return nil
+}
+
+// remove forgets a chat whose creation never completed and deletes what was stored of it.
+// c.mu held.
+func (co *Core) remove(c *chat) {
+	c.gone = true
+	co.mu.Lock()
+	if co.chats[c.id] == c {
+		delete(co.chats, c.id)
+		delete(co.byKey, keyHash(c.st.SecureKey))
+	}
+	co.mu.Unlock()
+	co.unschedule(c.id)
+	ctx, cancel := context.WithTimeout(co.ctx, co.stTO)
+	defer cancel()
+	if err := co.store.DeleteChat(ctx, c.id); err != nil {
+		co.log.Warn("chatcore: deleting an incomplete chat", "chat", c.id, "err", err)
+	}
 }
 
 // Events returns the chat's committed events with index >= from (§9.7: from 0 returns none,

@@ -70,7 +70,12 @@ func (co *Core) CreateChat(ctx context.Context, r CreateRequest) (Created, error
 	if st.Async {
 		st.AsyncStatus = AsyncCreated
 	}
-	raw, err := json.Marshal(&st)
+	// The stored document already includes the customer's join (index 1), so that re-reading
+	// the chat later needs no transcript read unless more happened. If that append never
+	// lands, the chat is found incomplete when re-read, and removed.
+	stored := st
+	stored.LastIndex = 1
+	raw, err := json.Marshal(&stored)
 	if err != nil {
 		return Created{}, err
 	}
@@ -78,7 +83,7 @@ func (co *Core) CreateChat(ctx context.Context, r CreateRequest) (Created, error
 	if err != nil {
 		return Created{}, storeErr("chatcore: create chat", err)
 	}
-	c := &chat{id: st.ID, st: st, rev: rev, lastReq: now}
+	c := &chat{id: st.ID, st: st, rev: rev, savedIndex: 1, lastReq: now}
 	t := &txn{co: co, c: c, st: &c.st, now: now, opts: co.opts.Options(st.Service), touch: st.Customer}
 	t.emit(EventParticipantJoined, cust.from(), "", "", nil)
 	c.mu.Lock()

@@ -3,6 +3,7 @@ package chatcore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -129,7 +130,7 @@ func TestRestartLaggingState(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st chatState
-	if err := json.Unmarshal(raw, &st); err != nil || st.LastActivity != t0.UnixMilli() || st.LastIndex != 0 {
+	if err := json.Unmarshal(raw, &st); err != nil || st.LastActivity != t0.UnixMilli() || st.LastIndex != 1 {
 		t.Fatalf("stored state: %+v %v", st, err)
 	}
 	tc1.Close()
@@ -148,5 +149,29 @@ func TestRestartLaggingState(t *testing.T) {
 	tc2.advance(t, time.Millisecond)
 	if got := tc2.types(a.ChatID, 1); !slices.Equal(got, []string{"Notice:alert"}) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// TestIncompleteCreationRemoved: a chat whose state was stored but whose first event never
+// was (the process died in between; nobody got an answer) is removed when re-read.
+func TestIncompleteCreationRemoved(t *testing.T) {
+	ctx := context.Background()
+	eng := startEngine(t, "", "")
+	st := chatState{V: stateVersion, ID: "incomplete", Service: "svc", SecureKey: "k", Customer: "U1", NextPID: 2, LastIndex: 1,
+		Parts: []participant{{PID: 1, UserID: "U1", Type: Client, Nickname: "Ann"}}}
+	raw, _ := json.Marshal(&st)
+	if _, err := eng.store.CreateChat(ctx, st.ID, raw); err != nil {
+		t.Fatal(err)
+	}
+	tc := newCore(t, eng, nil, nil, nil)
+	<-tc.warmed
+	if _, err := tc.Chat("incomplete"); !errors.Is(err, ErrChatNotFound) {
+		t.Fatalf("incomplete chat still there: %v", err)
+	}
+	if _, err := tc.Authenticate("", "k", "", ""); !errors.Is(err, ErrBadSecureKey) {
+		t.Fatalf("auth: %v", err)
+	}
+	if _, _, err := eng.store.LoadChat(ctx, "incomplete"); err == nil {
+		t.Fatal("incomplete chat still stored")
 	}
 }
