@@ -443,6 +443,8 @@ type txn struct {
 	save   bool
 	result map[string]string
 	touch  string // userId whose protocol activity this is
+	// after runs once the events are committed (still under the chat's lock).
+	after []func(ctx context.Context)
 }
 
 func (t *txn) emit(typ EventType, by From, text, messageType string, ud map[string]string) {
@@ -523,11 +525,17 @@ func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
 			}
 			return err
 		}
+		// Committed: what follows must not be cut short by the caller going away.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.stTO)
+		defer cancel()
 		for i := range t.events {
 			apply(&c.st, &t.events[i], &t.opts)
 		}
 		for _, f := range t.post {
 			f(&c.st)
+		}
+		for _, f := range t.after {
+			f(ctx)
 		}
 		if t.save || c.dirty || c.st.LastIndex-c.savedIndex >= checkpointEvery {
 			if err := co.saveState(ctx, c, c.st); err != nil {

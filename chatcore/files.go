@@ -168,6 +168,9 @@ func (co *Core) DownloadFile(ctx context.Context, chatID, userID, fileID string)
 	}
 	meta, rc, err := co.store.OpenFile(ctx, chatID, fileID)
 	if err != nil {
+		if isNotFound(err) {
+			return FileMeta{}, nil, fmt.Errorf("file %.32q: %w: %w", fileID, ErrFileNotFound, err)
+		}
 		return FileMeta{}, nil, fmt.Errorf("file %.32q: %w", fileID, storeErr("chatcore: open file", err))
 	}
 	return meta, rc, nil
@@ -181,9 +184,13 @@ func (co *Core) DeleteFile(ctx context.Context, chatID, userID, fileID string) (
 		if !ok || (p.Type == Client && f.Uploader != userID) {
 			return fmt.Errorf("file %.32q: %w", fileID, ErrFileNotFound)
 		}
-		if err := co.store.DeleteFile(ctx, chatID, fileID); err != nil && !isNotFound(err) {
-			return storeErr("chatcore: delete file", err)
-		}
+		// The file goes once the event is committed; a failure then leaves an orphan that
+		// is deleted with the chat.
+		t.after = append(t.after, func(ctx context.Context) {
+			if err := co.store.DeleteFile(ctx, chatID, fileID); err != nil && !isNotFound(err) {
+				co.log.Warn("chatcore: deleting a file", "chat", chatID, "err", err)
+			}
+		})
 		t.emit(EventFileDeleted, p.from(), "", "", map[string]string{KeyFileID: fileID, KeyFileName: f.Name})
 		return nil
 	})

@@ -80,7 +80,7 @@ func (co *Core) reschedule(c *chat) {
 	at, k := c.next(&o)
 	co.tmu.Lock()
 	defer co.tmu.Unlock()
-	if k == tNone {
+	if k == tNone || c.gone {
 		co.q.Remove(c.id)
 		return
 	}
@@ -231,6 +231,9 @@ func (co *Core) fire(id string) {
 
 // retryLater re-arms a chat whose timer action failed a little later. c.mu held.
 func (co *Core) retryLater(c *chat) {
+	if c.gone {
+		return
+	}
 	co.tmu.Lock()
 	co.q.Set(c.id, co.clock.Now().Add(5*time.Second))
 	co.tmu.Unlock()
