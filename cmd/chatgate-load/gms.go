@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +33,34 @@ import (
 const (
 	gmsOpTimeout = 30 * time.Second // one operation, request to acknowledgement
 )
+
+// statusError is a GMS failure answer: statusCode 1 (retry) or 2 (+ errors[0].code, 0 when the
+// answer is the chat-ended one).
+type statusError struct {
+	HTTP, Status, Code int
+}
+
+func (e *statusError) Error() string {
+	if e.HTTP != 0 {
+		return fmt.Sprintf("HTTP %d statusCode %d error code %d", e.HTTP, e.Status, e.Code)
+	}
+	return fmt.Sprintf("statusCode %d error code %d", e.Status, e.Code)
+}
+
+// failureKind names a failed operation for the event counts, e.g. "send-failed:status-1-code-600".
+func failureKind(op string, err error) string {
+	var se *statusError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s-failed:status-%d-code-%d", op, se.Status, se.Code)
+	case errors.Is(err, context.DeadlineExceeded):
+		return op + "-failed:no-ack-within-30s"
+	case errors.Is(err, errUnsuccessful):
+		return op + "-failed:publish-refused"
+	default:
+		return op + "-failed:other"
+	}
+}
 
 func isGMSMode(mode string) bool { return strings.HasPrefix(mode, "gms-") }
 
@@ -123,6 +152,9 @@ type GMSRates struct {
 	MessagesPerSec float64 `json:"messages_per_sec"` // acknowledged messages per second of the send phase
 	Create         Pcts    `json:"create_ms"`
 	Send           Pcts    `json:"send_ms"`
+	// ServerCPUPerOpUS is the server's CPU time (process_cpu_seconds_total) over the run
+	// divided by chats created + messages acknowledged (gms-rest, gms-cometd).
+	ServerCPUPerOpUS float64 `json:"server_cpu_per_op_us,omitempty"`
 }
 
 // Pcts are latency percentiles in milliseconds.
@@ -297,6 +329,7 @@ func (w *gmsWorker) run(ctx context.Context) Result {
 		ocancel()
 		if err != nil {
 			w.createFailed.Add(1)
+			w.base.event(failureKind("create", err))
 			w.base.errorf("requestChat: %v", err)
 			return
 		}
@@ -335,6 +368,7 @@ func (w *gmsWorker) run(ctx context.Context) Result {
 				ocancel()
 				if err != nil {
 					w.sendFail.Add(1)
+					w.base.event(failureKind("send", err))
 					w.base.errorf("sendMessage: %v", err)
 					continue
 				}
@@ -420,5 +454,8 @@ func (s Summary) printGMS(w io.Writer) {
 		fmt.Fprintf(w, "messages sent %d, acknowledged %d (failed %d, not sent %d) in %.2fs = %.0f messages/s\n",
 			g.Sent, g.Acked, g.SendFailed, g.NotSent, g.SendSeconds, r.MessagesPerSec)
 		fmt.Fprintf(w, "send→ack latency p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.Send.P50, r.Send.P90, r.Send.P99, r.Send.Max)
+	}
+	if r.ServerCPUPerOpUS > 0 {
+		fmt.Fprintf(w, "server CPU %.0f µs per operation (creations + acknowledged messages)\n", r.ServerCPUPerOpUS)
 	}
 }

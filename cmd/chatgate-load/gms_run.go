@@ -18,11 +18,26 @@ func runGMS(ctx context.Context, cfg Config, opts options, args []string, log *s
 	case "gms-idle":
 		return runIdle(ctx, cfg, opts, args, log)
 	}
+	// Server CPU and memory around the run, when /metrics answers.
+	names := append([]string{"process_cpu_seconds_total"}, serverMetrics...)
+	before, merr := scrape(ctx, opts.MetricsURL, names)
+	if merr != nil && opts.MetricsURL != "none" && opts.MetricsURL != "" {
+		log.Warn("no server metrics", "err", merr)
+	}
 	res, err := runStages(ctx, cfg, args, log)
 	if err != nil {
 		return Summary{}, err
 	}
-	return Summarize(res), nil
+	sum := Summarize(res)
+	if merr == nil {
+		if after, err := scrape(ctx, opts.MetricsURL, names); err == nil {
+			sum.Server = &ServerMemory{Before: before, After: after}
+			if g := res.GMS; g != nil && g.Created+g.Acked > 0 {
+				sum.GMSRates.ServerCPUPerOpUS = 1e6 * (after["process_cpu_seconds_total"] - before["process_cpu_seconds_total"]) / float64(g.Created+g.Acked)
+			}
+		}
+	}
+	return sum, nil
 }
 
 // runStages opens, runs and closes the workers (in this process or in -procs children).

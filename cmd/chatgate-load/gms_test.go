@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -230,5 +233,22 @@ func TestGMSFlags(t *testing.T) {
 	c, o, _, err := parseFlags([]string{"-mode", "gms-idle", "-chats", "50", "-url", "http://localhost:1/genesys/cometd"}, io.Discard)
 	if err != nil || c.Chats != 50 || c.Messages != 0 || !c.Async || o.MetricsURL != "http://localhost:1/metrics" {
 		t.Fatalf("gms-idle flags: %+v %+v %v", c, o, err)
+	}
+}
+
+func TestGMSFailureKinds(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("sendMessage: %w", &statusError{Status: 1, Code: 600}), "send-failed:status-1-code-600"},
+		{&statusError{HTTP: 503, Status: 1, Code: 600}, "send-failed:status-1-code-600"},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), "send-failed:no-ack-within-30s"},
+		{fmt.Errorf("x: %w", errUnsuccessful), "send-failed:publish-refused"},
+		{errors.New("dial"), "send-failed:other"},
+	} {
+		if got := failureKind("send", tc.err); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -144,7 +144,7 @@ func (s Summary) Print(w io.Writer) {
 		for _, k := range slices.Sorted(maps.Keys(m.After)) {
 			fmt.Fprintf(w, "server %s: before %.0f after %.0f\n", k, m.Before[k], m.After[k])
 		}
-		if isGMSMode(s.Mode) {
+		if isGMSMode(s.Mode) && m.Sessions > 0 {
 			gc := "no GC seen after the last creation: heap includes garbage"
 			if m.GCAfter != nil && *m.GCAfter {
 				gc = "after a GC"

@@ -117,7 +117,7 @@ func (c *cometCustomer) await(ctx context.Context, what string, done func(p *gms
 				return time.Time{}, fmt.Errorf("%s: publish refused: %w", what, errUnsuccessful)
 			}
 			if p.r.StatusCode != 0 {
-				return time.Time{}, fmt.Errorf("%s: statusCode %d error code %d", what, p.r.StatusCode, p.r.errCode())
+				return time.Time{}, fmt.Errorf("%s: %w", what, &statusError{Status: p.r.StatusCode, Code: p.r.errCode()})
 			}
 			c.checkEvents(&p.r)
 			if done(&p) {

@@ -51,7 +51,7 @@ func (c *restCustomer) post(ctx context.Context, u string, form url.Values) (gms
 		return r, at, fmt.Errorf("HTTP %d, answer not JSON: %q", resp.StatusCode, truncate(body))
 	}
 	if resp.StatusCode != http.StatusOK || r.StatusCode != 0 {
-		return r, at, fmt.Errorf("HTTP %d statusCode %d error code %d", resp.StatusCode, r.StatusCode, r.errCode())
+		return r, at, &statusError{HTTP: resp.StatusCode, Status: r.StatusCode, Code: r.errCode()}
 	}
 	return r, at, nil
 }
