@@ -50,6 +50,22 @@ func BenchmarkSendMessage(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 		})
+		// The same append straight to the store, for the Core's overhead under the same
+		// conditions (one event of the same size per append, one chat).
+		b.Run("sync="+string(sp)+"/store-baseline", func(b *testing.B) {
+			eng := startEngine(b, "", sp)
+			ctx := context.Background()
+			ev := []byte(`{"index":0,"type":"Message","utcTime":1795597200000,"from":{"nickname":"Ann","participantId":1,"type":"Client","userId":"6D7141B3766A9494"},"text":"hello, this is a message of ordinary length"}`)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if err := eng.store.AppendJSON(ctx, "baseline", int64(i), [][]byte{ev}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
 		b.Run("sync="+string(sp)+"/parallel", func(b *testing.B) {
 			eng := startEngine(b, "", sp)
 			co := benchCore(b, eng)

@@ -117,3 +117,33 @@ func TestParticipantsLeaveRejoinRename(t *testing.T) {
 		t.Fatal("customer does not leave last")
 	}
 }
+
+func TestPurge(t *testing.T) {
+	ctx := context.Background()
+	tc := newCore(t, nil, nil, nil, nil)
+	cr := mustCreate(t, tc, nil)
+	if _, err := tc.UploadFile(ctx, cr.ChatID, cr.UserID, Upload{Name: "a.txt", Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.Purge(ctx, cr.ChatID); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("purge of a live chat: %v", err)
+	}
+	if _, err := tc.Disconnect(ctx, cr.ChatID, cr.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.Purge(ctx, cr.ChatID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Chat(cr.ChatID); !errors.Is(err, ErrChatNotFound) {
+		t.Fatalf("purged chat: %v", err)
+	}
+	if _, err := tc.Authenticate("", cr.SecureKey, "", ""); !errors.Is(err, ErrBadSecureKey) {
+		t.Fatalf("purged chat auth: %v", err)
+	}
+	if n, err := tc.eng.store.LastIndex(ctx, cr.ChatID); err != nil || n != 0 {
+		t.Fatalf("transcript left: %d %v", n, err)
+	}
+	if _, _, err := tc.eng.store.LoadChat(ctx, cr.ChatID); err == nil {
+		t.Fatal("state left")
+	}
+}

@@ -388,3 +388,33 @@ func (co *Core) EndChat(ctx context.Context, chatID, byUserID string) (Result, e
 		return nil
 	})
 }
+
+// Purge deletes an ended chat: its files, transcript and state in the store, and its
+// in-memory copy (retention; what is kept and for how long is the caller's policy).
+// ErrInvalid for a chat that has not ended.
+func (co *Core) Purge(ctx context.Context, chatID string) error {
+	c, err := co.get(chatID)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := co.sync(ctx, c); err != nil {
+		return err
+	}
+	if !c.st.Ended {
+		return fmt.Errorf("chat %s has not ended: %w", chatID, ErrInvalid)
+	}
+	if err := co.store.DeleteChat(ctx, chatID); err != nil {
+		return storeErr("chatcore: purge "+chatID, err)
+	}
+	c.gone = true
+	co.mu.Lock()
+	if co.chats[chatID] == c {
+		delete(co.chats, chatID)
+		delete(co.byKey, keyHash(c.st.SecureKey))
+	}
+	co.mu.Unlock()
+	co.unschedule(chatID)
+	return nil
+}
