@@ -445,6 +445,59 @@ func TestCoreLiveness(t *testing.T) {
 		}
 	})
 
+	// The token is found dead by an agent's push first: the liveness checks then answer
+	// "not alive" without pushing, and the removal follows the same rule.
+	t.Run("dead token found by a message: no ping, same removal", func(t *testing.T) {
+		e := startCore(t, nil)
+		ctx := t.Context()
+		e.apns.Always("ios-gone", pushtest.Reply{Status: 410, Reason: "Unregistered"})
+		cr, err := e.core.CreateChat(ctx, chatcore.CreateRequest{Service: "customer-async", Nickname: "Customer", UserData: ud("ios-gone")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.agentJoinsAndWrites(cr.ChatID, "Anna", "Your order has shipped")
+		waitFor(t, "the push's dead result", func() bool {
+			return e.link.isDead(push.Target{Kind: push.KindAPNs, DeviceID: "ios-gone"})
+		})
+		r, err := e.core.SendMessage(ctx, cr.ChatID, "agent-7", "Hello?", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.waitHandled(cr.ChatID, lastIndex(t, r))
+		st0, ds0 := e.link.Stats(), e.d.Stats()[push.KindAPNs]
+		// Join, message, "Hello?": the last is skipped; the message too if the join's dead
+		// result came back before it was committed.
+		if st0.SkippedDead < 1 || st0.Notified+st0.SkippedDead != 3 || ds0.Sent != 0 {
+			t.Fatalf("a message to a known-dead token was pushed: link %+v, apns %+v", st0, ds0)
+		}
+		waitFor(t, "flex-push-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(timeout)) })
+		e.clock.Advance(timeout)
+		waitFor(t, "re-armed once", func() bool { return e.clock.armedAt(coreT0.Add(2 * timeout)) })
+		e.clock.Advance(timeout)
+		waitFor(t, "customer removed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended && !v.CustomerPresent })
+		evs, err := e.core.Events(ctx, cr.ChatID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, ev := range evs {
+			if ev.Type == chatcore.EventParticipantLeft {
+				left = append(left, fmt.Sprintf("%s:%s", ev.From.Type, ev.UserData[chatcore.KeyQuitReason]))
+			}
+		}
+		// The customer is removed for protocol inactivity; the agent leaves with the chat
+		// (removed by the server).
+		if want := []string{"Client:3", "Agent:5"}; !slices.Equal(left, want) {
+			t.Fatalf("left %v, want %v", left, want)
+		}
+		e.waitHandled(cr.ChatID, evs[len(evs)-1].Index)
+		// No ping: both checks answered from the remembered dead token, and nothing was
+		// enqueued for it after it was known dead (the chat-ended push was skipped too).
+		if ds := e.d.Stats()[push.KindAPNs]; ds.Enqueued != ds0.Enqueued || ds.Sent != 0 {
+			t.Fatalf("pushed after the token was known dead: %+v (before %+v)", ds, ds0)
+		}
+	})
+
 	// The ping is delivered: alive, the timer restarts from the check; a live CometD
 	// connection answers alive without a ping.
 	t.Run("ping delivered: customer stays", func(t *testing.T) {
