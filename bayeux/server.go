@@ -100,8 +100,8 @@ func NewServer(cfg Config) (*Server, error) {
 		s.origins = append(s.origins, p)
 	}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
-		WriteBufferSize: 1024,
+		ReadBufferSize:  512,
+		WriteBufferSize: 2048,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(r *http.Request) bool { _, ok := s.checkOrigin(r); return ok },
 	}
