@@ -12,4 +12,10 @@
 //
 // Latency is measured on one machine, so sender and receiver read the same clock: publishers
 // put time.Now().UnixNano() in the message data, receivers subtract it on arrival.
+//
+// The gms-* modes drive the GMS Chat API v2 of the whole binary instead, as widgets do: REST
+// form posts or CometD operations on /service/chatV2/{svc}, each customer creating a chat and
+// then sending messages one at a time, acknowledged by the answer (REST) or by the pushed
+// Message event (CometD); gms-idle measures the server's memory per async chat and gms-startup
+// the time from exec to ready with the chats stored under -data (see gms.go).
 package main
