@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -520,10 +521,14 @@ func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
 		}
 		if err := co.store.AppendJSON(ctx, c.id, prev, raws); err != nil {
 			err = storeErr("chatcore: append to "+c.id, err)
-			if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrInvalid) {
-				c.stale, c.reload = true, true
+			landed := errors.Is(err, ErrUnavailable) && co.landed(ctx, c.id, prev, t.events)
+			if !landed {
+				if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrInvalid) {
+					c.stale, c.reload = true, true
+				}
+				return err
 			}
-			return err
+			co.log.Info("chatcore: append without acknowledgement found stored", "chat", c.id, "index", prev+1)
 		}
 		// Committed: what follows must not be cut short by the caller going away.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.stTO)
@@ -554,6 +559,45 @@ func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
 	co.stampViews(c)
 	co.reschedule(c)
 	return nil
+}
+
+// landed settles an append whose outcome the store could not tell (no acknowledgement: a
+// timeout, a lost connection): it re-reads the chat's last index and, if the transcript grew
+// by exactly these events, compares them with what was sent. True means they are stored, so
+// the operation succeeded; false means not stored or still unknown (the chat is then
+// re-read before its next operation). Without this, a client told "unavailable, retry" for
+// a message that was in fact stored would send it twice.
+func (co *Core) landed(ctx context.Context, chatID string, prev int64, sent []Event) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.stTO)
+	defer cancel()
+	for range 3 {
+		last, err := co.store.LastIndex(ctx, chatID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			continue
+		}
+		if last != prev+int64(len(sent)) {
+			return false
+		}
+		raws, err := co.store.EventsJSON(ctx, chatID, prev+1)
+		if err != nil || len(raws) != len(sent) {
+			continue
+		}
+		for i, r := range raws {
+			var got Event
+			if json.Unmarshal(r.JSON, &got) != nil {
+				return false
+			}
+			got.Index = r.Index
+			if !reflect.DeepEqual(got, sent[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // saveState writes ns with compare-and-set and records the new revision.

@@ -3,29 +3,44 @@ package chatcore
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 )
 
-// lostAckStore is the real store with one fault injected: the next append is stored but its
-// acknowledgement is lost (the caller sees ErrUnavailable, as when a publish times out).
+// lostAckStore is the real store with faults injected around it: the next append is stored
+// but its acknowledgement is lost, or it is not stored at all; either way the caller sees
+// ErrUnavailable, as when a publish times out.
 type lostAckStore struct {
 	Store
-	loseNext atomic.Bool
+	loseAck, drop  atomic.Bool
+	lastIndexFails atomic.Int32
 }
 
 func (s *lostAckStore) AppendJSON(ctx context.Context, id string, after int64, evs [][]byte) error {
+	if s.drop.CompareAndSwap(true, false) {
+		return errors.New("jetstore: store unavailable: publish timed out (injected, not stored)")
+	}
 	err := s.Store.AppendJSON(ctx, id, after, evs)
-	if err == nil && s.loseNext.CompareAndSwap(true, false) {
+	if err == nil && s.loseAck.CompareAndSwap(true, false) {
 		return errors.New("jetstore: store unavailable: ack lost (injected)")
 	}
 	return err
 }
 
-// TestUnknownOutcomeDeliveredOnce: an append whose acknowledgement was lost fails the
-// operation; the chat is re-read before its next operation, and the event that did get
-// stored is then delivered to listeners, once, before the next one.
-func TestUnknownOutcomeDeliveredOnce(t *testing.T) {
+func (s *lostAckStore) LastIndex(ctx context.Context, id string) (int64, error) {
+	if s.lastIndexFails.Add(-1) >= 0 {
+		return 0, errors.New("jetstore: store unavailable (injected)")
+	}
+	return s.Store.LastIndex(ctx, id)
+}
+
+// TestUnknownOutcome: an append without acknowledgement is settled by re-reading the
+// transcript. Stored → the operation succeeds and its event is delivered once; not stored →
+// ErrUnavailable and nothing delivered; unknowable (the store still does not answer) →
+// ErrUnavailable, and the event, which was stored, is delivered once after the re-read that
+// precedes the next operation.
+func TestUnknownOutcome(t *testing.T) {
 	ctx := context.Background()
 	eng := startEngine(t, "", "")
 	ls := &lostAckStore{Store: eng.store}
@@ -39,21 +54,40 @@ func TestUnknownOutcomeDeliveredOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls.loseNext.Store(true)
-	if _, err := co.SendMessage(ctx, cr.ChatID, cr.UserID, "maybe", ""); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("lost ack: %v", err)
+	ls.loseAck.Store(true)
+	res, err := co.SendMessage(ctx, cr.ChatID, cr.UserID, "stored, ack lost", "")
+	if err != nil || res.Events[0].Index != 2 {
+		t.Fatalf("lost ack not settled: %+v %v", res, err)
 	}
-	res, err := co.SendMessage(ctx, cr.ChatID, cr.UserID, "next", "")
+	ls.drop.Store(true)
+	if _, err := co.SendMessage(ctx, cr.ChatID, cr.UserID, "not stored", ""); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("dropped append: %v", err)
+	}
+	if _, err := co.Chat(cr.ChatID); err != nil { // re-read after the failure
+		t.Fatal(err)
+	}
+	ls.loseAck.Store(true)
+	ls.lastIndexFails.Store(3)
+	if _, err := co.SendMessage(ctx, cr.ChatID, cr.UserID, "stored, unknowable", ""); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unknowable outcome: %v", err)
+	}
+	res, err = co.SendMessage(ctx, cr.ChatID, cr.UserID, "next", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Events[0].Index != 3 {
-		t.Fatalf("index after unknown outcome: %d", res.Events[0].Index)
+	if res.Events[0].Index != 4 {
+		t.Fatalf("index after unknown outcomes: %d", res.Events[0].Index)
 	}
-	rec.waitFor(t, "3 events", func() bool { return len(rec.eventsOf(cr.ChatID)) >= 3 })
-	got := rec.eventsOf(cr.ChatID)
-	if len(got) != 3 || got[1].Text != "maybe" || got[2].Text != "next" || got[1].Index != 2 {
-		t.Fatalf("delivered: %+v", got)
+	rec.waitFor(t, "4 events", func() bool { return len(rec.eventsOf(cr.ChatID)) >= 4 })
+	var texts []string
+	for i, ev := range rec.eventsOf(cr.ChatID) {
+		if ev.Index != int64(i+1) {
+			t.Fatalf("order: %d at %d", ev.Index, i)
+		}
+		texts = append(texts, ev.Text)
+	}
+	if want := []string{"", "stored, ack lost", "stored, unknowable", "next"}; !slices.Equal(texts, want) {
+		t.Fatalf("delivered %q, want %q", texts, want)
 	}
 }
 
