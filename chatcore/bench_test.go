@@ -217,3 +217,47 @@ func BenchmarkNewReady(b *testing.B) {
 	}
 	b.ReportMetric(float64(reread.Milliseconds())/float64(b.N), "reread-ms")
 }
+
+// BenchmarkAlertsDue: 10,000 async chats whose async-idle-alert falls due at the same moment
+// (as after a downtime): time until every alert Notice is committed and delivered.
+func BenchmarkAlertsDue(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		eng := startEngine(b, "", natsserver.SyncBackground)
+		clock := NewManualClock(t0)
+		o := DefaultOptions()
+		o.Settings.AsyncIdleAlert = 100 * time.Second
+		o.Settings.FlexPushTimeout = 1728000 * time.Second
+		var alerts atomic.Int64
+		l := ListenerFuncs{Event: func(_ ChatView, ev Event) {
+			if ev.UserData[KeyIdleControl] == "alert" {
+				alerts.Add(1)
+			}
+		}}
+		co, err := New(context.Background(), Config{Store: eng.store, Clock: clock, Options: StaticOptions(o), Listeners: []Listener{l}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		createIdle(b, co, idleChats)
+		b.StartTimer()
+		start := time.Now()
+		clock.Advance(100 * time.Second)
+		limit := time.NewTimer(5 * time.Minute)
+		for !co.settled() {
+			select {
+			case <-co.tick:
+			case <-limit.C:
+				b.Fatal("alerts did not settle")
+			}
+		}
+		limit.Stop()
+		took := time.Since(start)
+		b.StopTimer()
+		if n := alerts.Load(); n != idleChats {
+			b.Fatalf("%d alerts", n)
+		}
+		b.ReportMetric(float64(idleChats)/took.Seconds(), "alerts/s")
+		co.Close()
+		eng.close()
+	}
+}
