@@ -539,3 +539,113 @@ func TestCoreLiveness(t *testing.T) {
 		}
 	})
 }
+
+// TestCoreIdleAndEndPushes: pushes for the core's own timers (async idle alert and close)
+// and for the end of a chat, one per thing that happened.
+func TestCoreIdleAndEndPushes(t *testing.T) {
+	o := chatcore.DefaultOptions()
+	o.Settings.AsyncIdleAlert, o.Settings.AsyncIdleClose = 100*time.Second, 50*time.Second
+	o.Settings.FlexPushTimeout, o.Settings.FlexDisconnectTimeout = 1728000*time.Second, 1728000*time.Second
+	o.InactivityControl.MessageAlert, o.InactivityControl.MessageClose = "Are you still there?", "Closed for inactivity"
+	quiet := o // no message-alert / message-close: the core commits no notices
+	quiet.InactivityControl.MessageAlert, quiet.InactivityControl.MessageClose = "", ""
+	e := startCore(t, map[string]chatcore.Options{"idle": o, "quiet": quiet})
+	ctx := t.Context()
+	service := "idle"
+	chat := func(t *testing.T, token string) chatcore.Created {
+		e.t = t
+		cr, err := e.core.CreateChat(ctx, chatcore.CreateRequest{Service: service, Nickname: "Customer",
+			UserData: map[string]string{chatcore.PropAsyncMode: "true", "push_notification_deviceid": token, "push_notification_type": "ios"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.agentJoinsAndWrites(cr.ChatID, "Anna", "Your order has shipped")
+		return cr
+	}
+	// pushed waits until the link has been handed everything up to the chat's last event
+	// and the dispatcher has sent all it was given (so nothing is still on its way), then
+	// wants exactly n pushes to token and returns them by event.
+	pushed := func(t *testing.T, cr chatcore.Created, token string, n int) map[string][]pushtest.APNsRequest {
+		t.Helper()
+		v, err := e.core.Chat(cr.ChatID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.waitHandled(cr.ChatID, v.LastIndex)
+		waitFor(t, "dispatcher idle", func() bool { st := e.d.Stats()[push.KindAPNs]; return st.Sent == st.Enqueued })
+		got := apnsTo(e.apns, token)
+		if s := summary(got); len(s) != n {
+			t.Fatalf("%d pushes, want %d: %v", len(s), n, s)
+		}
+		return got
+	}
+	body := func(r pushtest.APNsRequest) any {
+		return r.Payload["aps"].(map[string]any)["alert"].(map[string]any)["body"]
+	}
+
+	t.Run("async idle alert and close", func(t *testing.T) {
+		cr := chat(t, "ios-idle")
+		e.clock.Advance(100 * time.Second)
+		got := pushed(t, cr, "ios-idle", 3)
+		if len(got["IdleAlert"]) != 1 || body(got["IdleAlert"][0]) != "Are you still there?" {
+			t.Fatalf("alert %v", summary(got))
+		}
+		e.clock.Advance(50 * time.Second)
+		waitFor(t, "chat closed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended })
+		// One push for the close, with message-close; not a ChatEnded per participant.
+		got = pushed(t, cr, "ios-idle", 4)
+		if len(got["IdleClose"]) != 1 || body(got["IdleClose"][0]) != "Closed for inactivity" {
+			t.Fatalf("close %v", summary(got))
+		}
+	})
+
+	t.Run("async idle close without message-close: one ChatEnded", func(t *testing.T) {
+		service = "quiet"
+		defer func() { service = "idle" }()
+		start := e.clock.Now()
+		cr := chat(t, "ios-quiet")
+		e.clock.Advance(100 * time.Second) // the alert: no notice, the phase advances
+		waitFor(t, "close armed", func() bool { return e.clock.armedAt(start.Add(150 * time.Second)) })
+		e.clock.Advance(50 * time.Second)
+		waitFor(t, "chat closed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended })
+		if got := pushed(t, cr, "ios-quiet", 3); len(got["ChatEnded"]) != 1 {
+			t.Fatalf("pushed %v", summary(got))
+		}
+	})
+
+	t.Run("customer logs out: no push", func(t *testing.T) {
+		cr := chat(t, "ios-logout")
+		if _, err := e.core.Disconnect(ctx, cr.ChatID, cr.UserID); err != nil {
+			t.Fatal(err)
+		}
+		if got := pushed(t, cr, "ios-logout", 2); len(got["ChatEnded"]) != 0 {
+			t.Fatalf("pushed %v", summary(got))
+		}
+	})
+
+	t.Run("agent ends the chat: one ChatEnded", func(t *testing.T) {
+		cr := chat(t, "ios-end")
+		if _, err := e.core.EndChat(ctx, cr.ChatID, "agent-7"); err != nil {
+			t.Fatal(err)
+		}
+		if got := pushed(t, cr, "ios-end", 3); len(got["ChatEnded"]) != 1 || body(got["ChatEnded"][0]) != "The chat has ended" {
+			t.Fatalf("pushed %v", summary(got))
+		}
+	})
+}
+
+// summary lists pushes as "event(#transcriptPosition "body")", sorted.
+func summary(got map[string][]pushtest.APNsRequest) []string {
+	var sum []string
+	for typ, rs := range got {
+		for _, r := range rs {
+			var body any
+			if a, ok := r.Payload["aps"].(map[string]any)["alert"].(map[string]any); ok {
+				body = a["body"]
+			}
+			sum = append(sum, fmt.Sprintf("%s(#%v %q)", typ, r.Payload["transcriptPosition"], body))
+		}
+	}
+	slices.Sort(sum)
+	return sum
+}

@@ -125,6 +125,9 @@ type Link struct {
 
 	mu   sync.Mutex
 	dead map[string]struct{} // target keys a provider reported gone
+	// closed: chats whose idle close was pushed (IdleClose, with message-close); the
+	// chat-ended push that follows in the same commit is not sent as well.
+	closed map[string]struct{}
 
 	notified, suppressed, skippedDead, enqueueFailed atomic.Uint64
 
@@ -154,7 +157,7 @@ func New(cfg Config) (*Link, error) {
 	if cfg.LookupTimeout <= 0 {
 		cfg.LookupTimeout = 5 * time.Second
 	}
-	l := &Link{cfg: cfg, log: cfg.Logger, dead: map[string]struct{}{}}
+	l := &Link{cfg: cfg, log: cfg.Logger, dead: map[string]struct{}{}, closed: map[string]struct{}{}}
 	if rs, ok := cfg.Sender.(interface {
 		OnResult(func(push.Result)) func()
 	}); ok {
@@ -229,7 +232,12 @@ func classify(ev Event, chat ChatInfo) (Type, bool) {
 		return TypeAgentJoined, ev.FromType == ParticipantAgent
 	case "ParticipantLeft":
 		if chat.Ended {
-			return TypeChatEnded, true
+			// The end is told once, by the customer's own leave: the chat core commits every
+			// remaining participant's leave together with the end, the customer's included,
+			// and chat is the state after that commit, so an agent's leave in it cannot
+			// tell whether it ended the chat. A customer who logged out (reason 0) was
+			// filtered above.
+			return TypeChatEnded, ev.FromID == chat.CustomerID
 		}
 		return TypeAgentLeft, ev.FromType == ParticipantAgent
 	case "Notice":
@@ -266,8 +274,13 @@ func (l *Link) HandleEvent(ctx context.Context, chatID string, ev Event) {
 	if !ok {
 		return
 	}
-	if !chat.CustomerPresent && typ != TypeChatEnded {
+	// The chat state is read after the event's commit: the idle close notice is committed
+	// together with the customer's removal, so it is still the customer's to receive.
+	if !chat.CustomerPresent && typ != TypeChatEnded && typ != TypeIdleClose {
 		return
+	}
+	if typ == TypeChatEnded && l.takeClosed(chatID) {
+		return // the IdleClose push (message-close) already said it
 	}
 	set := l.cfg.Settings(chat.Service)
 	sub, err := ParseSubscription(chat.UserData, set.FlexPushOnJoin)
@@ -299,6 +312,30 @@ func (l *Link) HandleEvent(ctx context.Context, chatID string, ev Event) {
 		return
 	}
 	l.notified.Add(1)
+	if typ == TypeIdleClose {
+		l.markClosed(chatID)
+	}
+}
+
+// markClosed remembers that chatID's idle close was pushed, until its chat-ended event.
+func (l *Link) markClosed(chatID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.closed) >= l.cfg.MaxDead {
+		for k := range l.closed { // bound only; an evicted chat gets both pushes
+			delete(l.closed, k)
+			break
+		}
+	}
+	l.closed[chatID] = struct{}{}
+}
+
+func (l *Link) takeClosed(chatID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.closed[chatID]
+	delete(l.closed, chatID)
+	return ok
 }
 
 func (l *Link) notification(chat ChatInfo, sub Subscription, set Settings, typ Type, ev Event) push.Notification {

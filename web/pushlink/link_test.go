@@ -304,13 +304,21 @@ func TestChatEndedNotifies(t *testing.T) {
 	c := e.chat("c8", map[string]string{"push_notification_deviceid": "fcm-8"})
 	c.Ended = true
 	e.chats.set(c)
-	e.link.HandleEvent(t.Context(), "c8", Event{Index: 9, Type: "ParticipantLeft", FromID: "agent-1", FromNickname: "Anna", FromType: ParticipantAgent})
+	// An agent ends the chat: the core commits the agent's leave and the customer's
+	// (removed by a participant) together; the end is told once, by the customer's.
+	e.link.HandleEvent(t.Context(), "c8", Event{Index: 9, Type: "ParticipantLeft", FromID: "agent-1", FromNickname: "Anna", FromType: ParticipantAgent, UserData: map[string]string{"quit-reason-code": "0"}})
+	e.link.HandleEvent(t.Context(), "c8", Event{Index: 10, Type: "ParticipantLeft", FromID: "u-c8", FromType: ParticipantClient, UserData: map[string]string{"quit-reason-code": "4"}})
 	waitCount(t, "push", 1, e.fcm.Count)
 	if m := e.fcm.Messages()[0]; m.Data["event"] != "ChatEnded" || m.Notification.Body != "The chat has ended" {
 		t.Fatalf("%+v", m)
 	}
-	// The customer logging out does not notify the customer.
+	if e.link.Stats().Notified != 1 {
+		t.Fatalf("chat end told %d times", e.link.Stats().Notified)
+	}
+	// The customer logging out does not notify the customer, nor do the agents removed
+	// with the chat.
 	e.link.HandleEvent(t.Context(), "c8", Event{Index: 10, Type: "ParticipantLeft", FromID: "u-c8", FromType: ParticipantClient, UserData: map[string]string{"quit-reason-code": "0"}})
+	e.link.HandleEvent(t.Context(), "c8", Event{Index: 11, Type: "ParticipantLeft", FromID: "agent-1", FromNickname: "Anna", FromType: ParticipantAgent, UserData: map[string]string{"quit-reason-code": "5"}})
 	if e.link.Stats().Notified != 1 {
 		t.Fatal("logout notified the customer")
 	}
