@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // lostAckStore is the real store with faults injected around it: the next append is stored
@@ -179,5 +180,59 @@ func TestPurge(t *testing.T) {
 	}
 	if _, _, err := tc.eng.store.LoadChat(ctx, cr.ChatID); err == nil {
 		t.Fatal("state left")
+	}
+}
+
+// TestDeferTimersAndCreationProperties: with DeferTimers nothing fires until StartTimers;
+// the creation announces every maintained property.
+func TestDeferTimersAndCreationProperties(t *testing.T) {
+	ctx := context.Background()
+	eng := startEngine(t, "", "")
+	clock := NewManualClock(t0)
+	rec := newRecorder()
+	co, err := New(ctx, Config{Store: eng.store, Clock: clock, NodeName: "n1", DeferTimers: true, Listeners: []Listener{rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	cr, err := co.CreateChat(ctx, CreateRequest{Service: "svc", Nickname: "Ann", UserData: map[string]string{PropAsyncMode: "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	props := rec.props[cr.ChatID]
+	rec.mu.Unlock()
+	if len(props) != 1 || props[0][PropAsyncStatus] != "1" || props[0][PropIsOnline] != "true" || props[0][PropChatServerAppName] != "n1" {
+		t.Fatalf("creation properties %v", props)
+	}
+	clock.Advance(46 * time.Second) // past flex-disconnect-timeout
+	if v, _ := co.Chat(cr.ChatID); v.Ended {
+		t.Fatal("timer fired before StartTimers")
+	}
+	co.StartTimers()
+	rec.waitFor(t, "removal", func() bool {
+		ev, ok := rec.lastEvent(cr.ChatID)
+		return ok && ev.Type == EventParticipantLeft
+	})
+	if got := rec.prop(cr.ChatID, PropIsOnline); got != "false" {
+		t.Fatalf("IsOnline %q", got)
+	}
+}
+
+// TestClosedCore: after Close every entry point answers ErrClosed.
+func TestClosedCore(t *testing.T) {
+	ctx := context.Background()
+	tc := newCore(t, nil, nil, nil, nil)
+	cr := mustCreate(t, tc, nil)
+	tc.Close()
+	tc.Close() // idempotent
+	if _, err := tc.SendMessage(ctx, cr.ChatID, cr.UserID, "x", ""); !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+	if _, err := tc.CreateChat(ctx, CreateRequest{Service: "s", Nickname: "a"}); !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+	if _, err := tc.Authenticate("", cr.SecureKey, "", ""); !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
 	}
 }
