@@ -271,7 +271,7 @@ func TestCoreDrivenPush(t *testing.T) {
 		}} {
 			t.Run(tc.name, func(t *testing.T) {
 				e.t = t
-				before, wpBefore, st0 := e.apns.Count(), e.wp.Count(), e.link.Stats()
+				before, wpBefore, st0 := e.apnsGot(), e.wpGot(), e.link.Stats()
 				cr, err := e.core.CreateChat(ctx, chatcore.CreateRequest{Service: tc.service, Nickname: "Customer", UserData: tc.ud})
 				if err != nil {
 					t.Fatal(err)
@@ -280,7 +280,7 @@ func TestCoreDrivenPush(t *testing.T) {
 				join, msg := e.agentJoinsAndWrites(cr.ChatID, "Анна", "Ваш заказ отправлен")
 				switch {
 				case tc.want != nil:
-					waitFor(t, "two APNs pushes", func() bool { return e.apns.Count() == before+2 })
+					waitFor(t, "two APNs pushes", func() bool { return e.apnsGot() == before+2 })
 					got := apnsTo(e.apns, tc.token)
 					for typ, payload := range tc.want(cr, join, msg) {
 						if len(got[typ]) != 1 {
@@ -299,7 +299,7 @@ func TestCoreDrivenPush(t *testing.T) {
 						}
 					}
 				case tc.webpush != nil:
-					waitFor(t, "two Web Push messages", func() bool { return e.wp.Count() == wpBefore+2 })
+					waitFor(t, "two Web Push messages", func() bool { return e.wpGot() == wpBefore+2 })
 					got := map[string]map[string]any{}
 					for _, m := range e.wp.Messages()[wpBefore:] {
 						var p map[string]any
@@ -316,8 +316,8 @@ func TestCoreDrivenPush(t *testing.T) {
 						t.Errorf("web push\n got %v\nwant %v", got, want)
 					}
 				default:
-					if st := e.link.Stats(); st.Notified != st0.Notified || e.apns.Count() != before {
-						t.Fatalf("pushed without flex-push-on-join: %+v, apns %d", st, e.apns.Count())
+					if st := e.link.Stats(); st.Notified != st0.Notified || e.apnsGot() != before {
+						t.Fatalf("pushed without flex-push-on-join: %+v, apns %d", st, e.apnsGot())
 					}
 				}
 				if st := e.link.Stats(); st.Suppressed != st0.Suppressed || st.SkippedDead != st0.SkippedDead || st.EnqueueFailed != st0.EnqueueFailed {
@@ -337,7 +337,7 @@ func TestCoreDrivenPush(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.pres.set(cr.ChatID, cr.UserID, true)
-		before, st0 := e.apns.Count(), e.link.Stats()
+		before, st0 := e.apnsGot(), e.link.Stats()
 		e.agentJoinsAndWrites(cr.ChatID, "Anna", "Hello")
 		if st := e.link.Stats(); st.Suppressed != st0.Suppressed+2 || st.Notified != st0.Notified {
 			t.Fatalf("stats %+v, before %+v", st, st0)
@@ -348,7 +348,7 @@ func TestCoreDrivenPush(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.waitHandled(cr.ChatID, lastIndex(t, r))
-		waitFor(t, "push after backgrounding", func() bool { return e.apns.Count() == before+1 })
+		waitFor(t, "push after backgrounding", func() bool { return e.apnsGot() == before+1 })
 		if got := apnsTo(e.apns, "ios-token-conn"); len(got) != 1 || len(got["Message"]) != 1 ||
 			!reflect.DeepEqual(got["Message"][0].Payload["aps"], alert("Anna", "Still there?")) {
 			t.Fatalf("pushes %+v", got)
@@ -498,6 +498,36 @@ func TestCoreLiveness(t *testing.T) {
 		}
 	})
 
+	// A customer who registers for push later (GMS Update Data with the push keys) is from
+	// then on under flex-push-timeout, not flex-disconnect-timeout (45 s), and is pushed.
+	t.Run("push registered by updateData", func(t *testing.T) {
+		e := startCore(t, nil)
+		ctx := t.Context()
+		cr, err := e.core.CreateChat(ctx, chatcore.CreateRequest{Service: "customer-async", Nickname: "Customer",
+			UserData: map[string]string{chatcore.PropAsyncMode: "true"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "flex-disconnect-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(45 * time.Second)) })
+		e.clock.Advance(10 * time.Second)
+		if _, err := e.core.UpdateUserData(ctx, cr.ChatID, cr.UserID, ud("ios-late")); err != nil {
+			t.Fatal(err)
+		}
+		// The core's timer loop keeps its earlier wake-up (45 s) and re-arms from there.
+		e.clock.Advance(35 * time.Second)
+		at := coreT0.Add(10*time.Second + timeout) // the update is a request: checked 300 s after it
+		waitFor(t, "flex-push-timeout armed", func() bool { return e.clock.armedAt(at) })
+		if v, _ := e.core.Chat(cr.ChatID); !v.CustomerPresent {
+			t.Fatal("removed after flex-disconnect-timeout although push-enabled")
+		}
+		e.clock.Advance(timeout - 36*time.Second) // 1 s before the check
+		_, msg := e.agentJoinsAndWrites(cr.ChatID, "Anna", "Here now")
+		waitFor(t, "pushes", func() bool { return len(apnsTo(e.apns, "ios-late")["Message"]) == 1 })
+		if p := apnsTo(e.apns, "ios-late")["Message"][0].Payload; p["transcriptPosition"] != fmt.Sprint(msg) {
+			t.Fatalf("push %v", p)
+		}
+	})
+
 	// The ping is delivered: alive, the timer restarts from the check; a live CometD
 	// connection answers alive without a ping.
 	t.Run("ping delivered: customer stays", func(t *testing.T) {
@@ -511,7 +541,7 @@ func TestCoreLiveness(t *testing.T) {
 		waitFor(t, "flex-push-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(timeout)) })
 		for i := 1; i <= 2; i++ {
 			e.clock.Advance(timeout)
-			waitFor(t, "ping", func() bool { return e.apns.Count() == int64(i) })
+			waitFor(t, "ping", func() bool { return e.apnsGot() == int64(i) })
 			waitFor(t, "next check armed", func() bool { return e.clock.armedAt(coreT0.Add(time.Duration(i+1) * timeout)) })
 		}
 		pings := apnsTo(e.apns, "ios-live")["Ping"]
@@ -527,8 +557,8 @@ func TestCoreLiveness(t *testing.T) {
 		e.pres.set(cr.ChatID, cr.UserID, true)
 		e.clock.Advance(timeout)
 		waitFor(t, "next check armed", func() bool { return e.clock.armedAt(coreT0.Add(4 * timeout)) })
-		if e.apns.Count() != 2 {
-			t.Fatalf("pinged a connected customer: %d", e.apns.Count())
+		if e.apnsGot() != 2 {
+			t.Fatalf("pinged a connected customer: %d", e.apnsGot())
 		}
 		v, err := e.core.Chat(cr.ChatID)
 		if err != nil || !v.CustomerPresent || v.Ended || v.LastIndex != 1 {

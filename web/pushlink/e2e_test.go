@@ -87,6 +87,12 @@ func startPushSide(t testing.TB) *pushSide {
 	return p
 }
 
+// apnsGot and wpGot count the notifications the fakes recorded. (The fakes' Count is
+// incremented before the request is recorded, so waiting on Count and then reading
+// Requests or Messages can miss the last one.)
+func (p *pushSide) apnsGot() int64 { return int64(len(p.apns.Requests())) }
+func (p *pushSide) wpGot() int64   { return int64(len(p.wp.Messages())) }
+
 // admin calls the admin API and wants a 200.
 func (p *pushSide) admin(method, path string, body any) map[string]any {
 	t := p.t
@@ -173,7 +179,7 @@ func TestPushSideEndToEnd(t *testing.T) {
 
 	link.HandleEvent(ctx, "ios-chat", agentMsg("Your order has shipped"))
 	link.HandleEvent(ctx, "web-chat", Event{Index: 3, Type: "ParticipantJoined", FromID: "a", FromNickname: "Анна", FromType: ParticipantAgent})
-	waitFor(t, "both pushes", func() bool { return apns.Count() == 1 && wp.Count() == 1 })
+	waitFor(t, "both pushes", func() bool { return p.apnsGot() == 1 && p.wpGot() == 1 })
 	if r := apns.Requests()[0]; r.DeviceToken != "ios-token" || r.Payload["aps"].(map[string]any)["alert"].(map[string]any)["body"] != "Your order has shipped" || r.Payload["chatId"] != "ios-chat" {
 		t.Fatalf("apns %+v", r)
 	}
