@@ -21,7 +21,7 @@ type wsConn struct {
 	mu       sync.Mutex
 	pending  [][]byte
 	spare    [][]byte // the previous frame's slice, reused
-	writing  bool // a writer goroutine is running
+	writing  bool     // a writer goroutine is running
 	pingDue  bool
 	closed   bool // the connection is finished: send refuses, no writer starts
 	closing  bool // flush, then close frame
