@@ -30,8 +30,12 @@
 //     across nodes goes through the Broker interface (in-memory by default).
 //   - Time comes from the standard library only; tests run timers in testing/synctest
 //     bubbles, so expiry and hold timeouts are tested deterministically without sleeps.
-//   - No goroutine per session: a held long-poll waits on its request goroutine, a
-//     websocket has its reader (the request goroutine) and one writer; timers are
-//     time.AfterFunc. Shutdown answers held connects, closes websockets with a going-away
-//     frame and waits for all of them.
+//   - No goroutine per session: a held long-poll waits on its request goroutine; a
+//     websocket has one reader goroutine of its own (the HTTP handler returns after the
+//     upgrade, releasing net/http's per-connection buffers) and at most one writer
+//     goroutine, which exists only while something is queued; frames are processed on a
+//     short-lived goroutine so that the idle reader keeps a small stack. Timers are
+//     time.AfterFunc. An idle websocket session costs ~11 KiB (docs/benchmarks.md).
+//   - Shutdown answers held connects, closes websockets with a going-away frame and waits
+//     for every goroutine it started.
 package bayeux

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -627,3 +628,35 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestCallbackPollingHeldConnectResumedByAnotherRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newTestServer(t, Config{})
+		c := newClient(t, srv)
+		c.handshake("")
+		get := func(m string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(http.MethodGet, "/cometd?jsonp=cb&message="+urlQueryEscape("["+m+"]"), nil)
+			req.AddCookie(c.cookie)
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			return rec
+		}
+		connect := `{"channel":"/meta/connect","id":"c","clientId":"` + c.id + `","connectionType":"callback-polling"}`
+		get(connect)
+		start := time.Now()
+		held := async(func() string { return get(connect).Body.String() })
+		synctest.Wait()
+		if srv.Stats().Connections[TransportCallbackPolling] != 1 {
+			t.Fatal("not held")
+		}
+		rec := get(`{"channel":"/meta/subscribe","id":"s","clientId":"` + c.id + `","subscription":"/a"}`)
+		if !strings.Contains(rec.Body.String(), `"successful":true`) {
+			t.Fatal(rec.Body.String())
+		}
+		if body := <-held; time.Since(start) != 0 || !strings.HasPrefix(body, "/**/cb([{\"channel\":\"/meta/connect\"") {
+			t.Fatalf("held connect after %v: %s", time.Since(start), body)
+		}
+	})
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -89,6 +89,9 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 // (after the queued events) comes last.
 func (s *Server) runPolling(r *http.Request, c *conn, msgs []inMessage) ([][]byte, int) {
 	out, connect := s.process(r.Context(), c, msgs)
+	if connect == nil && c.transport == TransportCallbackPolling {
+		s.resumeCallbackConnect(c, msgs)
+	}
 	if connect != nil {
 		cr, status := s.connectPoll(r.Context(), c, connect)
 		if status != http.StatusOK {
@@ -109,4 +112,25 @@ func (s *Server) writeResponse(w http.ResponseWriter, body []byte, n int) {
 		return
 	}
 	s.stats.out.Add(uint64(n))
+}
+
+// resumeCallbackConnect answers the client's held callback-polling connect when another
+// request of that client arrives: a browser may run injected scripts in order, so a reply
+// could otherwise wait behind the held connect's script (what CometD does for JSONP).
+func (s *Server) resumeCallbackConnect(c *conn, msgs []inMessage) {
+	for i := range msgs {
+		if msgs[i].ClientID == "" {
+			continue
+		}
+		sess := s.lookup(c, msgs[i].ClientID)
+		if sess == nil {
+			return
+		}
+		sess.mu.Lock()
+		if h := sess.held; h != nil && h.transport == TransportCallbackPolling {
+			sess.wakeLocked()
+		}
+		sess.mu.Unlock()
+		return
+	}
 }

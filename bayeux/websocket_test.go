@@ -219,3 +219,39 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+func TestWebSocketKeepAliveCookieAndLimits(t *testing.T) {
+	_, hs := newHTTPServer(t, Config{MaxRequestBytes: 4096})
+	url := "ws" + strings.TrimPrefix(hs.URL, "http")
+	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var browser *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == BrowserCookie {
+			browser = ck
+		}
+	}
+	if browser == nil || !browser.HttpOnly || !validBrowserID(browser.Value) {
+		t.Fatalf("upgrade response cookie %v", resp.Header)
+	}
+	c := &wsClient{t: t, conn: conn}
+	// Faye's keep-alive "[]" gets no answer; the next frame is answered normally.
+	c.conn.WriteMessage(websocket.TextMessage, []byte("[]"))
+	c.handshake("")
+	// A frame over MaxRequestBytes closes the socket with 1009.
+	c.conn.WriteMessage(websocket.TextMessage, []byte(`[{"channel":"/x","data":"`+strings.Repeat("x", 5000)+`"}]`))
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := c.conn.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+		t.Fatalf("oversize frame: %v", err)
+	}
+	// Binary frames are refused with 1003.
+	c2 := dialWS(t, hs.URL, nil)
+	c2.conn.WriteMessage(websocket.BinaryMessage, []byte(`[]`))
+	c2.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := c2.conn.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseUnsupportedData) {
+		t.Fatalf("binary frame: %v", err)
+	}
+}
