@@ -1,7 +1,8 @@
 // Package chatcore runs chat sessions with the Genesys Chat Server rules for asynchronous
 // customer chat: participants, the transcript, options read live, session inactivity
 // control (async and regular), flex (protocol) inactivity of the customer, async status
-// properties, file transfer limits, and restoration after a restart.
+// properties, file transfer limits, restoration after a restart, and session restoration by
+// the agent desktop or the workflow (Restore, session-restore-extend-by).
 //
 // # Shape
 //

@@ -38,6 +38,9 @@ var (
 	// ErrUnavailable: the store did not answer. For an operation that appends events the
 	// outcome is unknown; the chat is re-read from the store before its next operation.
 	ErrUnavailable = errors.New("chatcore: store unavailable")
+	// ErrRestoreNotAllowed: session-restore-extend-by does not let this party (agent
+	// desktop or workflow) restore the chat's session.
+	ErrRestoreNotAllowed = errors.New("chatcore: session restoration not allowed")
 	// ErrClosed: the Core is closed.
 	ErrClosed = errors.New("chatcore: closed")
 )

@@ -43,8 +43,8 @@ func (s NoticeSet) Counts(t EventType) bool {
 // Settings is the [settings] section.
 type Settings struct {
 	FlexPushOnJoin         bool          // flex-push-on-join (false)
-	SessionRestorePushSend bool          // session-restore-push-send (false)
-	SessionRestoreExtendBy string        // session-restore-extend-by: none, agent, esp, both (none)
+	SessionRestorePushSend bool          // session-restore-push-send (false): after Restore, flex-push-timeout still applies
+	SessionRestoreExtendBy string        // session-restore-extend-by: none, agent, esp, both (none): who may Restore
 	AsyncIdleNotices       NoticeSet     // async-idle-notices (major)
 	AsyncIdleClose         time.Duration // async-idle-close (3600 s, 1–1728000)
 	AsyncIdleAlert         time.Duration // async-idle-alert (86400 s, 1–1728000)

@@ -55,7 +55,7 @@ func (c *chat) flexDeadline(o *Options) (time.Time, timerKind) {
 	if st.Ended || c.checking || !st.customerPresent() {
 		return time.Time{}, tNone
 	}
-	if !st.pushEnabled(o) {
+	if !st.pushLiveness(o) {
 		return c.lastReq.Add(o.Settings.FlexDisconnectTimeout), tFlexRemove
 	}
 	if c.flexStage == 0 {

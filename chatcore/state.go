@@ -66,6 +66,12 @@ type chatState struct {
 	Ended   bool  `json:"ended,omitempty"`
 	EndedAt int64 `json:"endedAt,omitempty"`
 
+	// Restored: the session was restored by the agent desktop or the workflow (Restore);
+	// RestoredAt (epoch ms) and RestoredBy describe the last restoration.
+	Restored   bool   `json:"restored,omitempty"`
+	RestoredAt int64  `json:"restoredAt,omitempty"`
+	RestoredBy string `json:"restoredBy,omitempty"`
+
 	Files         map[string]fileInfo `json:"files,omitempty"`
 	UsedUploads   int                 `json:"usedUploads,omitempty"`
 	UsedBytes     int64               `json:"usedBytes,omitempty"`
@@ -101,6 +107,16 @@ func (st *chatState) customerPresent() bool { return st.present(st.Customer) != 
 
 func (st *chatState) pushEnabled(o *Options) bool {
 	return PushEnabled(st.UserData, o.Settings.FlexPushOnJoin)
+}
+
+// pushLiveness reports whether the customer's protocol inactivity follows flex-push-timeout
+// (with a liveness check) rather than flex-disconnect-timeout: a push-enabled customer, and,
+// after a restoration, only with session-restore-push-send=true (async-chat.md §2).
+func (st *chatState) pushLiveness(o *Options) bool {
+	if st.Restored && !o.Settings.SessionRestorePushSend {
+		return false
+	}
+	return st.pushEnabled(o)
 }
 
 // properties returns the interaction properties the core maintains.
@@ -251,6 +267,11 @@ type ChatView struct {
 	// CheckAt is GCTI_Chat_AsyncCheckAt as unix seconds (0 = unset).
 	CheckAt int64
 	Created time.Time
+	// Restored says the session was restored by the agent desktop or the workflow (Restore);
+	// RestoredBy and RestoredAt describe the last restoration (zero values when never).
+	Restored   bool
+	RestoredBy RestoreBy
+	RestoredAt time.Time
 }
 
 // Participant describes one participant.
@@ -292,6 +313,7 @@ func (st *chatState) view(alias string) ChatView {
 		Customer: st.Customer, CustomerPresent: st.customerPresent(), SecureKey: st.SecureKey,
 		Subject: st.Subject, UserData: st.UserData, Participants: ps, LastIndex: st.LastIndex,
 		AsyncStatus: st.AsyncStatus, CheckAt: st.CheckAt, Created: time.UnixMilli(st.Created),
+		Restored: st.Restored, RestoredBy: RestoreBy(st.RestoredBy), RestoredAt: restoredAt(st.RestoredAt),
 	}
 }
 
