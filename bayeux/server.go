@@ -321,7 +321,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.kill()
 		}
 		err = fmt.Errorf("bayeux shutdown: %w", ctx.Err())
-		<-done // held polls were all answered and websockets are closed: this is quick
+		// Held polls are answered and sockets closed: what is left are service handlers
+		// that ignore their cancelled context. Give them a moment, never hang.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-done:
+		case <-t.C:
+			s.log.Warn("bayeux shutdown: requests still running after the deadline")
+		}
+		t.Stop()
 	}
 	if berr := s.cfg.Broker.Close(); berr != nil {
 		err = errors.Join(err, fmt.Errorf("bayeux shutdown: broker: %w", berr))

@@ -27,6 +27,7 @@ type wsConn struct {
 	closing  bool // flush, then close frame
 	sessions map[*session]struct{}
 	ping     *time.Timer
+	cancel   context.CancelFunc
 
 	writers sync.WaitGroup
 }
@@ -92,6 +93,9 @@ func (wc *wsConn) readLoop(c *conn) {
 	s := wc.srv
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	wc.mu.Lock()
+	wc.cancel = cancel // kill() cancels what service handlers of this socket are doing
+	wc.mu.Unlock()
 	wsc := wc.conn
 	wsc.SetReadLimit(s.cfg.MaxRequestBytes)
 	wait := s.readWait()
@@ -276,8 +280,17 @@ func (wc *wsConn) closeWith(code int, text string) {
 	_ = wc.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 }
 
-// kill closes the connection at once (Shutdown past its deadline).
-func (wc *wsConn) kill() { _ = wc.conn.Close() }
+// kill closes the connection at once and cancels its handlers' context (Shutdown past its
+// deadline).
+func (wc *wsConn) kill() {
+	wc.mu.Lock()
+	cancel := wc.cancel
+	wc.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	_ = wc.conn.Close()
+}
 
 // attach records that sess uses this connection. Called with sess.mu held.
 func (wc *wsConn) attach(sess *session) {

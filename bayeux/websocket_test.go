@@ -255,3 +255,28 @@ func TestWebSocketKeepAliveCookieAndLimits(t *testing.T) {
 		t.Fatalf("binary frame: %v", err)
 	}
 }
+
+func TestShutdownCancelsStuckServiceHandler(t *testing.T) {
+	srv := newTestServer(t, Config{})
+	entered := make(chan struct{})
+	srv.HandleService("/service/slow", func(ctx context.Context, req *ServiceRequest) error {
+		close(entered)
+		<-ctx.Done() // a handler that only stops when told to
+		return ctx.Err()
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	c := dialWS(t, hs.URL, nil)
+	c.handshake("")
+	c.write(`{"channel":"/service/slow","clientId":"` + c.id + `","data":1}`)
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(ctx); err == nil {
+		t.Fatal("shutdown past its deadline reported no error")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("shutdown took %v", d)
+	}
+}
