@@ -23,7 +23,7 @@ func ChatInfoFromCore(v chatcore.ChatView) ChatInfo {
 	return ChatInfo{
 		ID: v.ID, Service: v.Service, UserData: v.UserData,
 		CustomerID: v.Customer, SecureKey: v.SecureKey, Alias: v.Alias,
-		CustomerPresent: v.CustomerPresent, Ended: v.Ended,
+		CustomerPresent: v.CustomerPresent, Ended: v.Ended, Restored: v.Restored,
 	}
 }
 
