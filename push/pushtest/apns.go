@@ -213,7 +213,6 @@ func (f *APNs) serve(w http.ResponseWriter, r *http.Request) {
 		apnsError(w, rep.Status, rep.Reason)
 		return
 	}
-	f.count.Add(1)
 	f.mu.Lock()
 	if len(f.got) < f.keep {
 		var payload map[string]any
@@ -222,6 +221,7 @@ func (f *APNs) serve(w http.ResponseWriter, r *http.Request) {
 			CollapseID: r.Header.Get("apns-collapse-id"), Expiration: r.Header.Get("apns-expiration"), Payload: payload, Raw: body})
 	}
 	f.mu.Unlock()
+	f.count.Add(1) // after recording: a waiter on Count then finds the request recorded
 	w.Header().Set("apns-id", newUUID())
 	w.WriteHeader(http.StatusOK)
 }

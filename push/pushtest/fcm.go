@@ -220,12 +220,12 @@ func (f *FCM) serveSend(w http.ResponseWriter, r *http.Request) {
 		fcmError(w, rep.Status, fcmStatus[rep.Status], rep.Reason, msg, rep.RetryAfter)
 		return
 	}
-	f.count.Add(1)
 	f.mu.Lock()
 	if len(f.got) < f.keep {
 		f.got = append(f.got, *m)
 	}
 	f.mu.Unlock()
+	f.count.Add(1) // after recording: a waiter on Count then finds the request recorded
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	fmt.Fprintf(w, `{"name":"projects/%s/messages/%d"}`, f.ProjectID, time.Now().UnixNano())
 }

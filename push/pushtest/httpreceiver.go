@@ -80,11 +80,11 @@ func (f *HTTPReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Authorization = r.Header.Get("Authorization")
-	f.count.Add(1)
 	f.mu.Lock()
 	if len(f.got) < f.keep {
 		f.got = append(f.got, p)
 	}
 	f.mu.Unlock()
+	f.count.Add(1) // after recording: a waiter on Count then finds the request recorded
 	w.WriteHeader(http.StatusOK)
 }

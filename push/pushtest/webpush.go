@@ -154,13 +154,13 @@ func (f *WebPush) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, rep.Reason, rep.Status)
 		return
 	}
-	f.count.Add(1)
 	f.mu.Lock()
 	if len(f.got) < f.keep {
 		f.got = append(f.got, WebPushMessage{Subscription: id, Plaintext: plain, BodyLen: len(body), TTL: ttl,
 			Urgency: r.Header.Get("Urgency"), Topic: r.Header.Get("Topic"), Subject: sub})
 	}
 	f.mu.Unlock()
+	f.count.Add(1) // after recording: a waiter on Count then finds the request recorded
 	w.Header().Set("Location", f.Server.URL+"/msg/"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	w.WriteHeader(http.StatusCreated)
 }
