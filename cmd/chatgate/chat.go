@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -19,12 +20,17 @@ import (
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web"
+	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/gmschat"
 	"github.com/chatgate/chatgate/web/pushlink"
+	"github.com/chatgate/chatgate/web/workflow"
 )
 
 // PushAckPath is where push receivers acknowledge reliable notifications.
 const PushAckPath = "/genesys/2/chat-push/ack"
+
+// WorkflowPrefix is where the workflow API is mounted (docs/workflow.md).
+const WorkflowPrefix = "/workflow/v1"
 
 // chatParts are the chat core on its JetStream store, the GMS adapter that serves it over
 // REST and CometD, and the push link that wakes customers who are not connected.
@@ -39,10 +45,11 @@ type chatParts struct {
 }
 
 // startChat opens the chat store, loads every chat (firing timers that fell due while the
-// server was down, once the listeners are attached), mounts the GMS Chat API v2 and the
-// /service/chatV2/* handler, and reloads chat options from configFile on SIGHUP.
+// server was down, once the listeners are attached), mounts the GMS Chat API v2, the
+// /service/chatV2/* handler and the workflow API (behind auth), and reloads chat options
+// from configFile on SIGHUP.
 func startChat(ctx context.Context, cfg config.Config, configFile string, log *slog.Logger, conn *natsserver.Conn,
-	surface *web.Server, bx *bayeux.Server, pp *pushParts) (*chatParts, error) {
+	surface *web.Server, bx *bayeux.Server, pp *pushParts, auth *adminauth.Credentials) (*chatParts, error) {
 	log = log.With("component", "chat")
 	opts, err := newLiveOptions(cfg.Chat)
 	if err != nil {
@@ -98,6 +105,12 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 	})
 	adapter.Register(surface)
 	surface.Handle("POST "+PushAckPath, p.link.AckHandler())
+	wf, err := workflow.New(workflow.Config{Chats: p.core, Auth: auth, Logger: log.With("component", "workflow")})
+	if err != nil {
+		p.stop()
+		return nil, fmt.Errorf("workflow API: %w", err)
+	}
+	surface.Handle(WorkflowPrefix+"/", http.StripPrefix(WorkflowPrefix, wf))
 	p.core.StartTimers()
 
 	if configFile != "" {

@@ -30,8 +30,9 @@ type pushParts struct {
 }
 
 // startPush builds the dispatcher and, with secrets-key, loads stored credentials and mounts
-// the admin API at /admin/push/.
-func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn, surface *web.Server) (*pushParts, error) {
+// the admin API at /admin/push/ behind auth (the admin credentials, shared with the workflow
+// API).
+func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn, surface *web.Server, auth *adminauth.Credentials) (*pushParts, error) {
 	log = log.With("component", "push")
 	p := &pushParts{registry: push.NewRegistry(push.RegistryOptions{Logger: log})}
 	conc := map[push.Kind]int{}
@@ -63,10 +64,6 @@ func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *
 	}
 	if p.watch, err = p.creds.Watch(ctx, p.registry); err != nil {
 		return nil, errors.Join(fmt.Errorf("push credentials watch: %w", err), p.stop(ctx))
-	}
-	auth, err := adminCredentials(ctx, cfg, log, store)
-	if err != nil {
-		return nil, errors.Join(err, p.stop(ctx))
 	}
 	h, err := pushadmin.New(pushadmin.Config{
 		Store:    p.creds,
@@ -101,7 +98,8 @@ func (p *pushParts) stop(ctx context.Context) error {
 }
 
 // adminCredentials are admin-token and/or admin-user/admin-password; with neither, the
-// cluster's first-run token (generated and printed once, see web/adminauth).
+// cluster's first-run token (generated and printed once, see web/adminauth). serve builds
+// them once for every admin surface (push admin API, workflow API).
 func adminCredentials(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn) (*adminauth.Credentials, error) {
 	o := adminauth.Options{Token: cfg.AdminToken.Reveal(), BasicUser: cfg.AdminUser, BasicPassword: cfg.AdminPassword.Reveal()}
 	if o.Token == "" && o.BasicUser == "" {

@@ -50,13 +50,19 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 	})
 	p.surface.Registry().MustRegister(web.NewBayeuxCollector(bayeuxStats(p.bayeux)))
 
-	// 3. Push dispatcher, credentials and their admin API.
-	if p.push, err = startPush(ctx, cfg, log, store, p.surface); err != nil {
+	// 3. Admin credentials (shared by the push admin API and the workflow API), push
+	// dispatcher, push credentials and their admin API.
+	auth, err := adminCredentials(ctx, cfg, log, store)
+	if err != nil {
+		return errors.Join(err, p.stop(false))
+	}
+	if p.push, err = startPush(ctx, cfg, log, store, p.surface, auth); err != nil {
 		return errors.Join(err, p.stop(false))
 	}
 
-	// 4. Chat core, GMS Chat API v2 (REST, CometD service channel, chat-ntf), push link.
-	if p.chat, err = startChat(ctx, cfg, res.File, log, store, p.surface, p.bayeux, p.push); err != nil {
+	// 4. Chat core, GMS Chat API v2 (REST, CometD service channel, chat-ntf), push link,
+	// workflow API.
+	if p.chat, err = startChat(ctx, cfg, res.File, log, store, p.surface, p.bayeux, p.push, auth); err != nil {
 		return errors.Join(err, p.stop(false))
 	}
 
