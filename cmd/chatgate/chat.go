@@ -105,7 +105,7 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 	})
 	adapter.Register(surface)
 	surface.Handle("POST "+PushAckPath, p.link.AckHandler())
-	wf, err := workflow.New(workflow.Config{Chats: p.core, Auth: auth, Logger: log.With("component", "workflow")})
+	wf, err := workflow.New(workflow.Config{Chats: p.core, Auth: auth, Logger: log}) // the core logs each restoration
 	if err != nil {
 		p.stop()
 		return nil, fmt.Errorf("workflow API: %w", err)

@@ -195,7 +195,6 @@ func (h *handler) restore(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.log.Info("workflow: session restored", "chat", id)
 	writeJSON(w, http.StatusOK, Info(res.Chat))
 }
 
