@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,5 +162,46 @@ func TestWorkflowRestoreAfterSIGKILL(t *testing.T) {
 	}
 	if strings.Contains(q2.logText(), wfToken) || strings.Contains(q.logText(), wfToken) {
 		t.Fatal("admin token logged")
+	}
+}
+
+// The workflow API and the push admin API accept the same credentials, built once: here the
+// first-run token. Without secrets-key the push admin API is off, but the token is still
+// generated (the workflow API needs it).
+func TestWorkflowAPISharesAdminCredentials(t *testing.T) {
+	tokenIn := func(p *process) string {
+		t.Helper()
+		m := regexp.MustCompile(`admin_token=(cg_[A-Za-z0-9_-]{43})`).FindStringSubmatch(p.logText())
+		if m == nil {
+			t.Fatalf("no generated admin token in the log:\n%s", p.logText())
+		}
+		return m[1]
+	}
+	withSecrets := startProcessEnv(t, []string{"CHATGATE_SECRETS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="},
+		"--addr", "127.0.0.1:0", "--data", t.TempDir())
+	tok := tokenIn(withSecrets)
+	if code, b := wfCall(t, withSecrets, "GET", "/chats?checkDue=1", tok); code != 200 {
+		t.Fatalf("workflow API with the first-run token: %d %s", code, b)
+	}
+	req, _ := http.NewRequest(http.MethodGet, withSecrets.url("/admin/push/credentials"), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("push admin API with the same token: %d", resp.StatusCode)
+	}
+	if code, _ := wfCall(t, withSecrets, "GET", "/chats?checkDue=1", tok+"x"); code != 401 {
+		t.Fatalf("wrong token: %d", code)
+	}
+
+	without := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	if code, b := wfCall(t, without, "GET", "/chats?checkDue=1", tokenIn(without)); code != 200 {
+		t.Fatalf("workflow API without secrets-key: %d %s", code, b)
+	}
+	if code, _ := httpGet(t, without.url("/admin/push/credentials")); code != 404 {
+		t.Fatalf("push admin API without secrets-key: %d", code)
 	}
 }
