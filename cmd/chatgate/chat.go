@@ -70,12 +70,27 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 		},
 	})
 	p.adapter = adapter
+	templates := pushlink.DefaultTemplates()
+	if cfg.PushTemplates != "" {
+		b, err := os.ReadFile(cfg.PushTemplates)
+		if err == nil {
+			templates, err = pushlink.ParseTemplates(b)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: push-templates %s: %w", config.ErrInvalid, cfg.PushTemplates, err)
+		}
+	}
 	if p.link, err = pushlink.New(pushlink.Config{
-		Sender:   pp.dispatcher,
-		Chats:    chats,
-		Presence: adapter,
-		Settings: func(service string) pushlink.Settings { return pushlink.SettingsFromOptions(opts.Options(service)) },
-		Logger:   log.With("component", "pushlink"),
+		Sender:    pp.dispatcher,
+		Chats:     chats,
+		Presence:  adapter,
+		Templates: templates,
+		Settings: func(service string) pushlink.Settings {
+			s := pushlink.SettingsFromOptions(opts.Options(service))
+			s.ToActiveClient = cfg.PushToActiveClient
+			return s
+		},
+		Logger: log.With("component", "pushlink"),
 	}); err != nil {
 		return nil, fmt.Errorf("push link: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"os/exec"
@@ -195,5 +196,15 @@ func TestFirstRunAdminTokenPrintedOnce(t *testing.T) {
 	}
 	if code := get(q, token); code != 200 {
 		t.Fatalf("first-run token refused after a restart: %d", code)
+	}
+}
+
+func TestBadPushTemplatesFileRefusedAtStart(t *testing.T) {
+	path := writeConfig(t, `{"en": {"Mesage": {"body": "{text}"}}}`)
+	cmd := exec.Command(binary(t), "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--push-templates", path)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(string(out), "push-templates") || !strings.Contains(string(out), "Mesage") {
+		t.Fatalf("exit %v, output:\n%s", err, out)
 	}
 }

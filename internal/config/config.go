@@ -69,8 +69,10 @@ type Config struct {
 	BayeuxTrustClientSession    bool          `key:"bayeux-trust-client-session" help:"Accept a known clientId even when the BAYEUX_BROWSER cookie belongs to another browser (CometD trustClientSession). Off is safer."`
 	BayeuxTestEcho              bool          `key:"bayeux-test-echo" help:"Test only: register /service/echo, which answers every publish with the data it carried. Never enable in production."`
 
-	PushQueueSize   int `key:"push-queue-size" help:"Notifications queued per push provider kind (Web Push, APNs, FCM, custom HTTP); beyond it a notification is refused, logged and counted."`
-	PushConcurrency int `key:"push-concurrency" help:"Concurrent sends per push provider kind (the size of its worker pool)."`
+	PushTemplates      string `key:"push-templates" help:"JSON file with push notification texts per language and type, and which types are off (see docs/push.md). Empty uses the built-in English and Russian texts."`
+	PushToActiveClient bool   `key:"push-to-active-client" help:"Push also to customers whose CometD connection is live (GMS push_notification_to_active_client; a chat's userData may override it)."`
+	PushQueueSize      int    `key:"push-queue-size" help:"Notifications queued per push provider kind (Web Push, APNs, FCM, custom HTTP); beyond it a notification is refused, logged and counted."`
+	PushConcurrency    int    `key:"push-concurrency" help:"Concurrent sends per push provider kind (the size of its worker pool)."`
 
 	AdminToken    Secret `key:"admin-token" help:"Bearer token for the admin API. At least 16 characters. When neither this nor admin-user/admin-password is set, a first-run token is generated once per cluster, stored as a hash and printed once in the log. Secret: never logged."`
 	AdminUser     string `key:"admin-user" help:"User name for HTTP Basic authentication on the admin API (with admin-password)."`

@@ -293,6 +293,9 @@ func (l *Link) HandleEvent(ctx context.Context, chatID string, ev Event) {
 	if chat.Restored && !set.SessionRestorePushSend {
 		return
 	}
+	if !l.cfg.Templates.Enabled(sub.Language, typ) {
+		return // the deployment turned this kind of notification off
+	}
 	toActive := set.ToActiveClient
 	if sub.ToActiveClient != nil {
 		toActive = *sub.ToActiveClient

@@ -119,3 +119,39 @@ func FuzzParseSubscription(f *testing.F) {
 		}
 	})
 }
+
+func TestParseTemplatesIsStrict(t *testing.T) {
+	for name, body := range map[string]string{
+		"unknown type":  `{"en": {"Messages": {"body": "{text}"}}}`,
+		"ping has none": `{"en": {"Ping": {"body": "x"}}}`,
+		"unknown field": `{"en": {"Message": {"bdy": "{text}"}}}`,
+		"empty lang":    `{" ": {"Message": {"body": "{text}"}}}`,
+		"not an object": `["en"]`,
+	} {
+		if _, err := ParseTemplates([]byte(body)); err == nil {
+			t.Errorf("%s: accepted %s", name, body)
+		}
+	}
+}
+
+func TestTemplateOffTurnsANotificationTypeOff(t *testing.T) {
+	e := newLinkEnv(t, DefaultSettings())
+	tp, err := ParseTemplates([]byte(`{"en": {"AgentJoined": {"off": true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.link.cfg.Templates = tp // before the first event: nothing reads it concurrently yet
+	if tp.Enabled("en-US", TypeAgentJoined) || !tp.Enabled("en", TypeMessage) || !tp.Enabled("ru", TypeAgentJoined) {
+		t.Fatal("Enabled does not follow the file")
+	}
+	e.chat("c9", map[string]string{"push_notification_deviceid": "fcm-off", "push_notification_type": "fcm"})
+	e.link.HandleEvent(t.Context(), "c9", Event{Index: 2, Type: "ParticipantJoined", FromID: "agent-1", FromNickname: "Anna", FromType: ParticipantAgent})
+	e.link.HandleEvent(t.Context(), "c9", agentMsg("after the join"))
+	waitCount(t, "the message push", 1, e.fcm.Count)
+	if ms := e.fcm.Messages(); len(ms) != 1 || ms[0].Data["event"] != "Message" {
+		t.Fatalf("pushed %+v, want only the message", ms)
+	}
+	if s := e.link.Stats(); s.Notified != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}

@@ -1,8 +1,11 @@
 package pushlink
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -22,11 +25,16 @@ const (
 )
 
 // Template is the visible text of one notification type. {nickname}, {text} and {chatId}
-// are replaced; an empty Title sends only a body.
+// are replaced; an empty Title sends only a body. Off turns that notification type off for
+// the language (which events notify is the deployment's choice).
 type Template struct {
-	Title string `json:"title"`
-	Body  string `json:"body"`
+	Title string `json:"title,omitempty"`
+	Body  string `json:"body,omitempty"`
+	Off   bool   `json:"off,omitempty"`
 }
+
+// visibleTypes are the notification types a templates file may name (the ping has no text).
+var visibleTypes = []Type{TypeMessage, TypeAgentJoined, TypeAgentLeft, TypeIdleAlert, TypeIdleClose, TypeChatEnded}
 
 // Templates maps a language (push_notification_language, e.g. "ru-RU" or "ru") to the
 // templates per type. Lookup tries the exact tag, then its primary language, then "en".
@@ -55,11 +63,24 @@ func DefaultTemplates() Templates {
 }
 
 // ParseTemplates reads templates from JSON ({"en": {"Message": {"title": ..., "body":
-// ...}}}) and fills gaps from DefaultTemplates.
+// ...}, "AgentLeft": {"off": true}}}) and fills gaps from DefaultTemplates. Unknown
+// notification types and unknown fields are errors, so a typo does not silently keep a default.
 func ParseTemplates(b []byte) (Templates, error) {
 	var t Templates
-	if err := json.Unmarshal(b, &t); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
 		return nil, fmt.Errorf("pushlink: templates: %w", err)
+	}
+	for lang, m := range t {
+		if strings.TrimSpace(lang) == "" {
+			return nil, errors.New("pushlink: templates: empty language tag")
+		}
+		for typ := range m {
+			if !slices.Contains(visibleTypes, typ) {
+				return nil, fmt.Errorf("pushlink: templates: %s: unknown notification type %q (want one of %v)", lang, typ, visibleTypes)
+			}
+		}
 	}
 	def := DefaultTemplates()
 	for lang, m := range def {
@@ -78,6 +99,12 @@ func ParseTemplates(b []byte) (Templates, error) {
 // maxBodyRunes keeps push texts within what every platform shows (and within APNs' 4 KiB
 // payload with room for data).
 const maxBodyRunes = 240
+
+// Enabled reports whether notifications of typ are sent to a customer of language lang.
+func (t Templates) Enabled(lang string, typ Type) bool {
+	tpl, ok := t.find(lang, typ)
+	return !ok || !tpl.Off
+}
 
 // Render returns the title and body for typ in lang.
 func (t Templates) Render(lang string, typ Type, nickname, text, chatID string) (string, string) {
