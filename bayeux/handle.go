@@ -220,8 +220,6 @@ func (s *Server) connectPrelude(sess *session, c *conn, m *inMessage) (hold time
 			s.releaseHeld(sess, h)
 			h.state = heldSuperseded
 			close(h.done)
-		} else {
-			h.timer.Stop()
 		}
 	}
 	return hold, e.Timesync
@@ -254,26 +252,12 @@ func (s *Server) connectWS(ctx context.Context, c *conn, m *inMessage) [][]byte 
 		out = sess.connectReplyLocked(m.ID, ts)
 		sess.armExpiryLocked()
 	} else {
-		h := &held{msgID: m.ID, transport: c.transport, conn: c.ws, ts: ts}
-		h.timer = time.AfterFunc(hold, func() { s.heldTimeout(sess, h) })
-		sess.held = h
+		sess.held = &held{msgID: m.ID, transport: c.transport, conn: c.ws, ts: ts, deadline: time.Now().Add(hold)}
+		sess.resetTimerLocked(hold)
 	}
 	sess.mu.Unlock()
 	s.connectHooks(ctx, info)
 	return out
-}
-
-// heldTimeout answers a websocket connect held for its whole timeout.
-func (s *Server) heldTimeout(sess *session, h *held) {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	if sess.held != h {
-		return
-	}
-	sess.held = nil
-	out := sess.connectReplyLocked(h.msgID, h.ts)
-	sess.armExpiryLocked()
-	h.conn.send(out...)
 }
 
 // connectPoll answers a long-polling or callback-polling /meta/connect, holding the request

@@ -57,6 +57,7 @@ type Server struct {
 	browsers map[string]*browser
 	wsConns  map[*wsConn]struct{}
 	closing  bool
+	pingStop chan struct{}  // closed by Shutdown; non-nil once the websocket pinger runs
 	wg       sync.WaitGroup // requests and websocket goroutines in flight; Add only while !closing
 
 	subs subIndex
@@ -296,6 +297,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.closing = true
+	if s.pingStop != nil {
+		close(s.pingStop)
+	}
 	sessions := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {
 		sessions = append(sessions, sess)
@@ -361,12 +365,11 @@ func (s *Server) removeSession(sess *session, reason RemoveReason, disconnectExt
 			h.state, h.final = heldRemoved, [][]byte{final}
 			close(h.done)
 		} else {
-			h.timer.Stop()
 			h.conn.send(final)
 		}
 	}
-	if sess.expiry != nil {
-		sess.expiry.Stop()
+	if sess.timer != nil {
+		sess.timer.Stop()
 	}
 	clear(sess.queue)
 	sess.queue, sess.ack.inflight = nil, nil

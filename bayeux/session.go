@@ -57,7 +57,7 @@ type session struct {
 	connected  bool    // a first connect was answered
 	removed    bool
 	expireAt   time.Time
-	expiry     *time.Timer
+	timer      *time.Timer // one per session: a held websocket connect's deadline, else expiry
 	dropWarned bool
 }
 
@@ -74,8 +74,8 @@ type held struct {
 	state heldState
 	final [][]byte // reply written when the session was removed while held
 	// websocket: answered by whoever wakes it, on conn.
-	conn  *wsConn
-	timer *time.Timer
+	conn     *wsConn
+	deadline time.Time // websocket: when the session timer answers it
 	// counted: a long-poll counted in its browser's held long-polls (multiple-clients).
 	counted bool
 	ts      *timesyncIn
@@ -168,7 +168,6 @@ func (s *session) wakeLocked() {
 		close(h.done)
 		return
 	}
-	h.timer.Stop()
 	out := s.connectReplyLocked(h.msgID, h.ts)
 	s.armExpiryLocked()
 	h.conn.send(out...)
@@ -205,22 +204,48 @@ func (s *session) connectReplyLocked(id json.RawMessage, ts *timesyncIn) [][]byt
 func (s *session) armExpiryLocked() {
 	d := s.srv.cfg.Interval + s.srv.cfg.MaxInterval
 	s.expireAt = time.Now().Add(d)
-	if s.expiry == nil {
-		s.expiry = time.AfterFunc(d, s.checkExpiry)
-		return
-	}
-	s.expiry.Reset(d)
+	s.resetTimerLocked(d)
 }
 
-// checkExpiry runs on the expiry timer.
-func (s *session) checkExpiry() {
+// resetTimerLocked points the session timer d from now (one runtime timer per session, not
+// one per held connect: they are a large part of an idle session's memory).
+func (s *session) resetTimerLocked(d time.Duration) {
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.onTimer)
+		return
+	}
+	s.timer.Reset(d)
+}
+
+// onTimer answers a websocket connect held for its whole timeout, or expires the session.
+// A held long-poll has its own timer on its request goroutine; while it is held the session
+// cannot expire.
+func (s *session) onTimer() {
 	s.mu.Lock()
-	if s.removed || s.held != nil {
+	if s.removed {
 		s.mu.Unlock()
 		return
 	}
-	if now := time.Now(); now.Before(s.expireAt) {
-		s.expiry.Reset(s.expireAt.Sub(now))
+	now := time.Now()
+	if h := s.held; h != nil {
+		if h.polling() {
+			s.mu.Unlock()
+			return
+		}
+		if now.Before(h.deadline) {
+			s.timer.Reset(h.deadline.Sub(now))
+			s.mu.Unlock()
+			return
+		}
+		s.held = nil
+		out := s.connectReplyLocked(h.msgID, h.ts)
+		s.armExpiryLocked()
+		h.conn.send(out...)
+		s.mu.Unlock()
+		return
+	}
+	if now.Before(s.expireAt) {
+		s.timer.Reset(s.expireAt.Sub(now))
 		s.mu.Unlock()
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -18,16 +19,18 @@ type wsConn struct {
 	srv  *Server
 	conn *websocket.Conn
 
-	mu       sync.Mutex
-	pending  [][]byte
-	spare    [][]byte // the previous frame's slice, reused
-	writing  bool     // a writer goroutine is running
-	pingDue  bool
-	closed   bool // the connection is finished: send refuses, no writer starts
-	closing  bool // flush, then close frame
-	sessions map[*session]struct{}
-	ping     *time.Timer
-	cancel   context.CancelFunc
+	mu        sync.Mutex
+	pending   [][]byte
+	spare     [][]byte // the previous frame's slice, reused
+	writing   bool     // a writer goroutine is running
+	pingDue   bool
+	closed    bool                  // the connection is finished: send refuses, no writer starts
+	closing   bool                  // flush, then close frame
+	one       *session              // the socket's session (usually its only one)
+	more      map[*session]struct{} // further sessions on the same socket (rare)
+	detached  bool
+	lastWrite atomic.Int64 // unix nanoseconds of the last frame or ping written
+	cancel    context.CancelFunc
 
 	writers sync.WaitGroup
 }
@@ -45,7 +48,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("bayeux websocket upgrade failed", "err", err)
 		return // the upgrader wrote the HTTP error
 	}
-	wc := &wsConn{srv: s, conn: wsc, sessions: map[*session]struct{}{}}
+	wc := &wsConn{srv: s, conn: wsc}
 	c.ws = wc
 	s.mu.Lock()
 	if s.closing {
@@ -55,9 +58,14 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wsConns[wc] = struct{}{}
 	s.wg.Add(1) // the reader; ServeHTTP's own count is still held here
+	if s.pingStop == nil {
+		s.pingStop = make(chan struct{})
+		s.wg.Add(1)
+		go s.pinger(s.pingStop)
+	}
 	s.mu.Unlock()
 	s.stats.ws.Add(1)
-	wc.ping = time.AfterFunc(s.cfg.PingPeriod, wc.pingNow)
+	wc.lastWrite.Store(time.Now().UnixNano())
 	// The reader runs on its own goroutine so that this request goroutine, and with it
 	// net/http's per-connection state and buffers (~10 KB), is released now.
 	go wc.run(c)
@@ -74,7 +82,6 @@ func (wc *wsConn) run(c *conn) {
 	clear(wc.pending)
 	wc.pending = nil
 	wc.mu.Unlock()
-	wc.ping.Stop()
 	_ = wc.conn.Close() // unblocks a writer stuck in a write
 	wc.writers.Wait()
 	s.mu.Lock()
@@ -174,6 +181,36 @@ func (wc *wsConn) startWriterLocked() {
 	go wc.writeLoop()
 }
 
+// pinger pings every websocket that wrote nothing for PingPeriod: one goroutine and one
+// ticker for all connections instead of a timer each. It runs from the first websocket until
+// Shutdown closes stop.
+func (s *Server) pinger(stop <-chan struct{}) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.PingPeriod / 2)
+	defer t.Stop()
+	var conns []*wsConn
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		s.mu.RLock()
+		for c := range s.wsConns {
+			conns = append(conns, c)
+		}
+		s.mu.RUnlock()
+		idleSince := time.Now().Add(-s.cfg.PingPeriod).UnixNano()
+		for _, c := range conns {
+			if c.lastWrite.Load() <= idleSince {
+				c.pingNow()
+			}
+		}
+		clear(conns)
+		conns = conns[:0]
+	}
+}
+
 func (wc *wsConn) pingNow() {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
@@ -202,6 +239,7 @@ func (wc *wsConn) writeLoop() {
 				return
 			}
 			s.stats.out.Add(uint64(len(msgs)))
+			wc.lastWrite.Store(time.Now().UnixNano())
 			if cap(msgs) <= 16 {
 				clear(msgs)
 				wc.mu.Lock()
@@ -214,7 +252,7 @@ func (wc *wsConn) writeLoop() {
 				wc.fail()
 				return
 			}
-			wc.ping.Reset(s.cfg.PingPeriod)
+			wc.lastWrite.Store(time.Now().UnixNano())
 		}
 		if closing {
 			msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
@@ -296,10 +334,18 @@ func (wc *wsConn) kill() {
 func (wc *wsConn) attach(sess *session) {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
-	if wc.closed || wc.sessions == nil {
+	if wc.closed || wc.detached {
 		return
 	}
-	wc.sessions[sess] = struct{}{}
+	switch {
+	case wc.one == nil || wc.one == sess:
+		wc.one = sess
+	default:
+		if wc.more == nil {
+			wc.more = map[*session]struct{}{}
+		}
+		wc.more[sess] = struct{}{}
+	}
 	sess.ws = wc
 }
 
@@ -307,17 +353,22 @@ func (wc *wsConn) attach(sess *session) {
 // connect held on it) and start counting towards expiry.
 func (wc *wsConn) detachSessions() {
 	wc.mu.Lock()
-	sessions := wc.sessions
-	wc.sessions = nil
+	sessions := make([]*session, 0, 1+len(wc.more))
+	if wc.one != nil {
+		sessions = append(sessions, wc.one)
+	}
+	for sess := range wc.more {
+		sessions = append(sessions, sess)
+	}
+	wc.one, wc.more, wc.detached = nil, nil, true
 	wc.mu.Unlock()
-	for sess := range sessions {
+	for _, sess := range sessions {
 		sess.mu.Lock()
 		if sess.ws == wc {
 			sess.ws = nil
 		}
 		if h := sess.held; h != nil && h.conn == wc {
 			sess.held = nil
-			h.timer.Stop()
 			if !sess.removed {
 				sess.armExpiryLocked()
 			}

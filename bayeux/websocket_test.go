@@ -280,3 +280,28 @@ func TestShutdownCancelsStuckServiceHandler(t *testing.T) {
 		t.Fatalf("shutdown took %v", d)
 	}
 }
+
+func TestIdleWebSocketIsPinged(t *testing.T) {
+	_, hs := newHTTPServer(t, Config{PingPeriod: 40 * time.Millisecond})
+	c := dialWS(t, hs.URL, nil)
+	pinged := make(chan struct{}, 1)
+	c.conn.SetPingHandler(func(string) error {
+		select {
+		case pinged <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	go func() {
+		for {
+			if _, _, err := c.conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-pinged:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ping")
+	}
+}
