@@ -131,8 +131,26 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 	if configFile != "" {
 		p.watchHUP(configFile)
 	}
+	warnFlexVsBayeux(log, cfg, opts)
 	log.Info("chat core ready", "chats", len(p.core.ChatIDs()), "services", servicesText(services))
 	return p, nil
+}
+
+// warnFlexVsBayeux warns when a CometD customer could be removed while connected: protocol
+// activity is recorded when a /meta/connect arrives, so a held connect longer than
+// flex-disconnect-timeout looks like silence to the chat core.
+func warnFlexVsBayeux(log *slog.Logger, cfg config.Config, opts *liveOptions) {
+	t := opts.cur.Load()
+	check := func(scope string, o chatcore.Options) {
+		if fd := o.Settings.FlexDisconnectTimeout; cfg.BayeuxTimeout >= fd {
+			log.Warn("bayeux-timeout is not shorter than flex-disconnect-timeout: connected CometD customers may be removed as silent",
+				"scope", scope, "bayeux_timeout", cfg.BayeuxTimeout, "flex_disconnect_timeout", fd)
+		}
+	}
+	check("chat", t.def)
+	for svc, o := range t.services {
+		check("chat."+svc, o)
+	}
 }
 
 func servicesText(s []string) string {
