@@ -54,25 +54,13 @@ func (s *Server) serveCallbackPoll(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing or malformed message parameter", http.StatusBadRequest)
 		return
 	}
-	var err error
 	if int64(len(msg)) > s.cfg.MaxRequestBytes {
 		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	msgs, ok := s.readBatch(w, []byte(msg), err)
+	out, ok := s.poll(w, r, TransportCallbackPolling, []byte(msg), nil)
 	if !ok {
 		return
-	}
-	c := s.httpConn(r, TransportCallbackPolling)
-	out, status := s.runPolling(r, c, msgs)
-	if status != http.StatusOK {
-		if status != 0 {
-			http.Error(w, "connect superseded by a newer one", status)
-		}
-		return
-	}
-	if c.setCookie {
-		http.SetCookie(w, s.browserCookie(r, c.browser))
 	}
 	var buf bytes.Buffer
 	buf.WriteString("/**/")

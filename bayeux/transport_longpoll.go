@@ -62,20 +62,9 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes))
-	msgs, ok := s.readBatch(w, body, err)
+	out, ok := s.poll(w, r, TransportLongPolling, body, err)
 	if !ok {
 		return
-	}
-	c := s.httpConn(r, TransportLongPolling)
-	out, status := s.runPolling(r, c, msgs)
-	if status != http.StatusOK {
-		if status != 0 {
-			http.Error(w, "connect superseded by a newer one", status)
-		}
-		return
-	}
-	if c.setCookie {
-		http.SetCookie(w, s.browserCookie(r, c.browser))
 	}
 	var buf bytes.Buffer
 	encodeArray(&buf, out)
@@ -83,6 +72,29 @@ func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json;charset=UTF-8")
 	h.Set("Cache-Control", "no-store")
 	s.writeResponse(w, buf.Bytes(), len(out))
+}
+
+// poll runs one polling request: decode the body (readErr is the error of reading it), process
+// the batch, hold its /meta/connect. Unless it has answered the request itself (bad input, or
+// a newer connect superseded this one), it sets the BAYEUX_BROWSER cookie if the session needs
+// one and returns the replies for the caller to encode in its transport's format.
+func (s *Server) poll(w http.ResponseWriter, r *http.Request, transport string, body []byte, readErr error) ([][]byte, bool) {
+	msgs, ok := s.readBatch(w, body, readErr)
+	if !ok {
+		return nil, false
+	}
+	c := s.httpConn(r, transport)
+	out, status := s.runPolling(r, c, msgs)
+	if status != http.StatusOK {
+		if status != 0 {
+			http.Error(w, "connect superseded by a newer one", status)
+		}
+		return nil, false
+	}
+	if c.setCookie {
+		http.SetCookie(w, s.browserCookie(r, c.browser))
+	}
+	return out, true
 }
 
 // runPolling processes a batch and then, if it has one, the held /meta/connect, whose reply
