@@ -35,7 +35,8 @@
 //     upgrade, releasing net/http's per-connection buffers) and at most one writer
 //     goroutine, which exists only while something is queued; frames are processed on a
 //     short-lived goroutine so that the idle reader keeps a small stack. Timers are
-//     time.AfterFunc. An idle websocket session costs ~11 KiB (docs/benchmarks.md).
+//     time.AfterFunc, one per session. An idle websocket session costs ~8–11 KiB
+//     (docs/benchmarks.md).
 //   - Shutdown answers held connects, closes websockets with a going-away frame and waits
 //     for every goroutine it started.
 package bayeux
