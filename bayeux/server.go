@@ -31,9 +31,6 @@ const BrowserCookie = "BAYEUX_BROWSER"
 // ErrSessionUnknown is wrapped by Deliver when the session does not exist (any more).
 var ErrSessionUnknown = errors.New("bayeux: session unknown")
 
-// ErrServerClosed is returned by Publish and Deliver after Shutdown.
-var ErrServerClosed = errors.New("bayeux: server shut down")
-
 // Stats is a snapshot of the server's counters (same fields as web.BayeuxStats).
 type Stats struct {
 	Sessions    int64            // live sessions
