@@ -42,15 +42,9 @@ func runGMS(ctx context.Context, cfg Config, opts options, args []string, log *s
 
 // runStages opens, runs and closes the workers (in this process or in -procs children).
 func runStages(ctx context.Context, cfg Config, args []string, log *slog.Logger) (Result, error) {
-	var st stage
-	if cfg.Procs == 1 {
-		st = &inProcess{w: newLoadWorker(cfg, log)}
-	} else {
-		cs, err := startChildren(ctx, cfg, args, log)
-		if err != nil {
-			return Result{}, err
-		}
-		st = cs
+	st, err := newStage(ctx, cfg, args, log)
+	if err != nil {
+		return Result{}, err
 	}
 	log.Info("opening", "mode", cfg.Mode, "customers", cfg.Clients, "chats", cfg.Chats, "transport", cfg.Transport, "procs", cfg.Procs)
 	if err := st.opened(ctx); err != nil {

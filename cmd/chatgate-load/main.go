@@ -174,15 +174,9 @@ func run(ctx context.Context, cfg Config, opts options, args []string, log *slog
 			metrics = false
 		}
 	}
-	var st stage
-	if cfg.Procs == 1 {
-		st = &inProcess{w: newLoadWorker(cfg, log)}
-	} else {
-		cs, err := startChildren(ctx, cfg, args, log)
-		if err != nil {
-			return Summary{}, err
-		}
-		st = cs
+	st, err := newStage(ctx, cfg, args, log)
+	if err != nil {
+		return Summary{}, err
 	}
 	log.Info("opening sessions", "clients", cfg.Clients, "publishers", cfg.Publishers, "transport", cfg.Transport, "procs", cfg.Procs)
 	if err := st.opened(ctx); err != nil {

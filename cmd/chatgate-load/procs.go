@@ -81,6 +81,18 @@ type child struct {
 	done  chan error
 }
 
+// newStage runs the workers in this process (-procs 1) or in -procs re-executed children.
+func newStage(ctx context.Context, cfg Config, args []string, log *slog.Logger) (stage, error) {
+	if cfg.Procs == 1 {
+		return &inProcess{w: newLoadWorker(cfg, log)}, nil
+	}
+	cs, err := startChildren(ctx, cfg, args, log)
+	if err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
 func startChildren(ctx context.Context, cfg Config, args []string, log *slog.Logger) (*children, error) {
 	self, err := os.Executable()
 	if err != nil {

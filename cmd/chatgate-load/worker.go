@@ -299,15 +299,7 @@ func (w *worker) run(ctx context.Context) Result {
 	w.counting.Store(false)
 	lo, hi := w.cfg.slice(w.cfg.Clients)
 	plo, phi := w.cfg.slice(w.cfg.Publishers)
-	w.evMu.Lock()
-	events := make(map[string]int64, len(w.events))
-	for k, v := range w.events {
-		events[k] = v
-	}
-	w.evMu.Unlock()
-	w.errMu.Lock()
-	errs := append([]string(nil), w.errors...)
-	w.errMu.Unlock()
+	events, errs := w.incidents()
 	return Result{
 		Mode: w.cfg.Mode, Transport: w.cfg.Transport, Clients: hi - lo, Publishers: phi - plo, Channels: w.cfg.Channels,
 		Opened: w.opened.Load(), OpenFailed: w.openFailed.Load(), OpenSeconds: w.openTime.Seconds(),
