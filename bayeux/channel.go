@@ -11,9 +11,6 @@ const (
 func isMeta(ch string) bool    { return strings.HasPrefix(ch, metaPrefix) || ch == "/meta" }
 func isService(ch string) bool { return strings.HasPrefix(ch, servicePrefix) || ch == "/service" }
 
-// isWild reports whether a channel name is a pattern (last segment * or **).
-func isWild(ch string) bool { return strings.HasSuffix(ch, "/*") || strings.HasSuffix(ch, "/**") }
-
 // maxChannelLen bounds channel names (they become map keys).
 const maxChannelLen = 512
 

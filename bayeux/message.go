@@ -104,7 +104,6 @@ var (
 	errServiceFailed     = &Error{Code: 500, Message: "service_failed"}
 	errTooManySessions   = &Error{Code: 403, Message: "too_many_sessions"}
 	errUnknownMeta       = &Error{Code: 404, Message: "unknown_meta_channel"}
-	errConnTypeMissing   = &Error{Code: 400, Message: "connection_type_invalid"}
 	errShuttingDown      = &Error{Code: 503, Message: "shutting_down"}
 	errBadRequestMessage = errors.New("bayeux: malformed message")
 )

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sideshow/apns2"
 	"github.com/sideshow/apns2/token"
-	"golang.org/x/net/http2"
 )
 
 // APNs hosts.
@@ -74,15 +73,23 @@ func newAPNsProvider(c APNsCredential, k CredentialKey, o APNsOptions) (*apnsPro
 		tlsCfg.Certificates = []tls.Certificate{cert}
 		client = &apns2.Client{Certificate: cert}
 	}
+	// net/http's own HTTP/2 (Protocols: HTTP/2 only, so ALPN offers just "h2" as Apple
+	// requires) replaces the deprecated x/net/http2.Transport fields; SendPingTimeout is the
+	// health check that drops a silently dead connection instead of waiting for the
+	// client timeout.
+	protocols := new(http.Protocols)
+	protocols.SetHTTP2(true)
 	client.HTTPClient = &http.Client{
-		Transport: &http2.Transport{
-			TLSClientConfig: tlsCfg,
-			DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
-				d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: apns2.TLSDialTimeout, KeepAlive: apns2.TCPKeepAlive}, Config: cfg}
-				return d.DialContext(ctx, network, addr)
+		Transport: &http.Transport{
+			TLSClientConfig:     tlsCfg,
+			DialContext:         (&net.Dialer{Timeout: apns2.TLSDialTimeout, KeepAlive: apns2.TCPKeepAlive}).DialContext,
+			TLSHandshakeTimeout: apns2.TLSDialTimeout,
+			ForceAttemptHTTP2:   true,
+			Protocols:           protocols,
+			HTTP2: &http.HTTP2Config{
+				SendPingTimeout: apns2.ReadIdleTimeout,
+				PingTimeout:     10 * time.Second,
 			},
-			ReadIdleTimeout: apns2.ReadIdleTimeout, // HTTP/2 PING health check
-			PingTimeout:     10 * time.Second,
 		},
 		Timeout: apns2.HTTPClientTimeout,
 	}

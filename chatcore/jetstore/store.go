@@ -253,6 +253,3 @@ func (s *Store) deleteFiles(ctx context.Context, chatID string) error {
 	}
 	return nil
 }
-
-// mapErr is replaced by the chatcore error mapping once chatcore's sentinels exist.
-func mapErr(err error) error { return err }

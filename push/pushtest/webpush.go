@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -169,7 +168,7 @@ func (f *WebPush) serve(w http.ResponseWriter, r *http.Request) {
 func (f *WebPush) checkVAPID(h string) (string, error) {
 	rest, ok := strings.CutPrefix(h, "vapid ")
 	if !ok {
-		return "", errors.New("Authorization must use the vapid scheme")
+		return "", errors.New("authorization must use the vapid scheme")
 	}
 	var t, k string
 	for part := range strings.SplitSeq(rest, ",") {
@@ -184,10 +183,13 @@ func (f *WebPush) checkVAPID(h string) (string, error) {
 		return "", errors.New("unexpected application server key")
 	}
 	kb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k, "="))
-	if err != nil || len(kb) != 65 || kb[0] != 4 {
+	if err != nil {
+		return "", errors.New("k is not base64url")
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), kb)
+	if err != nil {
 		return "", errors.New("k is not an uncompressed P-256 point")
 	}
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(kb[1:33]), Y: new(big.Int).SetBytes(kb[33:])}
 	var claims jwt.MapClaims
 	_, err = jwt.ParseWithClaims(t, &claims, func(*jwt.Token) (any, error) { return pub, nil },
 		jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience(f.Server.URL), jwt.WithExpirationRequired())
