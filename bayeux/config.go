@@ -25,6 +25,12 @@ type Config struct {
 	// MaxBrowserSessions bounds the live sessions of one browser id, an abuse limit on
 	// handshakes (64). Negative: unlimited.
 	MaxBrowserSessions int
+	// HandshakesPerMinute is the sustained rate of handshakes one client address (an IPv4
+	// address, an IPv6 /64) may make, HandshakeBurst how many it may make at once (300 and
+	// 50). A refused handshake is answered 429::too_many_handshakes with advice
+	// {reconnect: "handshake", interval: ms until the next one is allowed}. Negative: no limit.
+	HandshakesPerMinute int
+	HandshakeBurst      int
 	// MaxQueue bounds the messages waiting for one session; on overflow the oldest is
 	// dropped, logged and counted in Stats.QueueDrops (1000).
 	MaxQueue int
@@ -74,6 +80,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBrowserSessions == 0 {
 		c.MaxBrowserSessions = 64
+	}
+	if c.HandshakesPerMinute == 0 {
+		c.HandshakesPerMinute = 300
+	}
+	if c.HandshakeBurst <= 0 {
+		c.HandshakeBurst = 50
 	}
 	if c.MaxQueue <= 0 {
 		c.MaxQueue = 1000

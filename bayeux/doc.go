@@ -15,9 +15,12 @@
 //   - Every unknown, expired or foreign clientId gets 402::session_unknown with advice
 //     {reconnect: "handshake", interval: 0}: both stock clients act on the advice only, and
 //     the CometD client otherwise retries /meta/connect forever.
-//   - Sessions are tied to the browser by the BAYEUX_BROWSER cookie over HTTP transports
-//     (a leaked clientId is useless from another browser); over a websocket the connection is
-//     the trust anchor, and a new socket may continue a live session (reload, reconnect).
+//   - A request that carries a BAYEUX_BROWSER cookie must carry its session's (a clientId
+//     is useless from another browser); one without the cookie is accepted, on every
+//     transport, because many clients send none (Node and Faye websockets, the Genesys
+//     widget's credential-less XHRs). The clientId, 160 random bits, is the secret;
+//     cookie-less handshakes are bounded by a per-address rate limit whose refusal advises
+//     the client to handshake again later.
 //   - Messages for a session wait in a bounded queue; overflow drops the oldest message,
 //     logged and counted (Stats.QueueDrops) — a slow or absent client cannot grow memory.
 //   - With the ack extension every message goes through /meta/connect replies in numbered

@@ -78,11 +78,13 @@ func errorReply(m *inMessage, err *Error) reply {
 	return r
 }
 
-// lookup finds the session of a message, refusing (nil) a session of another browser.
-// Over long-polling and callback-polling the request must carry the session's
-// BAYEUX_BROWSER cookie. Over a websocket the connection is the trust anchor: a new socket
-// may continue a session (reload, reconnect) unless it carries another browser's cookie;
-// non-browser websocket clients (and Faye's) send no cookies at all.
+// lookup finds the session of a message, refusing (nil) a session of another browser: a
+// request or socket that carries a BAYEUX_BROWSER cookie must carry the session's. One
+// without the cookie is accepted on every transport: the clientId (160 random bits) is the
+// secret, and many clients send no cookie at all — non-browser websocket clients, Faye's
+// websocket, and the Genesys widget's long-polling XHRs (withCredentials false), which would
+// otherwise be answered 402 on every /meta/connect and handshake forever. The cookie adds
+// protection only when present (docs/bayeux.md, "cookie check").
 func (s *Server) lookup(c *conn, clientID string) *session {
 	if clientID == "" {
 		return nil
@@ -91,7 +93,7 @@ func (s *Server) lookup(c *conn, clientID string) *session {
 	if sess == nil || s.cfg.TrustClientSession {
 		return sess
 	}
-	if c.ws != nil && !c.hadCookie {
+	if !c.hadCookie {
 		return sess
 	}
 	if c.browser != sess.browser {
@@ -116,6 +118,18 @@ func (s *Server) handshake(ctx context.Context, c *conn, m *inMessage) []byte {
 		return slices.Contains(supportedTypes, t)
 	}) {
 		return fail(errConnTypes, ReconnectNone)
+	}
+	if s.hsLimit != nil {
+		if ok, wait := s.hsLimit.allow(addrKey(c.remote), time.Now()); !ok {
+			s.refuse(refusedHandshakeRate, "bayeux handshake refused: too many handshakes from one address", "remote", c.remote)
+			// Advice the stock clients follow: handshake again, after the interval (CometD
+			// adds its back-off to it), instead of hammering.
+			r := errorReply(m, errHandshakeRate)
+			r.Advice = &Advice{Reconnect: ReconnectHandshake, Interval: min(max(wait, time.Second), time.Minute).Milliseconds()}
+			r.SupportedConnectionTypes = supportedTypes
+			r.Version = "1.0"
+			return mustEncode(r)
+		}
 	}
 	if c.browser == "" {
 		c.browser, c.setCookie = newID(), true
@@ -143,7 +157,7 @@ func (s *Server) handshake(ctx context.Context, c *conn, m *inMessage) []byte {
 	}
 	if s.cfg.MaxBrowserSessions > 0 && len(b.sessions) >= s.cfg.MaxBrowserSessions {
 		s.mu.Unlock()
-		s.log.Warn("bayeux handshake refused: too many sessions for one browser", "max", s.cfg.MaxBrowserSessions, "remote", c.remote)
+		s.refuse(refusedBrowserSessions, "bayeux handshake refused: too many sessions for one browser", "max", s.cfg.MaxBrowserSessions, "remote", c.remote)
 		return fail(errTooManySessions, ReconnectNone)
 	}
 	b.sessions[sess] = struct{}{}

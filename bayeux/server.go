@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 )
 
 // Transport names, as advertised in supportedConnectionTypes.
@@ -38,7 +39,22 @@ type Stats struct {
 	MessagesIn  uint64           // messages received from clients
 	MessagesOut uint64           // messages sent to clients
 	QueueDrops  uint64           // messages dropped on a full session queue
+	// Refusals counts what the abuse limits refused, by reason (RefusalReasons).
+	Refusals map[string]uint64
 }
+
+// refusal is an abuse limit that refused something; the names are metric label values.
+type refusal int
+
+const (
+	refusedHandshakeRate   refusal = iota // per-address handshake rate
+	refusedBrowserSessions                // live sessions of one browser id
+	numRefusals
+)
+
+// RefusalReasons names the keys of Stats.Refusals, always present (at 0 when nothing was
+// refused).
+var RefusalReasons = [numRefusals]string{"handshake_rate", "browser_sessions"}
 
 // Server is a Bayeux 1.0 server. It is an http.Handler for the Bayeux endpoint and every
 // path below it; see the package documentation.
@@ -48,6 +64,7 @@ type Server struct {
 	origins  []originPattern
 	upgrader websocket.Upgrader
 	lim      limits
+	hsLimit  *addrLimiter // nil: handshakes are not rate limited
 
 	mu       sync.RWMutex
 	sessions map[string]*session
@@ -69,7 +86,9 @@ type Server struct {
 		sessions               atomic.Int64
 		ws, longPoll, callback atomic.Int64
 		in, out, drops         atomic.Uint64
+		refused                [numRefusals]atomic.Uint64
 	}
+	refusalLog [numRefusals]rate.Sometimes // one warning per reason per 10 s: attacks must not flood the log
 }
 
 // browser is what the server knows of one BAYEUX_BROWSER id.
@@ -92,6 +111,12 @@ func NewServer(cfg Config) (*Server, error) {
 		browsers: map[string]*browser{},
 		wsConns:  map[*wsConn]struct{}{},
 		subs:     subIndex{m: map[string]map[*session]struct{}{}},
+	}
+	if cfg.HandshakesPerMinute > 0 {
+		s.hsLimit = newAddrLimiter(cfg.HandshakesPerMinute, cfg.HandshakeBurst)
+	}
+	for i := range s.refusalLog {
+		s.refusalLog[i].Interval = 10 * time.Second
 	}
 	for _, o := range cfg.AllowedOrigins {
 		p, _ := parseOriginPattern(o) // validated by withDefaults
@@ -162,7 +187,25 @@ func (s *Server) Stats() Stats {
 		MessagesIn:  s.stats.in.Load(),
 		MessagesOut: s.stats.out.Load(),
 		QueueDrops:  s.stats.drops.Load(),
+		Refusals:    s.refusals(),
 	}
+}
+
+func (s *Server) refusals() map[string]uint64 {
+	m := make(map[string]uint64, numRefusals)
+	for i, name := range RefusalReasons {
+		m[name] = s.stats.refused[i].Load()
+	}
+	return m
+}
+
+// refuse counts a refusal by an abuse limit and logs it, at most once per reason every 10 s
+// (with the count so far), so that an attack cannot flood the log.
+func (s *Server) refuse(why refusal, msg string, args ...any) {
+	n := s.stats.refused[why].Add(1)
+	s.refusalLog[why].Do(func() {
+		s.log.Warn(msg, append(args, "refused_total", n)...)
+	})
 }
 
 func (s *Server) connGauge(transport string) *atomic.Int64 {

@@ -44,11 +44,12 @@ func (l slogPromLogger) Println(v ...any) { l.log.Warn("metrics", "err", fmt.Spr
 // BayeuxStats is the snapshot the Bayeux collector exports; it mirrors bayeux.Stats so that
 // the collector can be tested without a Bayeux server.
 type BayeuxStats struct {
-	Sessions    int64            // live sessions
-	Connections map[string]int64 // open connections by transport
-	MessagesIn  uint64           // messages received from clients
-	MessagesOut uint64           // messages sent to clients
-	QueueDrops  uint64           // messages dropped on a full session queue
+	Sessions    int64             // live sessions
+	Connections map[string]int64  // open connections by transport
+	MessagesIn  uint64            // messages received from clients
+	MessagesOut uint64            // messages sent to clients
+	QueueDrops  uint64            // messages dropped on a full session queue
+	Refusals    map[string]uint64 // refused by an abuse limit, by reason
 }
 
 // bayeuxCollector reads a fresh snapshot on every scrape, so the Bayeux server keeps plain
@@ -59,6 +60,7 @@ type bayeuxCollector struct {
 	connections *prometheus.Desc
 	in, out     *prometheus.Desc
 	drops       *prometheus.Desc
+	refusals    *prometheus.Desc
 }
 
 // NewBayeuxCollector exports stats() as chatgate_bayeux_* metrics.
@@ -71,6 +73,7 @@ func NewBayeuxCollector(stats func() BayeuxStats) prometheus.Collector {
 		in:          prometheus.NewDesc(name("messages_in_total"), "Bayeux messages received from clients.", nil, nil),
 		out:         prometheus.NewDesc(name("messages_out_total"), "Bayeux messages sent to clients.", nil, nil),
 		drops:       prometheus.NewDesc(name("queue_drops_total"), "Messages dropped because a session queue was full.", nil, nil),
+		refusals:    prometheus.NewDesc(name("refusals_total"), "Requests refused by a Bayeux abuse limit (docs/operations.md, Limits and abuse), by reason.", []string{"reason"}, nil),
 	}
 }
 
@@ -83,6 +86,7 @@ func (c *bayeuxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.in
 	ch <- c.out
 	ch <- c.drops
+	ch <- c.refusals
 }
 
 func (c *bayeuxCollector) Collect(ch chan<- prometheus.Metric) {
@@ -99,4 +103,7 @@ func (c *bayeuxCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.in, prometheus.CounterValue, float64(s.MessagesIn))
 	ch <- prometheus.MustNewConstMetric(c.out, prometheus.CounterValue, float64(s.MessagesOut))
 	ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(s.QueueDrops))
+	for reason, n := range s.Refusals {
+		ch <- prometheus.MustNewConstMetric(c.refusals, prometheus.CounterValue, float64(n), reason)
+	}
 }

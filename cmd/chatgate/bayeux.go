@@ -17,6 +17,8 @@ func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
 		MaxInterval:           cfg.BayeuxMaxInterval,
 		MultiSessionInterval:  cfg.BayeuxMultiSessionInterval,
 		MaxSessionsPerBrowser: cfg.BayeuxMaxSessionsPerBrowser,
+		HandshakesPerMinute:   offIfZero(cfg.BayeuxHandshakesPerMinute),
+		HandshakeBurst:        cfg.BayeuxHandshakeBurst,
 		MaxQueue:              cfg.BayeuxMaxQueue,
 		MaxRequestBytes:       cfg.BayeuxMaxRequestBytes,
 		MaxMessagesPerBatch:   cfg.BayeuxMaxMessagesPerBatch,
@@ -29,6 +31,15 @@ func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
 	})
 }
 
+// offIfZero maps a configuration limit where 0 means off to bayeux.Config, where 0 means the
+// default and a negative value off.
+func offIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // bayeuxStats adapts bayeux.Stats to the metrics collector's snapshot.
 func bayeuxStats(srv *bayeux.Server) func() web.BayeuxStats {
 	return func() web.BayeuxStats {
@@ -36,6 +47,7 @@ func bayeuxStats(srv *bayeux.Server) func() web.BayeuxStats {
 		return web.BayeuxStats{
 			Sessions: st.Sessions, Connections: st.Connections,
 			MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, QueueDrops: st.QueueDrops,
+			Refusals: st.Refusals,
 		}
 	}
 }

@@ -62,6 +62,8 @@ type Config struct {
 	BayeuxMaxInterval           time.Duration `key:"bayeux-max-interval" help:"A session without a connect for this long after its last connect returned is expired (CometD maxInterval)."`
 	BayeuxMultiSessionInterval  time.Duration `key:"bayeux-multi-session-interval" help:"Interval advised to a browser that holds more long-polls than bayeux-max-sessions-per-browser."`
 	BayeuxMaxSessionsPerBrowser int           `key:"bayeux-max-sessions-per-browser" help:"Long-polls one browser (BAYEUX_BROWSER cookie) may hold at once; extra ones return at once with multiple-clients advice."`
+	BayeuxHandshakesPerMinute   int           `key:"bayeux-handshakes-per-minute" help:"Sustained Bayeux handshakes one client address (IPv4 address, IPv6 /64) may make per minute; past it a handshake is refused 429::too_many_handshakes with advice to handshake again after the interval (chatgate_bayeux_refusals_total{reason=\"handshake_rate\"}). 0 turns the limit off (load tests from one machine; behind a proxy that hides client addresses)."`
+	BayeuxHandshakeBurst        int           `key:"bayeux-handshake-burst" help:"Handshakes one client address may make at once before bayeux-handshakes-per-minute applies."`
 	BayeuxMaxQueue              int           `key:"bayeux-max-queue" help:"Messages queued per session while it has no connect held; on overflow the oldest is dropped, logged and counted (chatgate_bayeux_queue_drops_total)."`
 	BayeuxMaxRequestBytes       int64         `key:"bayeux-max-request-bytes" help:"Largest HTTP request body or websocket frame accepted on /genesys/cometd, in bytes."`
 	BayeuxMaxMessagesPerBatch   int           `key:"bayeux-max-messages-per-batch" help:"Most Bayeux messages accepted in one request or frame."`
@@ -105,6 +107,8 @@ func Default() Config {
 		BayeuxMaxInterval:           10 * time.Second,
 		BayeuxMultiSessionInterval:  2 * time.Second,
 		BayeuxMaxSessionsPerBrowser: 1,
+		BayeuxHandshakesPerMinute:   300,
+		BayeuxHandshakeBurst:        50,
 		BayeuxMaxQueue:              1000,
 		BayeuxMaxRequestBytes:       1 << 20,
 		BayeuxMaxMessagesPerBatch:   100,
@@ -266,6 +270,7 @@ func (c Config) Validate() error {
 	}{
 		{"bayeux-max-sessions-per-browser", int64(c.BayeuxMaxSessionsPerBrowser)},
 		{"bayeux-max-queue", int64(c.BayeuxMaxQueue)},
+		{"bayeux-handshake-burst", int64(c.BayeuxHandshakeBurst)},
 		{"bayeux-max-request-bytes", c.BayeuxMaxRequestBytes},
 		{"bayeux-max-messages-per-batch", int64(c.BayeuxMaxMessagesPerBatch)},
 		{"bayeux-max-message-bytes", int64(c.BayeuxMaxMessageBytes)},
@@ -276,6 +281,9 @@ func (c Config) Validate() error {
 		if p.n < 1 {
 			bad(p.key, "must be at least 1, got %d", p.n)
 		}
+	}
+	if c.BayeuxHandshakesPerMinute < 0 {
+		bad("bayeux-handshakes-per-minute", "must not be negative (0 turns the limit off), got %d", c.BayeuxHandshakesPerMinute)
 	}
 	if c.BayeuxMaxMessageBytes > 0 && c.BayeuxMaxRequestBytes > 0 && int64(c.BayeuxMaxMessageBytes) > c.BayeuxMaxRequestBytes {
 		bad("bayeux-max-message-bytes", "%d exceeds bayeux-max-request-bytes %d", c.BayeuxMaxMessageBytes, c.BayeuxMaxRequestBytes)

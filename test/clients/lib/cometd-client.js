@@ -40,7 +40,9 @@ let seq = 0;
 // newClient builds a configured but not yet handshaken client.
 //   transport: "websocket" | "long-polling"
 //   ack: register the AckExtension
-export function newClient(url, { transport, ack = false, name } = {}) {
+//   credentials: false keeps no cookie at all, like a browser XHR with withCredentials=false
+//     (the Genesys widget's long-polling): no BAYEUX_BROWSER cookie is ever sent
+export function newClient(url, { transport, ack = false, name, credentials = true } = {}) {
   if (!transport) throw new Error("transport required");
   const cometd = new CometD(name || `c${++seq}`);
   for (const t of cometd.getTransportTypes()) {
@@ -49,7 +51,8 @@ export function newClient(url, { transport, ack = false, name } = {}) {
   const jar = new Map();
   const tr = cometd.findTransport(transport);
   if (!tr) throw new Error(`transport ${transport} not available`);
-  tr.context = { jar };
+  // Without a jar in the context the cookie hooks store nothing and send nothing.
+  tr.context = credentials ? { jar } : {};
   if (ack) cometd.registerExtension("ack", new AckExtension());
   cometd.configure({
     url,
