@@ -21,6 +21,7 @@ import (
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web"
 	"github.com/chatgate/chatgate/web/adminauth"
+	"github.com/chatgate/chatgate/web/chatmetrics"
 	"github.com/chatgate/chatgate/web/gmschat"
 	"github.com/chatgate/chatgate/web/pushlink"
 	"github.com/chatgate/chatgate/web/workflow"
@@ -39,6 +40,7 @@ type chatParts struct {
 	core    *chatcore.Core
 	adapter *gmschat.Adapter
 	link    *pushlink.Link
+	metrics *chatmetrics.Metrics
 	opts    *liveOptions
 	stopHUP func()
 	hupDone chan struct{}
@@ -126,6 +128,12 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 		return nil, fmt.Errorf("workflow API: %w", err)
 	}
 	surface.Handle(WorkflowPrefix+"/", http.StripPrefix(WorkflowPrefix, wf))
+	// Before StartTimers, so the timers that fell due while the server was down are counted.
+	p.metrics = chatmetrics.New(chatmetrics.Config{Core: p.core, Pushes: p.link.Stats, Logger: log})
+	if err := surface.Registry().Register(p.metrics); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("chat metrics: %w", err)
+	}
 	p.core.StartTimers()
 
 	if configFile != "" {
@@ -209,6 +217,9 @@ func (p *chatParts) reloadOptions(path string) error {
 func (p *chatParts) stop() {
 	if p.stopHUP != nil {
 		p.stopHUP()
+	}
+	if p.metrics != nil {
+		p.metrics.Close()
 	}
 	if p.core != nil {
 		p.core.Close()
