@@ -75,6 +75,8 @@ const (
 	AsyncCreated    = 1
 	AsyncCustomer   = 2
 	AsyncAlerted    = 3
+	AsyncAgentLost  = 4 // an agent desktop disconnected abnormally (AgentLost)
+	AsyncQueued     = 5 // the agent placed the chat into a queue (ReleaseToQueue)
 )
 
 // From is the sender of an event.
@@ -96,4 +98,6 @@ type Event struct {
 	Text        string            `json:"text,omitempty"`
 	MessageType string            `json:"messageType,omitempty"`
 	UserData    map[string]string `json:"userData,omitempty"`
+	// Visibility says who may see the event (agent_ops.go); empty is VisibilityAll.
+	Visibility Visibility `json:"visibility,omitempty"`
 }

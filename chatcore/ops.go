@@ -137,19 +137,7 @@ func (co *Core) participantOp(ctx context.Context, chatID, userID string, fn fun
 // SendMessage commits a Message from a participant (customer, agent, supervisor or bot).
 // messageType is optional and echoed on the event.
 func (co *Core) SendMessage(ctx context.Context, chatID, userID, text, messageType string) (Result, error) {
-	if text == "" {
-		return Result{}, fmt.Errorf("empty message: %w", ErrInvalid)
-	}
-	if err := validText(text, co.limits.MaxText, "message"); err != nil {
-		return Result{}, err
-	}
-	if err := validText(messageType, co.limits.MaxNickname, "messageType"); err != nil {
-		return Result{}, err
-	}
-	return co.participantOp(ctx, chatID, userID, func(t *txn, p *participant) error {
-		t.emit(EventMessage, p.from(), text, messageType, nil)
-		return nil
-	})
+	return co.SendVisible(ctx, chatID, userID, text, messageType, VisibilityAll)
 }
 
 // StartTyping commits TypingStarted; text is the optional typing preview.
@@ -301,47 +289,30 @@ type JoinRequest struct {
 	// UserID identifies the participant (an agent's id); empty generates one. Joining again
 	// with the userId of a participant who left re-joins them.
 	UserID string
+	// Visibility of the ParticipantJoined event: VIP for a silently monitoring supervisor,
+	// INT for a coach; empty is everyone.
+	Visibility Visibility
 }
 
 // Join commits ParticipantJoined for a new participant and returns it. An agent joining an
 // async chat sets GCTI_Chat_AsyncStatus to -1 and counts as activity.
 func (co *Core) Join(ctx context.Context, chatID string, j JoinRequest) (Participant, Result, error) {
-	nick := strings.TrimSpace(j.Nickname)
-	if !j.Type.valid() || j.Type == Client || nick == "" {
-		return Participant{}, Result{}, fmt.Errorf("join needs type Agent, Supervisor or External and a nickname: %w", ErrInvalid)
-	}
-	if err := validText(nick, co.limits.MaxNickname, "nickname"); err != nil {
+	j, err := co.checkJoin(j)
+	if err != nil {
 		return Participant{}, Result{}, err
-	}
-	if len(j.UserID) > 128 {
-		return Participant{}, Result{}, fmt.Errorf("userId: %w", ErrTooLarge)
 	}
 	var joined From
 	res, err := co.exec(ctx, chatID, func(t *txn) error {
 		if t.st.Ended {
 			return fmt.Errorf("chat %s: %w", chatID, ErrChatEnded)
 		}
-		uid := j.UserID
-		pid := t.st.NextPID
-		if uid == "" {
-			uid = randomHex(8, true)
-		} else if _, p := t.st.part(uid); p != nil {
-			if p.Left == 0 {
-				return fmt.Errorf("user %.32q is already in chat %s: %w", uid, chatID, ErrInvalid)
-			}
-			if p.Type != j.Type {
-				return fmt.Errorf("user %.32q re-joins with another type: %w", uid, ErrInvalid)
-			}
-			pid = p.PID
-		}
-		joined = From{Nickname: nick, ParticipantID: pid, Type: j.Type, UserID: uid}
-		t.emit(EventParticipantJoined, joined, "", "", nil)
-		return nil
+		joined, err = t.join(j)
+		return err
 	})
 	if err != nil {
 		return Participant{}, Result{}, err
 	}
-	return Participant{ParticipantID: joined.ParticipantID, UserID: joined.UserID, Type: joined.Type, Nickname: joined.Nickname, Present: true}, res, nil
+	return joinedParticipant(joined), res, nil
 }
 
 // Hold places an async chat on hold (dormant, GCTI_Chat_AsyncStatus -2): byUserID, when it

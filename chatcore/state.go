@@ -227,7 +227,8 @@ func apply(st *chatState, ev *Event, o *Options) {
 	if by.Type != External && by.Type != Agent && by.Type != Supervisor && by.Type != Client {
 		return
 	}
-	if by.Type != External && ev.Type != EventParticipantJoined && ev.Type != EventParticipantLeft && st.idleNotices(o).Counts(ev.Type) {
+	// Activity is what everyone sees: coaching (INT) and monitoring (VIP) events are not.
+	if by.Type != External && ev.Visibility.All() && ev.Type != EventParticipantJoined && ev.Type != EventParticipantLeft && st.idleNotices(o).Counts(ev.Type) {
 		activity = true
 		if st.Async && by.Type == Client && !st.agentPresent() {
 			st.AsyncStatus = AsyncCustomer
@@ -258,7 +259,9 @@ type ChatView struct {
 	// SecureKey is the customer's secret (for push content; never log it).
 	SecureKey string
 	Subject   string
-	UserData  map[string]string
+	// Email is the customer's e-mail address given at creation ("" if none).
+	Email    string
+	UserData map[string]string
 	// Participants, present and past, in join order.
 	Participants []Participant
 	// LastIndex is the transcript's last index (nextPosition = LastIndex+1).
@@ -311,7 +314,7 @@ func (st *chatState) view(alias string) ChatView {
 	return ChatView{
 		ID: st.ID, Service: st.Service, Alias: alias, Async: st.Async, Ended: st.Ended,
 		Customer: st.Customer, CustomerPresent: st.customerPresent(), SecureKey: st.SecureKey,
-		Subject: st.Subject, UserData: st.UserData, Participants: ps, LastIndex: st.LastIndex,
+		Subject: st.Subject, Email: st.Email, UserData: st.UserData, Participants: ps, LastIndex: st.LastIndex,
 		AsyncStatus: st.AsyncStatus, CheckAt: st.CheckAt, Created: time.UnixMilli(st.Created),
 		Restored: st.Restored, RestoredBy: RestoreBy(st.RestoredBy), RestoredAt: restoredAt(st.RestoredAt),
 	}

@@ -109,6 +109,9 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 	// One listener: every committed event goes to the attached CometD sessions and to push.
 	lctx := context.WithoutCancel(ctx)
 	p.core.AddListener(chatcore.ListenerFuncs{Event: func(v chatcore.ChatView, ev chatcore.Event) {
+		if !ev.VisibleTo(chatcore.Client) {
+			return // coaching (INT) and monitoring (VIP) never reach the customer
+		}
 		adapter.OnEvent(lctx, v.ID, v.Alias, v.Ended, gmschat.WireEvent(ev))
 		p.link.HandleEvent(lctx, v.ID, pushlink.EventFromCore(ev))
 	}})

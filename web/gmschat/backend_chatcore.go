@@ -111,7 +111,8 @@ func (b *CoreBackend) answer(ctx context.Context, view chatcore.ChatView, positi
 		if err != nil {
 			return Response{}, apiError(err)
 		}
-		msgs = WireEvents(evs)
+		// The customer never sees coaching (INT) or monitoring (VIP) events.
+		msgs = WireEvents(chatcore.VisibleEvents(evs, chatcore.Client))
 		if n := len(evs); n > 0 && evs[n-1].Index >= next {
 			next = evs[n-1].Index + 1
 		}
