@@ -42,6 +42,12 @@ func (v Visibility) stored() Visibility {
 	return v
 }
 
+// Bots: an External participant whose ParticipantJoined carries GCTI_Chat_PartyStyle=BOT.
+const (
+	KeyPartyStyle = "GCTI_Chat_PartyStyle"
+	PartyStyleBot = "BOT"
+)
+
 // MayUse reports whether a participant of type t may send with visibility v: the customer
 // only ALL, agents ALL and INT, supervisors and bots (External) all three.
 func (t ParticipantType) MayUse(v Visibility) bool {
@@ -131,6 +137,9 @@ func (co *Core) checkJoin(j JoinRequest) (JoinRequest, error) {
 	if _, err := ParseVisibility(string(j.Visibility)); err != nil {
 		return j, err
 	}
+	if j.Bot && j.Type != External {
+		return j, fmt.Errorf("only an External participant can be a bot: %w", ErrInvalid)
+	}
 	if !j.Type.MayUse(j.Visibility) {
 		return j, fmt.Errorf("a %s may not join with visibility %s: %w", j.Type, j.Visibility, ErrInvalid)
 	}
@@ -154,7 +163,11 @@ func (t *txn) join(j JoinRequest) (From, error) {
 		pid = p.PID
 	}
 	joined := From{Nickname: j.Nickname, ParticipantID: pid, Type: j.Type, UserID: uid}
-	t.emit(EventParticipantJoined, joined, "", "", nil)
+	var ud map[string]string
+	if j.Bot {
+		ud = map[string]string{KeyPartyStyle: PartyStyleBot}
+	}
+	t.emit(EventParticipantJoined, joined, "", "", ud)
 	t.events[len(t.events)-1].Visibility = j.Visibility.stored()
 	return joined, nil
 }

@@ -292,6 +292,9 @@ type JoinRequest struct {
 	// Visibility of the ParticipantJoined event: VIP for a silently monitoring supervisor,
 	// INT for a coach; empty is everyone.
 	Visibility Visibility
+	// Bot marks an External participant as a bot: its ParticipantJoined carries userData
+	// GCTI_Chat_PartyStyle=BOT.
+	Bot bool
 }
 
 // Join commits ParticipantJoined for a new participant and returns it. An agent joining an
