@@ -1,0 +1,97 @@
+package routing
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chatgate/chatgate/chatcore"
+)
+
+// TestRestartRederivesQueues stops the node (router, core, embedded JetStream) with chats
+// waiting, one of them offered and one being handled, and starts it again on the same
+// files: the queue comes back in the same order (wait starts from KV, not creation times),
+// the handled chat still counts against its agent, the offered chat is offered again, and
+// no customer gets the no-agent notice twice.
+func TestRestartRederivesQueues(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, func(c *Config) { c.Default = Service{NoAgentNotice: "please wait"} })
+
+	late := h.chat("sales", nil) // created first, waits last (held, then the customer writes)
+	h.login("a", 1, "sales")
+	h.state("a", StateReady)
+	h.wantOffered("a", late.ChatID)
+	h.accept("a", late.ChatID)
+	if _, err := h.core.Hold(ctx, late.ChatID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	h.state("a", StateNotReady)
+	h.clock.Advance(time.Second)
+	c1 := h.chat("sales", nil).ChatID
+	h.clock.Advance(time.Second)
+	c2 := h.chat("sales", nil).ChatID
+	h.clock.Advance(time.Second)
+	busy := h.chat("sales", nil).ChatID
+	h.clock.Advance(time.Second)
+	if _, err := h.core.SendMessage(ctx, late.ChatID, late.UserID, "I am back", ""); err != nil {
+		t.Fatal(err)
+	}
+	h.r.settle()
+	// c takes busy and keeps it across the restart; it passes on the others.
+	h.login("c", 4, "sales")
+	h.state("c", StateReady)
+	h.wantOffered("c", c1, c2, busy, late.ChatID)
+	h.accept("c", busy)
+	for _, id := range []string{c1, c2, late.ChatID} {
+		if err := h.r.Reject("c", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.state("c", StateNotReady)
+	// b is offered c1 when the node dies.
+	h.login("b", 1, "sales")
+	h.state("b", StateReady)
+	h.wantOffered("b", c1)
+	eventually(t, "notices", func() bool { return countNotices(t, h, c2) == 1 && countNotices(t, h, late.ChatID) == 1 })
+
+	h.clock.Advance(time.Minute)
+	h.restart()
+
+	for i, id := range []string{c1, c2, late.ChatID} {
+		p, err := h.r.Position(id)
+		if err != nil || p.Position != i+1 {
+			t.Fatalf("after restart, chat %d: %+v %v", i, p, err)
+		}
+	}
+	if _, err := h.r.Position(busy); err == nil {
+		t.Fatal("the handled chat is queued after the restart")
+	}
+	h.login("c", 1, "sales")
+	h.state("c", StateReady)
+	h.wantOffered("c") // busy still fills c's capacity
+	h.login("b", 1, "sales")
+	h.state("b", StateReady)
+	h.wantOffered("b", c1)
+	h.r.settle()
+	if _, err := h.core.SystemNotice(ctx, c2, "marker", nil); err != nil { // a later event: notices before it are committed
+		t.Fatal(err)
+	}
+	if n := countNotices(t, h, c2); n != 1 {
+		t.Fatalf("c2 got %d no-agent notices", n)
+	}
+}
+
+func countNotices(t *testing.T, h *harness, chatID string) int {
+	t.Helper()
+	evs, err := h.core.Events(context.Background(), chatID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == chatcore.EventNotice && ev.UserData[NoticeKey] != "" {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,490 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatgate/chatgate/chatcore"
+	"github.com/chatgate/chatgate/chatcore/internal/deadline"
+)
+
+// Router routes the chats of one chatcore.Core to the agents logged in on this node.
+type Router struct {
+	cfg   Config
+	core  *chatcore.Core
+	clock chatcore.Clock
+	log   *slog.Logger
+	sink  atomic.Pointer[sinkBox]
+
+	persist *persister
+	notices *noticer
+
+	mu         sync.Mutex
+	closed     bool
+	dirty      map[string]struct{} // chats to re-read (from the listener)
+	agents     map[string]*agent
+	queues     map[string]*queue
+	entries    map[string]*entry               // waiting or offered chats
+	preferring map[string]map[string]*entry    // agent → entries preferring it
+	handling   map[string]map[string]time.Time // chat → agents in it → since
+	load       map[string]int                  // agent → chats it is in (logged in or not)
+	last       map[string]lastRec              // "c.<chat>" / "k.<hash>" → last agent
+	waitRecs   map[string]waitRec              // loaded at start, consumed by the first pass
+	dl         *deadline.Queue                 // "o:<chat>" offer expiry, "x:<chat>" cooldown end
+	todoChats  map[*entry]struct{}
+	todoAgents map[*agent]struct{}
+	outbox     []func()
+	delivering bool
+	starting   bool // the first pass, in New
+	seq        uint64
+	st         counters
+
+	wake    chan struct{}
+	barrier chan chan struct{} // settle: a pass of the loop, then the channel is closed
+	stop    chan struct{}
+	loopWG  sync.WaitGroup // run
+	wg      sync.WaitGroup // persister, noticer
+	remove  func()
+}
+
+type sinkBox struct{ s OfferSink }
+
+// New derives the queues from the core's chats (every chat is looked at before New
+// returns), attaches a listener to the core and starts the router's goroutines. Close
+// stops them.
+func New(ctx context.Context, cfg Config) (*Router, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	r := &Router{
+		cfg: cfg, core: cfg.Core, clock: cfg.Clock, log: cfg.Logger.With("component", "routing"),
+		dirty: map[string]struct{}{}, agents: map[string]*agent{}, queues: map[string]*queue{},
+		entries: map[string]*entry{}, preferring: map[string]map[string]*entry{},
+		handling: map[string]map[string]time.Time{}, load: map[string]int{},
+		last: map[string]lastRec{}, waitRecs: map[string]waitRec{}, dl: deadline.New(), st: newCounters(),
+		todoChats: map[*entry]struct{}{}, todoAgents: map[*agent]struct{}{},
+		wake: make(chan struct{}, 1), barrier: make(chan chan struct{}), stop: make(chan struct{}),
+	}
+	r.SetSink(cfg.Sink)
+	now := r.clock.Now()
+	if err := r.loadKV(ctx, now); err != nil {
+		return nil, err
+	}
+	r.persist = newPersister(cfg.KV, cfg.StoreTimeout, r.log)
+	r.notices = newNoticer(cfg.Core, cfg.StoreTimeout, r.log)
+	// Listener first, then every chat: a change made during the scan is looked at again.
+	r.remove = cfg.Core.AddListener(chatcore.ListenerFuncs{
+		Event: func(v chatcore.ChatView, ev chatcore.Event) {
+			if ev.Type == chatcore.EventParticipantJoined || ev.Type == chatcore.EventParticipantLeft {
+				r.mark(v.ID)
+			}
+		},
+		Properties: func(v chatcore.ChatView, _ map[string]string) { r.mark(v.ID) },
+	})
+	for _, id := range cfg.Core.ChatIDs() {
+		r.dirty[id] = struct{}{}
+	}
+	r.starting = true
+	r.step()
+	r.mu.Lock()
+	r.starting = false
+	// Wait records of chats that no longer wait are stale.
+	for id := range r.waitRecs {
+		r.persist.del(waitKey(id))
+	}
+	r.waitRecs = nil
+	r.mu.Unlock()
+	r.flush()
+	r.loopWG.Add(1)
+	go r.run()
+	r.wg.Add(2)
+	go r.persist.run(&r.wg)
+	go r.notices.run(&r.wg)
+	return r, nil
+}
+
+// SetSink sets where offers go (the agent API, created after the Router).
+func (r *Router) SetSink(s OfferSink) { r.sink.Store(&sinkBox{s}) }
+
+// Close detaches from the core, stops the loop and the notice goroutine, and writes what
+// is still pending to KV.
+func (r *Router) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	r.mu.Unlock()
+	r.remove()
+	close(r.stop)
+	r.loopWG.Wait()
+	r.persist.close()
+	r.notices.close()
+	r.wg.Wait()
+}
+
+// settle returns once the loop has made a pass after the call: everything marked, poked
+// or fallen due before settle was called has been decided and delivered to the sink.
+func (r *Router) settle() {
+	done := make(chan struct{})
+	select {
+	case r.barrier <- done:
+		<-done
+	case <-r.stop:
+	}
+}
+
+// mark queues a chat to be re-read by the loop (the listener; never blocks).
+func (r *Router) mark(chatID string) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.dirty[chatID] = struct{}{}
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *Router) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the loop: it makes every routing decision, woken by poke or the deadline timer.
+func (r *Router) run() {
+	defer r.loopWG.Done()
+	var t chatcore.Timer
+	var at time.Time
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		var tc <-chan time.Time
+		if t != nil {
+			tc = t.C()
+		}
+		var done chan struct{}
+		select {
+		case <-r.stop:
+			return
+		case <-r.wake:
+		case done = <-r.barrier:
+		case <-tc:
+			t, at = nil, time.Time{}
+		}
+		next := r.step()
+		r.flush()
+		if done != nil {
+			close(done)
+		}
+		if !next.Equal(at) {
+			if t != nil {
+				t.Stop()
+			}
+			t, at = nil, next
+			if !next.IsZero() {
+				t = r.clock.Timer(next)
+			}
+		}
+	}
+}
+
+// step re-reads the marked chats, fires due deadlines and matches. It returns the next
+// deadline (zero for none).
+func (r *Router) step() time.Time {
+	r.mu.Lock()
+	ids := slices.Collect(maps.Keys(r.dirty))
+	clear(r.dirty)
+	r.mu.Unlock()
+	type read struct {
+		v  chatcore.ChatView
+		ok bool
+	}
+	views := make(map[string]read, len(ids))
+	for _, id := range ids {
+		v, err := r.core.Chat(id)
+		switch {
+		case err == nil:
+			views[id] = read{v, true}
+		case errors.Is(err, chatcore.ErrChatNotFound):
+			views[id] = read{}
+		default:
+			// Store trouble: look again at the next pass rather than guess.
+			r.log.Warn("read chat", "chat", id, "err", err)
+			r.mark(id)
+		}
+	}
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, rd := range views {
+		r.applyView(id, rd.v, rd.ok, now)
+	}
+	for _, key := range r.dl.PopDue(now, 0) {
+		r.due(key, now)
+	}
+	r.match(now)
+	next, _ := r.dl.Next()
+	return next
+}
+
+// flush runs the outbox, one deliverer at a time, outside the lock.
+func (r *Router) flush() {
+	r.mu.Lock()
+	if r.delivering {
+		r.mu.Unlock()
+		return
+	}
+	r.delivering = true
+	for len(r.outbox) > 0 {
+		batch := r.outbox
+		r.outbox = nil
+		r.mu.Unlock()
+		for _, f := range batch {
+			f()
+		}
+		r.mu.Lock()
+	}
+	r.delivering = false
+	r.mu.Unlock()
+}
+
+func (r *Router) sendOffer(o Offer) {
+	r.outbox = append(r.outbox, func() {
+		if s := r.sink.Load().s; s != nil {
+			s.Offer(o)
+		}
+	})
+}
+
+func (r *Router) sendWithdrawn(o Offer, why Withdrawal) {
+	r.outbox = append(r.outbox, func() {
+		if s := r.sink.Load().s; s != nil {
+			s.OfferWithdrawn(o, why)
+		}
+	})
+}
+
+// Login registers an agent (or updates its profile: queues, capacity, nickname, keeping
+// its state). A new agent starts NotReady.
+func (r *Router) Login(a Agent) error {
+	if a.ID == "" || a.Capacity < 0 {
+		return fmt.Errorf("agent %.32q capacity %d: %w", a.ID, a.Capacity, ErrInvalid)
+	}
+	a.Queues = slices.Clone(a.Queues)
+	now := r.clock.Now()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	ag := r.agents[a.ID]
+	if ag == nil {
+		ag = &agent{state: StateNotReady, since: now, offers: map[string]*entry{}}
+		r.agents[a.ID] = ag
+	} else {
+		r.unindex(ag)
+	}
+	ag.Agent = a
+	for _, q := range a.Queues {
+		r.queue(q).agents[a.ID] = ag
+	}
+	r.todoAgents[ag] = struct{}{}
+	r.mu.Unlock()
+	r.poke()
+	return nil
+}
+
+// SetState makes a logged-in agent Ready, NotReady (with a reason) or logs it out
+// (StateLoggedOut, as Logout). Leaving Ready withdraws the agent's offers; the chats it is
+// in stay its chats.
+func (r *Router) SetState(agentID string, s State, reason string) error {
+	if s != StateReady && s != StateNotReady && s != StateLoggedOut {
+		return fmt.Errorf("state %.32q: %w", s, ErrInvalid)
+	}
+	now := r.clock.Now()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	ag := r.agents[agentID]
+	if ag == nil {
+		r.mu.Unlock()
+		return fmt.Errorf("agent %.32q: %w", agentID, ErrUnknownAgent)
+	}
+	r.setState(ag, s, reason, now)
+	r.mu.Unlock()
+	r.flush()
+	r.poke()
+	return nil
+}
+
+// Logout logs an agent out (SetState StateLoggedOut).
+func (r *Router) Logout(agentID string) error { return r.SetState(agentID, StateLoggedOut, "") }
+
+// setState changes an agent's state. r.mu held.
+func (r *Router) setState(ag *agent, s State, reason string, now time.Time) {
+	if s != StateNotReady {
+		reason = ""
+	}
+	if ag.state != s || ag.reason != reason {
+		ag.state, ag.reason, ag.since = s, reason, now
+	}
+	if s != StateReady {
+		for _, e := range sortedEntries(ag.offers) {
+			r.withdraw(e, WithdrawAgent, now)
+		}
+	} else {
+		r.todoAgents[ag] = struct{}{}
+	}
+	if s == StateLoggedOut {
+		r.unindex(ag)
+		delete(r.agents, ag.ID)
+		delete(r.todoAgents, ag)
+	}
+}
+
+// Accept accepts an offer: the router joins the agent to the chat (chatcore.Core.Join as
+// an Agent with the agent's id and nickname) and returns the Join's result. ErrNoOffer when
+// the chat is not offered to the agent (taken back, expired, accepted already); the Join's
+// errors otherwise (the chat then goes to the next agent).
+func (r *Router) Accept(ctx context.Context, agentID, chatID string) (chatcore.Participant, chatcore.Result, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return chatcore.Participant{}, chatcore.Result{}, ErrClosed
+	}
+	e := r.entries[chatID]
+	ag := r.agents[agentID]
+	if e == nil || ag == nil || e.offeredTo != agentID || e.accepting {
+		r.mu.Unlock()
+		return chatcore.Participant{}, chatcore.Result{}, fmt.Errorf("chat %s for agent %.32q: %w", chatID, agentID, ErrNoOffer)
+	}
+	e.accepting = true
+	nick := ag.Nickname
+	r.mu.Unlock()
+
+	p, res, err := r.core.Join(ctx, chatID, chatcore.JoinRequest{Type: chatcore.Agent, Nickname: nick, UserID: agentID})
+	now := r.clock.Now()
+	r.mu.Lock()
+	if r.entries[chatID] == e && e.offeredTo == agentID {
+		if err != nil {
+			e.accepting = false
+			r.withdraw(e, WithdrawChat, now)
+		} else {
+			r.assigned(e, now)
+			if r.handling[chatID] == nil {
+				r.handling[chatID] = map[string]time.Time{}
+			}
+			if _, in := r.handling[chatID][agentID]; !in {
+				r.handling[chatID][agentID] = now
+				r.load[agentID]++
+			}
+		}
+	}
+	r.mu.Unlock()
+	r.flush()
+	r.mark(chatID) // look at the chat's own state (Join may have failed because it ended)
+	if err != nil {
+		return chatcore.Participant{}, chatcore.Result{}, fmt.Errorf("routing: join %s: %w", chatID, err)
+	}
+	return p, res, nil
+}
+
+// Reject declines an offer: the chat goes to the next agent, and this agent is not offered
+// it again for Config.RejectCooldown.
+func (r *Router) Reject(agentID, chatID string) error {
+	now := r.clock.Now()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	e := r.entries[chatID]
+	if e == nil || e.offeredTo != agentID || e.accepting {
+		r.mu.Unlock()
+		return fmt.Errorf("chat %s for agent %.32q: %w", chatID, agentID, ErrNoOffer)
+	}
+	r.st.rejected++
+	r.exclude(e, agentID, now)
+	r.withdraw(e, WithdrawRejected, now)
+	r.mu.Unlock()
+	r.flush()
+	r.poke()
+	return nil
+}
+
+// Agent returns a logged-in agent's status.
+func (r *Router) Agent(agentID string) (AgentStatus, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ag := r.agents[agentID]
+	if ag == nil {
+		return AgentStatus{}, false
+	}
+	return r.status(ag), true
+}
+
+// Agents lists the logged-in agents by id.
+func (r *Router) Agents() []AgentStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]AgentStatus, 0, len(r.agents))
+	for _, ag := range r.agents {
+		out = append(out, r.status(ag))
+	}
+	slices.SortFunc(out, func(a, b AgentStatus) int { return cmpString(a.ID, b.ID) })
+	return out
+}
+
+func (r *Router) status(ag *agent) AgentStatus {
+	s := AgentStatus{Agent: ag.Agent, State: ag.state, Reason: ag.reason, Since: ag.since}
+	s.Queues = slices.Clone(ag.Queues)
+	for chat, in := range r.handling {
+		if _, ok := in[ag.ID]; ok {
+			s.Chats = append(s.Chats, chat)
+		}
+	}
+	slices.Sort(s.Chats)
+	s.Offers = slices.Sorted(maps.Keys(ag.offers))
+	return s
+}
+
+// Offers returns the offers pending for an agent (for a desktop that reconnects).
+func (r *Router) Offers(agentID string) []Offer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ag := r.agents[agentID]
+	if ag == nil {
+		return nil
+	}
+	var out []Offer
+	for _, e := range sortedEntries(ag.offers) {
+		out = append(out, e.offer())
+	}
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
