@@ -221,7 +221,8 @@ func (a *Adapter) HandleComet(ctx context.Context, sessionID, channel string, da
 }
 
 // attachAndPush attaches the session to the answered chat and pushes the answer before any
-// live event of that chat can reach the session.
+// live event of that chat can reach the session. The attachment's lock is held while pushing
+// and released before a failed push detaches the session (lock order: attach.go).
 func (a *Adapter) attachAndPush(ctx context.Context, sessionID, channel, service, secureKey string, resp Response) {
 	at, err := a.idx.attach(sessionID, resp.ChatID, resp.UserID, service, secureKey, 0)
 	if err != nil {
@@ -229,25 +230,29 @@ func (a *Adapter) attachAndPush(ctx context.Context, sessionID, channel, service
 		a.push(ctx, sessionID, channel, Failure(Errorf(CodeRateLimited, "too many sessions attached to this chat"), resp.ChatID))
 		return
 	}
-	defer at.release()
-	if err := at.pushHeld(lastIndex(resp), func() error { return a.ss.Deliver(ctx, sessionID, channel, resp) }); err != nil {
+	err = a.replayHeld(ctx, at, channel, service, secureKey, resp)
+	at.release()
+	if err != nil {
 		a.dropped(sessionID, err)
 		a.idx.detach(sessionID)
-		return
 	}
-	// Events committed between the read behind resp and the attach reached no session: read
-	// them once more while live events wait on the attachment.
+}
+
+// replayHeld pushes resp, then the events committed between the read behind resp and the
+// attach (they reached no session), while at is held so live events wait. The error is a
+// failed push (the session is gone).
+func (a *Adapter) replayHeld(ctx context.Context, at *attachment, channel, service, secureKey string, resp Response) error {
+	if err := at.pushHeld(lastIndex(resp), func() error { return a.ss.Deliver(ctx, at.sessionID, channel, resp) }); err != nil {
+		return err
+	}
 	if resp.NextPosition == nil || resp.ChatEnded {
-		return
+		return nil
 	}
 	more, err := a.be.Do(ctx, Op{Kind: OpRefresh, Service: service, ChatID: resp.ChatID, SecureKey: secureKey, Position: *resp.NextPosition})
 	if err != nil || len(more.Messages) == 0 {
-		return
+		return nil
 	}
-	if err := at.pushHeld(lastIndex(more), func() error { return a.ss.Deliver(ctx, sessionID, channel, more) }); err != nil {
-		a.dropped(sessionID, err)
-		a.idx.detach(sessionID)
-	}
+	return at.pushHeld(lastIndex(more), func() error { return a.ss.Deliver(ctx, at.sessionID, channel, more) })
 }
 
 func (a *Adapter) pushTo(ctx context.Context, at *attachment, channel string, resp Response) {

@@ -56,6 +56,14 @@ func (a *attachment) deliver(index int64, push func() error) (bool, error) {
 
 // attachIndex is the chatId → attached sessions index, with the reverse map for detaching on
 // session removal. Safe for concurrent use.
+//
+// Lock order: attachIndex.mu and attachment.mu are never waited for while the other is
+// held. The index lock is held only for map work: attach locks an attachment under it only
+// when that attachment is brand new (no other goroutine can hold it, so the lock cannot
+// wait), and it locks an existing attachment only after releasing the index lock. A holder
+// of an attachment lock pushes to its session but never calls into the index: a failed push
+// releases the attachment first and detaches after (see Adapter.attachAndPush). Issue 7
+// item 1 was the inversion of this order, which froze every chat operation.
 type attachIndex struct {
 	maxPerChat int
 
@@ -80,9 +88,10 @@ func newAttachIndex(maxPerChat int) *attachIndex {
 // index is beyond what the replay covered.
 func (x *attachIndex) attach(sessionID, chatID, userID, service, secureKey string, delivered int64) (*attachment, error) {
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	if old, ok := x.bySession[sessionID]; ok {
 		if old.chatID == chatID {
+			x.mu.Unlock()
+			// Outside the index lock: old may be held by a push of this session.
 			old.mu.Lock()
 			return old, nil
 		}
@@ -90,6 +99,7 @@ func (x *attachIndex) attach(sessionID, chatID, userID, service, secureKey strin
 	}
 	set := x.byChat[chatID]
 	if len(set) >= x.maxPerChat {
+		x.mu.Unlock()
 		return nil, errTooManySessions
 	}
 	if set == nil {
@@ -97,9 +107,12 @@ func (x *attachIndex) attach(sessionID, chatID, userID, service, secureKey strin
 		x.byChat[chatID] = set
 	}
 	a := &attachment{sessionID: sessionID, chatID: chatID, userID: userID, service: service, secureKey: secureKey, delivered: delivered}
+	// Locked before it becomes visible, so no live event overtakes the answer; a new
+	// mutex never makes this wait.
 	a.mu.Lock()
 	set[sessionID] = a
 	x.bySession[sessionID] = a
+	x.mu.Unlock()
 	return a, nil
 }
 
