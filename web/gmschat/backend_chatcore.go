@@ -3,6 +3,7 @@ package gmschat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"time"
@@ -41,9 +42,9 @@ func (b *CoreBackend) CreateChat(ctx context.Context, op Op) (Response, error) {
 // Ended and changes nothing; reading (refresh, requestNotifications) still returns the
 // transcript with chatEnded true, so a customer coming back learns how the chat ended.
 func (b *CoreBackend) Do(ctx context.Context, op Op) (Response, error) {
-	view, err := b.Core.Authenticate(op.ChatID, op.SecureKey, op.UserID, op.Alias)
+	view, err := b.authenticate(op)
 	if err != nil {
-		return Response{}, apiError(err)
+		return Response{}, err
 	}
 	chatID, user := view.ID, view.Customer
 	reading := op.Kind == OpRefresh || op.Kind == OpRequestNotifications
@@ -100,6 +101,21 @@ func (b *CoreBackend) Do(ctx context.Context, op Op) (Response, error) {
 		resp.ChatEnded = true // for the customer the chat is over, whoever else stays
 	}
 	return resp, nil
+}
+
+// authenticate checks the customer's credentials and that the chat belongs to the service
+// the request names (REST path, CometD channel): a chat of another service is answered like
+// an unknown chat, so a key cannot be used to act on a chat through a service it is not in
+// (issue 7 item 9).
+func (b *CoreBackend) authenticate(op Op) (chatcore.ChatView, error) {
+	view, err := b.Core.Authenticate(op.ChatID, op.SecureKey, op.UserID, op.Alias)
+	if err != nil {
+		return chatcore.ChatView{}, apiError(err)
+	}
+	if op.Service != "" && view.Service != op.Service {
+		return chatcore.ChatView{}, apiError(fmt.Errorf("chat of service %q asked through %q: %w", view.Service, op.Service, chatcore.ErrChatNotFound))
+	}
+	return view, nil
 }
 
 // answer builds the success response with the events from position (PositionNone: none).
@@ -170,9 +186,9 @@ func (b *CoreBackend) upload(ctx context.Context, op Op, view chatcore.ChatView)
 
 // Download opens a file of the customer's chat (counted against download-attempts).
 func (b *CoreBackend) Download(ctx context.Context, op Op) (FileMeta, io.ReadCloser, error) {
-	view, err := b.Core.Authenticate(op.ChatID, op.SecureKey, op.UserID, op.Alias)
+	view, err := b.authenticate(op)
 	if err != nil {
-		return FileMeta{}, nil, apiError(err)
+		return FileMeta{}, nil, err
 	}
 	m, rc, err := b.Core.DownloadFile(ctx, view.ID, view.Customer, op.FileID)
 	if err != nil {

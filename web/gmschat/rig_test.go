@@ -248,7 +248,11 @@ func (c *cometClient) handshake() {
 
 // publish sends one chatV2 operation (data as the Genesys widgets build it).
 func (c *cometClient) publish(data map[string]any) ([]bayeuxMsg, error) {
-	return c.send(map[string]any{"channel": ChannelPrefix + rigService, "data": data})
+	return c.publishTo(rigService, data)
+}
+
+func (c *cometClient) publishTo(service string, data map[string]any) ([]bayeuxMsg, error) {
+	return c.send(map[string]any{"channel": ChannelPrefix + service, "data": data})
 }
 
 // connect sends one /meta/connect and returns what it delivered (held until data arrives or
@@ -288,4 +292,13 @@ func (c *cometClient) awaitPush(ok func(map[string]any) bool) map[string]any {
 	}
 	c.t.Fatal("no matching chatV2 push before the deadline")
 	return nil
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
