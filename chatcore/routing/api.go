@@ -7,6 +7,10 @@ import (
 	"github.com/chatgate/chatgate/chatcore"
 )
 
+// AsyncReleased is GCTI_Chat_AsyncStatus 5, "released to a queue" (chatcore.ReleaseToQueue):
+// the chat is routed again without the last-agent preference.
+const AsyncReleased = 5
+
 // Errors of the Router, wrapped with context (%w); test with errors.Is.
 var (
 	// ErrInvalid: a missing or malformed argument (empty agent id, negative capacity,

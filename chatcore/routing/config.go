@@ -47,7 +47,8 @@ type Config struct {
 	// (default 72 h; negative turns the preference off).
 	LastAgentWindow time.Duration
 	// CustomerKey is the userData key that identifies a customer across chats for the
-	// last-agent preference (default "EmailAddress"; "-" = the same chat only).
+	// last-agent preference when the chat has no e-mail address (ChatView.Email, compared
+	// case-insensitively); default "EmailAddress"; "-" = the same chat only.
 	CustomerKey string
 	// StoreTimeout bounds each KV write and notice (default 10 s).
 	StoreTimeout time.Duration

@@ -4,18 +4,21 @@
 // # What it does
 //
 //   - Services map to queues (Config.Services: queue, priority, the "no agent" notice).
-//   - A chat waits when it is live, no agent is in it, and it asks for one: an async chat
-//     whose GCTI_Chat_AsyncStatus is > 0 (1 new, 2 customer wrote, 3 alerted, 4 agent lost,
-//     5 released to a queue); a regular chat with no agent and no bot.
+//   - A chat waits when it is live, no agent and no bot (External) is in it, and it asks
+//     for one: an async chat whose GCTI_Chat_AsyncStatus is > 0 (1 new, 2 customer wrote,
+//     3 alerted, 4 agent lost, 5 released to a queue); any regular chat. A bot hands a chat
+//     to the queue by leaving it (chatcore.ReleaseToQueue).
 //   - Agents log in (Login: queues = skills, capacity = concurrent chats), become Ready or
 //     NotReady (with a reason), log out. Load = chats the agent is in (from the chats'
 //     participants) + offers pending for it.
 //   - Waiting chats are offered FIFO within a priority: across the queues an agent serves,
 //     the highest priority first, then the oldest. The agent offered is the ready one with
 //     the lowest load, then the one that has waited longest since its last offer.
-//   - The last agent who handled the customer (the same chat, or the same customer by the
-//     userData key Config.CustomerKey) is offered the chat first for Config.LastAgentWindow,
-//     if that agent is ready with free capacity; otherwise the chat goes to anyone at once.
+//   - The last agent who handled the customer (the same chat, or the same customer by
+//     e-mail or the userData key Config.CustomerKey) is offered the chat first for
+//     Config.LastAgentWindow after it left, if that agent is ready with free capacity;
+//     otherwise the chat goes to anyone at once. A chat released to a queue (status 5) has
+//     no preference, and the agent who released it is skipped for Config.RejectCooldown.
 //   - An offer lasts Config.OfferTimeout. Timeout or Reject → the chat goes to the next
 //     agent; the agent who let it pass is not offered that chat again for
 //     Config.RejectCooldown; an agent who lets an offer time out is set NotReady

@@ -57,10 +57,15 @@ func hashKey(s string) string {
 // lastKeys are the keys of a chat's last agent: the chat's, then the customer's.
 func (r *Router) lastKeys(v chatcore.ChatView) []string {
 	keys := []string{"l.c." + keySafe(v.ID)}
-	if r.cfg.CustomerKey != "-" {
-		if c := strings.ToLower(strings.TrimSpace(v.UserData[r.cfg.CustomerKey])); c != "" {
-			keys = append(keys, "l.k."+hashKey(c))
-		}
+	if r.cfg.CustomerKey == "-" {
+		return keys
+	}
+	c := v.Email
+	if c == "" {
+		c = v.UserData[r.cfg.CustomerKey]
+	}
+	if c = strings.ToLower(strings.TrimSpace(c)); c != "" {
+		keys = append(keys, "l.k."+hashKey(c))
 	}
 	return keys
 }

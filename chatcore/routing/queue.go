@@ -138,11 +138,8 @@ func wants(v chatcore.ChatView) bool {
 		return false
 	}
 	for _, p := range v.Participants {
-		if p.Present && p.Type == chatcore.Agent {
-			return false
-		}
-		if p.Present && p.Type == chatcore.External && !v.Async {
-			return false // a bot handles the regular chat
+		if p.Present && (p.Type == chatcore.Agent || p.Type == chatcore.External) {
+			return false // an agent, or a bot / workflow party, handles the chat
 		}
 	}
 	if v.Async {
@@ -163,10 +160,12 @@ func (r *Router) applyView(id string, v chatcore.ChatView, ok bool, now time.Tim
 		}
 	}
 	in := r.handling[id]
+	var left []string
 	for ag, at := range in {
 		if present[ag] {
 			continue
 		}
+		left = append(left, ag)
 		delete(in, ag)
 		if r.load[ag]--; r.load[ag] <= 0 {
 			delete(r.load, ag)
@@ -199,7 +198,7 @@ func (r *Router) applyView(id string, v chatcore.ChatView, ok bool, now time.Tim
 	waiting := ok && wants(v)
 	switch {
 	case waiting && e == nil:
-		r.enqueue(v, now)
+		r.enqueue(v, left, now)
 	case waiting:
 		e.view = v
 	case e != nil:
@@ -207,8 +206,8 @@ func (r *Router) applyView(id string, v chatcore.ChatView, ok bool, now time.Tim
 	}
 }
 
-// enqueue makes a chat wait. r.mu held.
-func (r *Router) enqueue(v chatcore.ChatView, now time.Time) {
+// enqueue makes a chat wait; left are the agents who just left it. r.mu held.
+func (r *Router) enqueue(v chatcore.ChatView, left []string, now time.Time) {
 	svc := r.cfg.service(v.Service)
 	r.seq++
 	e := &entry{chat: v.ID, service: v.Service, queue: svc.Queue, priority: svc.Priority, since: now, seq: r.seq, view: v}
@@ -221,7 +220,13 @@ func (r *Router) enqueue(v chatcore.ChatView, now time.Time) {
 		}
 		r.persist.put(waitKey(v.ID), waitRec{Since: e.since.UnixMilli()})
 	}
-	if l, ok := r.lastFor(v, now); ok {
+	if v.AsyncStatus == AsyncReleased {
+		// Released to the queue: the agent handed it on, so no last-agent preference, and
+		// the agents who released it are not offered it again for the cooldown.
+		for _, ag := range left {
+			r.exclude(e, ag, now)
+		}
+	} else if l, ok := r.lastFor(v, now); ok {
 		e.prefer, e.preferUntil = l.Agent, time.UnixMilli(l.At).Add(r.cfg.LastAgentWindow)
 		if r.preferring[l.Agent] == nil {
 			r.preferring[l.Agent] = map[string]*entry{}

@@ -36,7 +36,9 @@ func TestRestartRederivesQueues(t *testing.T) {
 	if _, err := h.core.SendMessage(ctx, late.ChatID, late.UserID, "I am back", ""); err != nil {
 		t.Fatal(err)
 	}
-	h.r.settle()
+	eventually(t, "the no-agent notices", func() bool {
+		return countNotices(t, h, c2) == 1 && countNotices(t, h, late.ChatID) == 1
+	})
 	// c takes busy and keeps it across the restart; it passes on the others.
 	h.login("c", 4, "sales")
 	h.state("c", StateReady)
@@ -52,7 +54,6 @@ func TestRestartRederivesQueues(t *testing.T) {
 	h.login("b", 1, "sales")
 	h.state("b", StateReady)
 	h.wantOffered("b", c1)
-	eventually(t, "notices", func() bool { return countNotices(t, h, c2) == 1 && countNotices(t, h, late.ChatID) == 1 })
 
 	h.clock.Advance(time.Minute)
 	h.restart()

@@ -28,7 +28,7 @@ type Router struct {
 
 	mu         sync.Mutex
 	closed     bool
-	dirty      map[string]struct{} // chats to re-read (from the listener)
+	dirty      map[string]time.Time // chats to re-read (from the listener) → first mark
 	agents     map[string]*agent
 	queues     map[string]*queue
 	entries    map[string]*entry               // waiting or offered chats
@@ -65,7 +65,7 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	}
 	r := &Router{
 		cfg: cfg, core: cfg.Core, clock: cfg.Clock, log: cfg.Logger.With("component", "routing"),
-		dirty: map[string]struct{}{}, agents: map[string]*agent{}, queues: map[string]*queue{},
+		dirty: map[string]time.Time{}, agents: map[string]*agent{}, queues: map[string]*queue{},
 		entries: map[string]*entry{}, preferring: map[string]map[string]*entry{},
 		handling: map[string]map[string]time.Time{}, load: map[string]int{},
 		last: map[string]lastRec{}, waitRecs: map[string]waitRec{}, dl: deadline.New(), st: newCounters(),
@@ -89,7 +89,7 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 		Properties: func(v chatcore.ChatView, _ map[string]string) { r.mark(v.ID) },
 	})
 	for _, id := range cfg.Core.ChatIDs() {
-		r.dirty[id] = struct{}{}
+		r.dirty[id] = now
 	}
 	r.starting = true
 	r.step()
@@ -144,12 +144,15 @@ func (r *Router) settle() {
 
 // mark queues a chat to be re-read by the loop (the listener; never blocks).
 func (r *Router) mark(chatID string) {
+	now := r.clock.Now()
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return
 	}
-	r.dirty[chatID] = struct{}{}
+	if _, ok := r.dirty[chatID]; !ok {
+		r.dirty[chatID] = now
+	}
 	r.mu.Unlock()
 	r.poke()
 }
@@ -205,33 +208,50 @@ func (r *Router) run() {
 // step re-reads the marked chats, fires due deadlines and matches. It returns the next
 // deadline (zero for none).
 func (r *Router) step() time.Time {
+	type read struct {
+		id     string
+		marked time.Time
+		v      chatcore.ChatView
+		ok     bool
+	}
 	r.mu.Lock()
-	ids := slices.Collect(maps.Keys(r.dirty))
+	reads := make([]read, 0, len(r.dirty))
+	for id, at := range r.dirty {
+		reads = append(reads, read{id: id, marked: at})
+	}
 	clear(r.dirty)
 	r.mu.Unlock()
-	type read struct {
-		v  chatcore.ChatView
-		ok bool
-	}
-	views := make(map[string]read, len(ids))
-	for _, id := range ids {
-		v, err := r.core.Chat(id)
+	// In mark order, so chats that start to wait in one pass keep their arrival order.
+	slices.SortFunc(reads, func(a, b read) int {
+		if c := a.marked.Compare(b.marked); c != 0 {
+			return c
+		}
+		return cmpString(a.id, b.id)
+	})
+	views := reads[:0]
+	for _, rd := range reads {
+		v, err := r.core.Chat(rd.id)
 		switch {
 		case err == nil:
-			views[id] = read{v, true}
+			rd.v, rd.ok = v, true
+			views = append(views, rd)
 		case errors.Is(err, chatcore.ErrChatNotFound):
-			views[id] = read{}
+			views = append(views, rd)
 		default:
 			// Store trouble: look again at the next pass rather than guess.
-			r.log.Warn("read chat", "chat", id, "err", err)
-			r.mark(id)
+			r.log.Warn("read chat", "chat", rd.id, "err", err)
+			r.mark(rd.id)
 		}
 	}
 	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id, rd := range views {
-		r.applyView(id, rd.v, rd.ok, now)
+	for _, rd := range views {
+		at := rd.marked // when the change was seen: its time, not this pass's
+		if at.After(now) {
+			at = now
+		}
+		r.applyView(rd.id, rd.v, rd.ok, at)
 	}
 	for _, key := range r.dl.PopDue(now, 0) {
 		r.due(key, now)

@@ -397,6 +397,98 @@ func TestRules(t *testing.T) {
 			h.state("a", StateReady)
 			h.wantOffered("a", c.ChatID)
 		}},
+		{"agent lost (status 4): routed again, the lost agent first", nil, func(t *testing.T, h *harness) {
+			cr := h.chat("sales", nil)
+			h.login("a", 1, "sales")
+			h.login("b", 1, "sales")
+			h.state("b", StateReady)
+			h.wantOffered("b", cr.ChatID)
+			h.accept("b", cr.ChatID)
+			h.state("a", StateReady)
+			// b's desktop is lost; it comes back with a new session, then the agent API
+			// reports the loss (grace period over).
+			h.state("b", StateLoggedOut)
+			h.login("b", 1, "sales")
+			h.state("b", StateReady)
+			h.wantOffered("a")
+			res, err := h.core.AgentLost(ctx, cr.ChatID, "b")
+			if err != nil || res.Chat.AsyncStatus != 4 {
+				t.Fatalf("agent lost: %d %v", res.Chat.AsyncStatus, err)
+			}
+			h.wantOffered("b", cr.ChatID) // a (never offered anything) would win without the preference
+			h.wantOffered("a")
+		}},
+		{"agent lost with nobody ready: the chat waits in its place", nil, func(t *testing.T, h *harness) {
+			cr := h.chat("sales", nil)
+			h.login("b", 1, "sales")
+			h.state("b", StateReady)
+			h.wantOffered("b", cr.ChatID)
+			h.accept("b", cr.ChatID)
+			h.state("b", StateLoggedOut)
+			if _, err := h.core.AgentLost(ctx, cr.ChatID, "b"); err != nil {
+				t.Fatal(err)
+			}
+			h.r.settle()
+			if p, err := h.r.Position(cr.ChatID); err != nil || p.Position != 1 {
+				t.Fatalf("position %+v %v", p, err)
+			}
+		}},
+		{"released to a queue (status 5): no preference, the releasing agent skipped", func(c *Config) { c.RejectCooldown = time.Minute }, func(t *testing.T, h *harness) {
+			cr := h.chat("sales", nil)
+			h.login("a", 1, "sales")
+			h.login("b", 1, "sales")
+			h.state("b", StateReady)
+			h.wantOffered("b", cr.ChatID)
+			h.accept("b", cr.ChatID)
+			h.state("a", StateReady)
+			h.wantOffered("a")
+			res, err := h.core.ReleaseToQueue(ctx, cr.ChatID, "b")
+			if err != nil || res.Chat.AsyncStatus != AsyncReleased {
+				t.Fatalf("release: %d %v", res.Chat.AsyncStatus, err)
+			}
+			h.wantOffered("a", cr.ChatID)
+			if o := h.r.Offers("a"); o[0].LastAgent {
+				t.Fatal("released chat offered as last agent")
+			}
+			if err := h.r.Reject("a", cr.ChatID); err != nil {
+				t.Fatal(err)
+			}
+			h.wantOffered("b") // released it a moment ago
+			h.advance(time.Minute)
+			if got := append(h.offered("a"), h.offered("b")...); len(got) != 1 {
+				t.Fatalf("after the cooldown: %v", got)
+			}
+		}},
+		{"a bot handles the chat until it releases it to the queue", nil, func(t *testing.T, h *harness) {
+			cr := h.chat("sales", nil)
+			if _, _, err := h.core.Join(ctx, cr.ChatID, chatcore.JoinRequest{Type: chatcore.External, Nickname: "Bot", UserID: "bot1", Bot: true}); err != nil {
+				t.Fatal(err)
+			}
+			h.login("a", 1, "sales")
+			h.state("a", StateReady)
+			h.wantOffered("a")
+			if _, err := h.core.ReleaseToQueue(ctx, cr.ChatID, "bot1"); err != nil {
+				t.Fatal(err)
+			}
+			h.wantOffered("a", cr.ChatID)
+		}},
+		{"transfer moves the load from one agent to the other", nil, func(t *testing.T, h *harness) {
+			c1 := h.chat("sales", nil).ChatID
+			h.clock.Advance(time.Second)
+			c2 := h.chat("sales", nil).ChatID
+			h.login("a", 1, "sales")
+			h.state("a", StateReady)
+			h.wantOffered("a", c1)
+			h.accept("a", c1)
+			h.login("b", 1, "other")
+			if _, _, err := h.core.Transfer(ctx, c1, "a", chatcore.JoinRequest{Type: chatcore.Agent, Nickname: "B", UserID: "b"}); err != nil {
+				t.Fatal(err)
+			}
+			h.wantOffered("a", c2)
+			if st, _ := h.r.Agent("b"); !slices.Equal(st.Chats, []string{c1}) {
+				t.Fatalf("b's chats %v", st.Chats)
+			}
+		}},
 		{"invalid calls", nil, func(t *testing.T, h *harness) {
 			if err := h.r.Login(Agent{ID: ""}); !errors.Is(err, ErrInvalid) {
 				t.Fatal(err)
