@@ -10,7 +10,7 @@ PKGS     ?= ./...
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK         ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build run test fmt-check tidy-check vet staticcheck tools gotest fuzz node-test bench clean
+.PHONY: all build run test fmt-check tidy-check vet staticcheck tools gotest fuzz node-test widget widget-check browser-test bench clean
 
 all: build
 
@@ -22,7 +22,7 @@ run:
 
 ## test: everything CI runs, in order of cost. The import-direction rule of
 ## docs/architecture.md is a Go test (internal/archtest), so it runs in gotest.
-test: fmt-check tidy-check vet staticcheck gotest fuzz node-test
+test: fmt-check tidy-check vet staticcheck widget-check gotest fuzz node-test browser-test
 
 fmt-check:
 	@files=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*')); \
@@ -66,6 +66,26 @@ fuzz:
 ## node-test: the CometD / Faye npm clients against the real binary (bin/chatgate).
 node-test: build
 	cd test/clients && npm ci --no-audit --no-fund && npm test
+
+## widget: rebuild the customer widget bundle widget/dist/chatgate.js (committed, embedded
+## in the binary) from widget/src with esbuild. Commit the result.
+widget:
+	cd widget && npm ci --no-audit --no-fund && node build.mjs
+
+## widget-check: rebuild the bundle into a temporary file and fail if it differs from the
+## committed one (the source changed without `make widget`, or the build is not reproducible).
+widget-check:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cd widget && npm ci --no-audit --no-fund >/dev/null && node build.mjs --out "$$tmp/chatgate.js"; \
+	if ! cmp -s "$$tmp/chatgate.js" dist/chatgate.js; then \
+		echo "widget/dist/chatgate.js is not the build of widget/src: run make widget and commit it"; exit 1; \
+	fi; \
+	echo "widget bundle up to date ($$(wc -c < dist/chatgate.js) bytes, $$(gzip -9 -c dist/chatgate.js | wc -c) gzipped)"
+
+## browser-test: the widget in headless Debian Chromium (playwright-core) against bin/chatgate.
+## Screenshots of its states are written to docs/widget/.
+browser-test: build
+	cd test/browser && npm ci --no-audit --no-fund && npm test
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -49,6 +49,7 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 		Bayeux: p.bayeux,
 	})
 	p.surface.Registry().MustRegister(web.NewBayeuxCollector(bayeuxStats(p.bayeux)))
+	mountWidget(p.surface, cfg)
 
 	// 3. Admin credentials (shared by the push admin API and the workflow API), push
 	// dispatcher, push credentials and their admin API.

@@ -71,6 +71,8 @@ type Config struct {
 	BayeuxTrustClientSession    bool          `key:"bayeux-trust-client-session" help:"Accept a known clientId even when the BAYEUX_BROWSER cookie belongs to another browser (CometD trustClientSession). Off is safer."`
 	BayeuxTestEcho              bool          `key:"bayeux-test-echo" help:"Test only: register /service/echo, which answers every publish with the data it carried. Never enable in production."`
 
+	DemoPage bool `key:"demo-page" help:"Serve a demo page with the customer widget at / (the widget itself is always served under /widget/). Turn off in production when / belongs to another site."`
+
 	PushTemplates      string `key:"push-templates" help:"JSON file with push notification texts per language and type, and which types are off (see docs/push.md). Empty uses the built-in English and Russian texts."`
 	PushToActiveClient bool   `key:"push-to-active-client" help:"Push also to customers whose CometD connection is live (GMS push_notification_to_active_client; a chat's userData may override it)."`
 	PushQueueSize      int    `key:"push-queue-size" help:"Notifications queued per push provider kind (Web Push, APNs, FCM, custom HTTP); beyond it a notification is refused, logged and counted."`
@@ -113,6 +115,8 @@ func Default() Config {
 		BayeuxMaxRequestBytes:       1 << 20,
 		BayeuxMaxMessagesPerBatch:   100,
 		BayeuxMaxMessageBytes:       64 << 10,
+
+		DemoPage: true,
 
 		PushQueueSize:   10000,
 		PushConcurrency: 32,
