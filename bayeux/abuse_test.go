@@ -1,9 +1,11 @@
 package bayeux
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +224,115 @@ func TestAddrKey(t *testing.T) {
 		if got := addrKey(in); got != want {
 			t.Errorf("addrKey(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// bigPayload is a JSON string payload whose encoded delivery is about n bytes.
+func bigPayload(i, n int) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("x", n)))
+}
+
+// TestQueueBytesBoundedForSessionThatNeverConnects is issue 7 item 4: a session handshaken
+// over the network that never connects receives many large deliveries (the attack sent 500
+// requestNotifications answers of a 1 MB transcript). Its queue stays under the byte bound,
+// the heap does not grow with the deliveries, the drops are counted, and a later connect
+// gets the newest messages in order.
+func TestQueueBytesBoundedForSessionThatNeverConnects(t *testing.T) {
+	const msgSize, n = 200 << 10, 150     // 30 MB delivered in total
+	// Default bounds (1 MiB per session); a long MaxInterval so that the idle session cannot
+	// expire on a slow machine before the attack is over.
+	srv, hs := newHTTPServer(t, Config{MaxInterval: 5 * time.Minute})
+	c := &netClient{t: t, url: hs.URL}
+	c.handshake()
+	before := heapInUse()
+	for i := range n {
+		if err := srv.Deliver(t.Context(), c.id, "/service/chatV2/s", bigPayload(i, msgSize)); err != nil {
+			t.Fatal(err)
+		}
+		if q := srv.Stats().QueuedBytes; q > 1<<20+msgSize+100 {
+			t.Fatalf("after %d deliveries %d bytes queued", i+1, q)
+		}
+	}
+	if grown := heapInUse() - before; grown > 8<<20 {
+		t.Fatalf("heap grew by %d bytes", grown)
+	}
+	st := srv.Stats()
+	kept := n - int(st.QueueDrops)
+	if kept < 1 || kept > (1<<20)/msgSize {
+		t.Fatalf("kept %d messages, dropped %d", kept, st.QueueDrops)
+	}
+	rs := c.connect(1, `"advice":{"timeout":0}`)
+	if len(rs) != kept+1 || !last(t, rs).ok() {
+		t.Fatalf("connect returned %d messages, want %d + reply", len(rs), kept)
+	}
+	for j, m := range rs[:kept] {
+		var d struct{ I int }
+		if err := json.Unmarshal(m.Data, &d); err != nil || d.I != n-kept+j {
+			t.Fatalf("message %d is %d (%v), want the newest in order", j, d.I, err)
+		}
+	}
+	if q := srv.Stats().QueuedBytes; q != 0 {
+		t.Fatalf("%d bytes still accounted after the connect took them", q)
+	}
+}
+
+// TestQueueBytesBoundedAcrossSessions: many sessions filling their queues cannot take more
+// than the server-wide budget together.
+func TestQueueBytesBoundedAcrossSessions(t *testing.T) {
+	const msgSize, total = 64 << 10, 2 << 20
+	srv, hs := newHTTPServer(t, Config{MaxTotalQueueBytes: total, MaxInterval: 5 * time.Minute})
+	ids := make([]string, 20)
+	for i := range ids {
+		c := &netClient{t: t, url: hs.URL}
+		c.handshake()
+		ids[i] = c.id
+	}
+	before := heapInUse()
+	for round := range 16 { // up to 1 MiB per session: 20 MiB without the total bound
+		for _, id := range ids {
+			if err := srv.Deliver(t.Context(), id, "/e", bigPayload(round, msgSize)); err != nil {
+				t.Fatal(err)
+			}
+			if q := srv.Stats().QueuedBytes; q > total {
+				t.Fatalf("%d bytes queued, budget %d", q, total)
+			}
+		}
+	}
+	if grown := heapInUse() - before; grown > 6<<20 {
+		t.Fatalf("heap grew by %d bytes", grown)
+	}
+	if srv.Stats().QueueDrops == 0 {
+		t.Fatal("no drop counted")
+	}
+}
+
+// TestWebSocketFrameListBoundedInBytes: a websocket client that stops reading; the server's
+// unsent frame list for it stays under the byte bound while deliveries keep coming.
+func TestWebSocketFrameListBoundedInBytes(t *testing.T) {
+	const msgSize = 128 << 10
+	srv, hs := newHTTPServer(t, Config{MaxQueueBytes: 512 << 10, WriteTimeout: time.Minute})
+	ws := dialWS(t, hs.URL, nil)
+	ws.handshake("")
+	ws.connect(`"advice":{"timeout":0}`)
+	ws.until(isConnect)
+	// The client reads nothing more: once the socket buffers are full, frames pile up.
+	for i := range 200 { // 25 MB, far beyond loopback socket buffers
+		if err := srv.Deliver(t.Context(), ws.id, "/e", bigPayload(i, msgSize)); err != nil {
+			t.Fatal(err)
+		}
+		if q := srv.Stats().QueuedBytes; q > 512<<10+msgSize+100 {
+			t.Fatalf("after %d deliveries %d bytes queued", i+1, q)
+		}
+	}
+	if srv.Stats().QueueDrops == 0 {
+		t.Fatal("no drop counted: the frame list did not fill")
 	}
 }

@@ -22,12 +22,14 @@ type ackState struct {
 	inflightBatch int64
 }
 
-// acknowledge applies a connect's ext.ack.
-func (a *ackState) acknowledge(batch int64) {
+// acknowledge applies a connect's ext.ack and returns the encoded size it freed.
+func (a *ackState) acknowledge(batch int64) (freed int) {
 	if batch >= a.inflightBatch && a.inflightBatch > 0 {
+		freed = sizeOf(a.inflight)
 		clear(a.inflight)
 		a.inflight = nil
 	}
+	return freed
 }
 
 // extIn is what the server reads from a handshake or connect ext.

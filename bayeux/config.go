@@ -34,6 +34,14 @@ type Config struct {
 	// MaxQueue bounds the messages waiting for one session; on overflow the oldest is
 	// dropped, logged and counted in Stats.QueueDrops (1000).
 	MaxQueue int
+	// MaxQueueBytes bounds the encoded bytes waiting for one session (and in one websocket's
+	// unsent frame list) the same way; the newest message is always kept (1 MiB). Negative:
+	// no byte bound.
+	MaxQueueBytes int64
+	// MaxTotalQueueBytes bounds the bytes waiting in all queues of the server together: past
+	// it, the queue a message is added to drops its oldest, down to the new message itself
+	// (256 MiB). Negative: no total bound.
+	MaxTotalQueueBytes int64
 	// MaxRequestBytes bounds an HTTP body or websocket frame (1 MiB).
 	MaxRequestBytes int64
 	// MaxMessagesPerBatch bounds the messages of one request or frame (100).
@@ -89,6 +97,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxQueue <= 0 {
 		c.MaxQueue = 1000
+	}
+	if c.MaxQueueBytes == 0 {
+		c.MaxQueueBytes = 1 << 20
+	}
+	if c.MaxTotalQueueBytes == 0 {
+		c.MaxTotalQueueBytes = 256 << 20
 	}
 	if c.MaxRequestBytes <= 0 {
 		c.MaxRequestBytes = 1 << 20

@@ -21,8 +21,9 @@
 //     widget's credential-less XHRs). The clientId, 160 random bits, is the secret;
 //     cookie-less handshakes are bounded by a per-address rate limit whose refusal advises
 //     the client to handshake again later.
-//   - Messages for a session wait in a bounded queue; overflow drops the oldest message,
-//     logged and counted (Stats.QueueDrops) — a slow or absent client cannot grow memory.
+//   - Messages for a session wait in a queue bounded in count and in encoded bytes, and all
+//     queues share one byte budget; overflow drops the oldest messages, logged and counted
+//     (Stats.QueueDrops) — a slow or absent client cannot grow memory.
 //   - With the ack extension every message goes through /meta/connect replies in numbered
 //     batches and is resent until acknowledged, so a chat event written into a connection
 //     that died still arrives (chatgate's requirement for chat events).

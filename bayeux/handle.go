@@ -210,7 +210,7 @@ func (s *Server) connectPrelude(sess *session, c *conn, m *inMessage) (hold time
 	e := parseExt(m.Ext, time.Now())
 	if sess.ack.enabled {
 		if n, ok := e.ackBatch(); ok {
-			sess.ack.acknowledge(n)
+			sess.releaseLocked(sess.ack.acknowledge(n))
 		}
 	}
 	hold = s.cfg.Timeout

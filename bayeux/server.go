@@ -39,6 +39,7 @@ type Stats struct {
 	MessagesIn  uint64           // messages received from clients
 	MessagesOut uint64           // messages sent to clients
 	QueueDrops  uint64           // messages dropped on a full session queue
+	QueuedBytes int64            // encoded bytes waiting in session queues and websocket frame lists
 	// Refusals counts what the abuse limits refused, by reason (RefusalReasons).
 	Refusals map[string]uint64
 }
@@ -65,6 +66,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	lim      limits
 	hsLimit  *addrLimiter // nil: handshakes are not rate limited
+	bounds   queueBounds  // session queues and websocket frame lists
 
 	mu       sync.RWMutex
 	sessions map[string]*session
@@ -89,6 +91,7 @@ type Server struct {
 		refused                [numRefusals]atomic.Uint64
 	}
 	refusalLog [numRefusals]rate.Sometimes // one warning per reason per 10 s: attacks must not flood the log
+	dropLog    rate.Sometimes              // one queue-drop warning per 10 s
 }
 
 // browser is what the server knows of one BAYEUX_BROWSER id.
@@ -118,6 +121,8 @@ func NewServer(cfg Config) (*Server, error) {
 	for i := range s.refusalLog {
 		s.refusalLog[i].Interval = 10 * time.Second
 	}
+	s.dropLog.Interval = 10 * time.Second
+	s.bounds.maxCount, s.bounds.maxBytes, s.bounds.maxTotal = cfg.MaxQueue, cfg.MaxQueueBytes, cfg.MaxTotalQueueBytes
 	for _, o := range cfg.AllowedOrigins {
 		p, _ := parseOriginPattern(o) // validated by withDefaults
 		s.origins = append(s.origins, p)
@@ -187,6 +192,7 @@ func (s *Server) Stats() Stats {
 		MessagesIn:  s.stats.in.Load(),
 		MessagesOut: s.stats.out.Load(),
 		QueueDrops:  s.stats.drops.Load(),
+		QueuedBytes: s.bounds.total.Load(),
 		Refusals:    s.refusals(),
 	}
 }
@@ -197,6 +203,15 @@ func (s *Server) refusals() map[string]uint64 {
 		m[name] = s.stats.refused[i].Load()
 	}
 	return m
+}
+
+// dropped counts n messages dropped from a full queue and logs it, at most once every 10 s.
+func (s *Server) dropped(n int, args ...any) {
+	total := s.stats.drops.Add(uint64(n))
+	s.dropLog.Do(func() {
+		s.log.Warn("bayeux queue full: dropped oldest messages", append(args, "dropped", n, "dropped_total", total,
+			"max", s.cfg.MaxQueue, "max_bytes", s.cfg.MaxQueueBytes, "queued_bytes", s.bounds.total.Load(), "max_total_bytes", s.cfg.MaxTotalQueueBytes)...)
+	})
 }
 
 // refuse counts a refusal by an abuse limit and logs it, at most once per reason every 10 s
@@ -413,6 +428,7 @@ func (s *Server) removeSession(sess *session, reason RemoveReason, disconnectExt
 	}
 	clear(sess.queue)
 	sess.queue, sess.ack.inflight = nil, nil
+	sess.releaseLocked(sess.queueBytes)
 	subs := sess.subs
 	sess.subs = nil
 	info := sess.info()

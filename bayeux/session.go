@@ -50,6 +50,7 @@ type session struct {
 	mu         sync.Mutex
 	transport  string
 	queue      [][]byte // encoded messages not yet handed to a transport
+	queueBytes int      // encoded size of queue and ack.inflight together
 	subs       map[string]struct{}
 	ack        ackState
 	held       *held   // the /meta/connect being held, if any
@@ -58,7 +59,6 @@ type session struct {
 	removed    bool
 	expireAt   time.Time
 	timer      *time.Timer // one per session: a held websocket connect's deadline, else expiry
-	dropWarned bool
 }
 
 func (s *session) info() SessionInfo {
@@ -128,28 +128,40 @@ func (s *session) enqueueLocked(msg []byte) {
 		}
 	}
 	s.queue = append(s.queue, msg)
-	if over := len(s.queue) + len(s.ack.inflight) - s.srv.cfg.MaxQueue; over > 0 {
-		s.dropOldestLocked(over)
-	}
+	s.queueBytes += len(msg)
+	s.srv.bounds.add(len(msg))
+	s.trimLocked()
 	s.wakeLocked()
 }
 
-// dropOldestLocked drops n messages, unacknowledged ones first (they are the oldest).
-func (s *session) dropOldestLocked(n int) {
-	dropped := n
-	if k := min(n, len(s.ack.inflight)); k > 0 {
-		s.ack.inflight = s.ack.inflight[k:]
-		n -= k
+// trimLocked drops the oldest messages, unacknowledged ones first, while the queue is over a
+// bound (count, bytes, the server's byte budget).
+func (s *session) trimLocked() {
+	b := &s.srv.bounds
+	dropped := 0
+	for b.over(len(s.queue)+len(s.ack.inflight), int64(s.queueBytes)) {
+		var m []byte
+		if len(s.ack.inflight) > 0 {
+			// Not cleared: the slice may be shared with a reply being written.
+			m, s.ack.inflight = s.ack.inflight[0], s.ack.inflight[1:]
+		} else {
+			m = s.queue[0]
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+		}
+		s.queueBytes -= len(m)
+		b.release(len(m))
+		dropped++
 	}
-	if n > 0 {
-		clear(s.queue[:n])
-		s.queue = s.queue[n:]
+	if dropped > 0 {
+		s.srv.dropped(dropped, "session", s.id)
 	}
-	s.srv.stats.drops.Add(uint64(dropped))
-	if !s.dropWarned {
-		s.dropWarned = true
-		s.srv.log.Warn("bayeux session queue full: dropping oldest messages", "session", s.id, "max", s.srv.cfg.MaxQueue)
-	}
+}
+
+// releaseLocked forgets n bytes that left the session (taken by a reply, acknowledged).
+func (s *session) releaseLocked(n int) {
+	s.queueBytes -= n
+	s.srv.bounds.release(n)
 }
 
 // pendingLocked reports whether a connect reply would carry messages now.
@@ -178,12 +190,12 @@ func (s *session) wakeLocked() {
 func (s *session) takeEventsLocked() (events [][]byte, batch int64) {
 	if !s.ack.enabled {
 		events, s.queue = s.queue, nil
-		s.dropWarned = false
+		s.releaseLocked(s.queueBytes)
 		return events, 0
 	}
+	// With ack everything sent stays accounted until acknowledged.
 	events = append(s.ack.inflight, s.queue...)
 	s.queue = nil
-	s.dropWarned = false
 	batch = s.ack.next
 	s.ack.next++
 	s.ack.inflight, s.ack.inflightBatch = events, batch

@@ -21,6 +21,7 @@ type wsConn struct {
 
 	mu        sync.Mutex
 	pending   [][]byte
+	pendBytes int      // encoded size of pending
 	spare     [][]byte // the previous frame's slice, reused
 	writing   bool     // a writer goroutine is running
 	pingDue   bool
@@ -81,6 +82,8 @@ func (wc *wsConn) run(c *conn) {
 	wc.closed = true
 	clear(wc.pending)
 	wc.pending = nil
+	s.bounds.release(wc.pendBytes)
+	wc.pendBytes = 0
 	wc.mu.Unlock()
 	_ = wc.conn.Close() // unblocks a writer stuck in a write
 	wc.writers.Wait()
@@ -160,11 +163,21 @@ func (wc *wsConn) send(msgs ...[]byte) bool {
 		return false
 	}
 	wc.pending = append(wc.pending, msgs...)
-	if over := len(wc.pending) - wc.srv.cfg.MaxQueue; over > 0 {
-		clear(wc.pending[:over])
-		wc.pending = wc.pending[over:]
-		wc.srv.stats.drops.Add(uint64(over))
-		wc.srv.log.Warn("bayeux websocket too slow: dropped oldest messages", "dropped", over)
+	n := sizeOf(msgs)
+	wc.pendBytes += n
+	b := &wc.srv.bounds
+	b.add(n)
+	dropped := 0
+	for b.over(len(wc.pending), int64(wc.pendBytes)) {
+		m := wc.pending[0]
+		wc.pending[0] = nil
+		wc.pending = wc.pending[1:]
+		wc.pendBytes -= len(m)
+		b.release(len(m))
+		dropped++
+	}
+	if dropped > 0 {
+		wc.srv.dropped(dropped, "websocket", "too slow")
 	}
 	wc.startWriterLocked()
 	return true
@@ -226,6 +239,8 @@ func (wc *wsConn) writeLoop() {
 		wc.mu.Lock()
 		msgs, ping, closing := wc.pending, wc.pingDue, wc.closing
 		wc.pending, wc.spare, wc.pingDue = wc.spare[:0], nil, false
+		s.bounds.release(wc.pendBytes) // being written now: out of the queue
+		wc.pendBytes = 0
 		if wc.closed || (len(msgs) == 0 && !ping && !closing) {
 			wc.writing = false
 			wc.mu.Unlock()

@@ -49,6 +49,7 @@ type BayeuxStats struct {
 	MessagesIn  uint64            // messages received from clients
 	MessagesOut uint64            // messages sent to clients
 	QueueDrops  uint64            // messages dropped on a full session queue
+	QueuedBytes int64             // encoded bytes waiting in session queues and websocket frame lists
 	Refusals    map[string]uint64 // refused by an abuse limit, by reason
 }
 
@@ -61,6 +62,7 @@ type bayeuxCollector struct {
 	in, out     *prometheus.Desc
 	drops       *prometheus.Desc
 	refusals    *prometheus.Desc
+	queued      *prometheus.Desc
 }
 
 // NewBayeuxCollector exports stats() as chatgate_bayeux_* metrics.
@@ -73,6 +75,7 @@ func NewBayeuxCollector(stats func() BayeuxStats) prometheus.Collector {
 		in:          prometheus.NewDesc(name("messages_in_total"), "Bayeux messages received from clients.", nil, nil),
 		out:         prometheus.NewDesc(name("messages_out_total"), "Bayeux messages sent to clients.", nil, nil),
 		drops:       prometheus.NewDesc(name("queue_drops_total"), "Messages dropped because a session queue was full.", nil, nil),
+		queued:      prometheus.NewDesc(name("queued_bytes"), "Encoded bytes waiting for Bayeux clients (session queues, unacknowledged messages, unsent websocket frames).", nil, nil),
 		refusals:    prometheus.NewDesc(name("refusals_total"), "Requests refused by a Bayeux abuse limit (docs/operations.md, Limits and abuse), by reason.", []string{"reason"}, nil),
 	}
 }
@@ -87,6 +90,7 @@ func (c *bayeuxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.out
 	ch <- c.drops
 	ch <- c.refusals
+	ch <- c.queued
 }
 
 func (c *bayeuxCollector) Collect(ch chan<- prometheus.Metric) {
@@ -103,6 +107,7 @@ func (c *bayeuxCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.in, prometheus.CounterValue, float64(s.MessagesIn))
 	ch <- prometheus.MustNewConstMetric(c.out, prometheus.CounterValue, float64(s.MessagesOut))
 	ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(s.QueueDrops))
+	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(s.QueuedBytes))
 	for reason, n := range s.Refusals {
 		ch <- prometheus.MustNewConstMetric(c.refusals, prometheus.CounterValue, float64(n), reason)
 	}

@@ -16,6 +16,8 @@ func TestBayeuxCollector(t *testing.T) {
 			MessagesIn:  in.Load(),
 			MessagesOut: 9,
 			QueueDrops:  1,
+			QueuedBytes: 4096,
+			Refusals:    map[string]uint64{"handshake_rate": 7, "browser_sessions": 0},
 		}
 	}
 	s := NewServer(ServerOptions{})
@@ -37,6 +39,13 @@ chatgate_bayeux_messages_out_total 9
 # HELP chatgate_bayeux_queue_drops_total Messages dropped because a session queue was full.
 # TYPE chatgate_bayeux_queue_drops_total counter
 chatgate_bayeux_queue_drops_total 1
+# HELP chatgate_bayeux_queued_bytes Encoded bytes waiting for Bayeux clients (session queues, unacknowledged messages, unsent websocket frames).
+# TYPE chatgate_bayeux_queued_bytes gauge
+chatgate_bayeux_queued_bytes 4096
+# HELP chatgate_bayeux_refusals_total Requests refused by a Bayeux abuse limit (docs/operations.md, Limits and abuse), by reason.
+# TYPE chatgate_bayeux_refusals_total counter
+chatgate_bayeux_refusals_total{reason="browser_sessions"} 0
+chatgate_bayeux_refusals_total{reason="handshake_rate"} 7
 # HELP chatgate_bayeux_sessions Live Bayeux sessions (handshaken, not yet disconnected or expired).
 # TYPE chatgate_bayeux_sessions gauge
 chatgate_bayeux_sessions 3

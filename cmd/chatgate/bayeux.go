@@ -20,6 +20,8 @@ func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
 		HandshakesPerMinute:   offIfZero(cfg.BayeuxHandshakesPerMinute),
 		HandshakeBurst:        cfg.BayeuxHandshakeBurst,
 		MaxQueue:              cfg.BayeuxMaxQueue,
+		MaxQueueBytes:         cfg.BayeuxMaxQueueBytes,
+		MaxTotalQueueBytes:    cfg.BayeuxMaxTotalQueueBytes,
 		MaxRequestBytes:       cfg.BayeuxMaxRequestBytes,
 		MaxMessagesPerBatch:   cfg.BayeuxMaxMessagesPerBatch,
 		MaxMessageBytes:       cfg.BayeuxMaxMessageBytes,
@@ -47,7 +49,7 @@ func bayeuxStats(srv *bayeux.Server) func() web.BayeuxStats {
 		return web.BayeuxStats{
 			Sessions: st.Sessions, Connections: st.Connections,
 			MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, QueueDrops: st.QueueDrops,
-			Refusals: st.Refusals,
+			QueuedBytes: st.QueuedBytes, Refusals: st.Refusals,
 		}
 	}
 }

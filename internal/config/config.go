@@ -65,6 +65,8 @@ type Config struct {
 	BayeuxHandshakesPerMinute   int           `key:"bayeux-handshakes-per-minute" help:"Sustained Bayeux handshakes one client address (IPv4 address, IPv6 /64) may make per minute; past it a handshake is refused 429::too_many_handshakes with advice to handshake again after the interval (chatgate_bayeux_refusals_total{reason=\"handshake_rate\"}). 0 turns the limit off (load tests from one machine; behind a proxy that hides client addresses)."`
 	BayeuxHandshakeBurst        int           `key:"bayeux-handshake-burst" help:"Handshakes one client address may make at once before bayeux-handshakes-per-minute applies."`
 	BayeuxMaxQueue              int           `key:"bayeux-max-queue" help:"Messages queued per session while it has no connect held; on overflow the oldest is dropped, logged and counted (chatgate_bayeux_queue_drops_total)."`
+	BayeuxMaxQueueBytes         int64         `key:"bayeux-max-queue-bytes" help:"Encoded bytes queued per Bayeux session (and per websocket's unsent frames); on overflow the oldest messages are dropped (the newest is always kept), logged and counted (chatgate_bayeux_queue_drops_total)."`
+	BayeuxMaxTotalQueueBytes    int64         `key:"bayeux-max-total-queue-bytes" help:"Encoded bytes queued in all Bayeux sessions of this node together (chatgate_bayeux_queued_bytes); past it the queue a message is added to drops its oldest, down to the new message, counted in chatgate_bayeux_queue_drops_total."`
 	BayeuxMaxRequestBytes       int64         `key:"bayeux-max-request-bytes" help:"Largest HTTP request body or websocket frame accepted on /genesys/cometd, in bytes."`
 	BayeuxMaxMessagesPerBatch   int           `key:"bayeux-max-messages-per-batch" help:"Most Bayeux messages accepted in one request or frame."`
 	BayeuxMaxMessageBytes       int           `key:"bayeux-max-message-bytes" help:"Largest single Bayeux message accepted, in bytes."`
@@ -112,6 +114,8 @@ func Default() Config {
 		BayeuxHandshakesPerMinute:   300,
 		BayeuxHandshakeBurst:        50,
 		BayeuxMaxQueue:              1000,
+		BayeuxMaxQueueBytes:         1 << 20,
+		BayeuxMaxTotalQueueBytes:    256 << 20,
 		BayeuxMaxRequestBytes:       1 << 20,
 		BayeuxMaxMessagesPerBatch:   100,
 		BayeuxMaxMessageBytes:       64 << 10,
@@ -275,6 +279,8 @@ func (c Config) Validate() error {
 		{"bayeux-max-sessions-per-browser", int64(c.BayeuxMaxSessionsPerBrowser)},
 		{"bayeux-max-queue", int64(c.BayeuxMaxQueue)},
 		{"bayeux-handshake-burst", int64(c.BayeuxHandshakeBurst)},
+		{"bayeux-max-queue-bytes", c.BayeuxMaxQueueBytes},
+		{"bayeux-max-total-queue-bytes", c.BayeuxMaxTotalQueueBytes},
 		{"bayeux-max-request-bytes", c.BayeuxMaxRequestBytes},
 		{"bayeux-max-messages-per-batch", int64(c.BayeuxMaxMessagesPerBatch)},
 		{"bayeux-max-message-bytes", int64(c.BayeuxMaxMessageBytes)},
