@@ -99,8 +99,6 @@ type restAnswer struct {
 
 func (a restAnswer) str(k string) string { s, _ := a.body[k].(string); return s }
 
-func (a restAnswer) num(k string) (float64, bool) { f, ok := a.body[k].(float64); return f, ok }
-
 // errCode is errors[0].code, or 0.
 func (a restAnswer) errCode() Code {
 	errs, _ := a.body["errors"].([]any)
