@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/chatgate/chatgate/web/apijson"
 )
 
 // Credentials are the accepted secrets. Only hashes are kept.
@@ -69,10 +71,7 @@ func (c *Credentials) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !c.Authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="chatgate-admin", Basic realm="chatgate-admin"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"missing or wrong admin credentials"}` + "\n"))
+			apijson.Error(w, http.StatusUnauthorized, apijson.CodeUnauthorized, "missing or wrong admin credentials")
 			return
 		}
 		next.ServeHTTP(w, r)

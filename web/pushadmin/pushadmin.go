@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatgate/chatgate/web/adminauth"
-
 	"github.com/chatgate/chatgate/push"
 	"github.com/chatgate/chatgate/push/credstore"
+	"github.com/chatgate/chatgate/web/adminauth"
+	"github.com/chatgate/chatgate/web/apijson"
 )
 
 // Config configures the admin API.
@@ -79,15 +79,23 @@ func New(cfg Config) (http.Handler, error) {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { apijson.Write(w, status, v) }
 
+// writeError answers the shared error shape; the code follows from the status, as every
+// error of this API is one of the generic ones.
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	code := apijson.CodeInternal
+	switch status {
+	case http.StatusBadRequest:
+		code = apijson.CodeBadRequest
+	case http.StatusNotFound:
+		code = apijson.CodeNotFound
+	case http.StatusRequestEntityTooLarge:
+		code = apijson.CodeTooLarge
+	case http.StatusServiceUnavailable:
+		code = apijson.CodeUnavailable
+	}
+	apijson.Error(w, status, code, msg)
 }
 
 // keyOf reads {kind}/{name} and ?debug= (push_notification_debug variant).

@@ -256,3 +256,25 @@ func mustAuth(t *testing.T, o adminauth.Options) *adminauth.Credentials {
 	}
 	return a
 }
+
+// Every error of the API, the authentication's 401 included, has the shared shape
+// {"error","code"} (web/apijson) with the code that matches the status.
+func TestErrorsHaveTheSharedShape(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		method, path, auth string
+		body               any
+		status             int
+		code               string
+	}{
+		{"GET", "/credentials", "Bearer wrong", nil, 401, "unauthorized"},
+		{"DELETE", "/credentials/apns/default", bearer, nil, 404, "not_found"},
+		{"PUT", "/credentials/apns/default", bearer, map[string]string{"bogus": "1"}, 400, "bad_request"},
+	} {
+		st, body := e.do(c.method, c.path, c.auth, c.body)
+		var got map[string]string
+		if err := json.Unmarshal([]byte(body), &got); err != nil || st != c.status || got["code"] != c.code || got["error"] == "" || len(got) != 2 {
+			t.Errorf("%s %s: %d %s (want %d with code %q)", c.method, c.path, st, body, c.status, c.code)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/web/adminauth"
+	"github.com/chatgate/chatgate/web/apijson"
 )
 
 // Chats is what the API needs of the chat core; *chatcore.Core implements it.
@@ -282,19 +283,8 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// apiError is the error body: a human message and a stable code.
-type apiError struct {
-	Error string `json:"error"`
-	Code  string `json:"code"`
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { apijson.Write(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, apiError{Error: msg, Code: code})
+	apijson.Error(w, status, code, msg)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/chatgate/chatgate/chatcore/jetstore"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web/adminauth"
+	"github.com/chatgate/chatgate/web/apijson"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -156,7 +157,7 @@ func (a answer) info(t *testing.T) SessionInfo {
 
 func (a answer) code(t *testing.T) string {
 	t.Helper()
-	var e apiError
+	var e apijson.ErrorBody
 	if err := json.Unmarshal(a.body, &e); err != nil || e.Error == "" {
 		t.Fatalf("not an error body (%v): %s", err, a.body)
 	}
