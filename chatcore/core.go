@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chatgate/chatgate/chatcore/internal/deadline"
+	"golang.org/x/time/rate"
 )
 
 // LivenessChecker answers whether a push-enabled customer whose flex-push-timeout expired is
@@ -27,7 +29,8 @@ type LivenessChecker interface {
 	CheckAlive(ctx context.Context, chatID, userID string) (bool, error)
 }
 
-// Limits bound what one operation may carry. Zero fields take the defaults.
+// Limits bound what one operation may carry, what one chat may hold and how fast it may
+// grow. Zero fields take the defaults.
 type Limits struct {
 	MaxText         int // message, typing preview, notice text, pushed URL (16 KiB)
 	MaxNickname     int // nickname, subject (256 bytes)
@@ -37,7 +40,29 @@ type Limits struct {
 	// MaxUserDataBytes bounds a chat's userData, keys and values together (64 KiB), so the
 	// state document stays well under the store's record limit.
 	MaxUserDataBytes int
+
+	// MaxEvents and MaxTranscriptBytes bound one chat's transcript: its events (10,000) and
+	// their stored JSON bytes (8 MiB). An operation that would pass either fails with
+	// ErrTranscriptFull. Leaving and ending the chat, joins and the server's own notices
+	// are exempt (so a full chat can still end), within SystemEventReserve more events.
+	MaxEvents          int
+	MaxTranscriptBytes int64
+	// EventRate and EventBurst bound how fast one participant adds events to one chat
+	// (token bucket: EventRate per second, bursts of EventBurst; 5/s and 20). Typing
+	// notices count. Over it: ErrRateLimited, nothing committed. The exempt events above
+	// are not limited.
+	EventRate  float64
+	EventBurst int
+	// MaxPageEvents and MaxPageBytes bound one EventsPage read (500 events, 1 MiB), so no
+	// reader holds a whole transcript; callers asking for more get this much.
+	MaxPageEvents int
+	MaxPageBytes  int
 }
+
+// SystemEventReserve is how many events past MaxEvents a chat may still get from the
+// exempt events (leaves, joins, the server's notices). The store's per-chat record cap is
+// set to MaxEvents + SystemEventReserve, a backstop that holds whatever a writer does.
+const SystemEventReserve = 1024
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxText <= 0 {
@@ -58,8 +83,29 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxUserDataBytes <= 0 {
 		l.MaxUserDataBytes = 64 << 10
 	}
+	if l.MaxEvents <= 0 {
+		l.MaxEvents = 10_000
+	}
+	if l.MaxTranscriptBytes <= 0 {
+		l.MaxTranscriptBytes = 8 << 20
+	}
+	if l.EventRate <= 0 {
+		l.EventRate = 5
+	}
+	if l.EventBurst <= 0 {
+		l.EventBurst = 20
+	}
+	if l.MaxPageEvents <= 0 {
+		l.MaxPageEvents = 500
+	}
+	if l.MaxPageBytes <= 0 {
+		l.MaxPageBytes = 1 << 20
+	}
 	return l
 }
+
+// DefaultLimits returns the limits a zero Limits stands for.
+func DefaultLimits() Limits { return Limits{}.withDefaults() }
 
 // Config configures a Core.
 type Config struct {
@@ -166,6 +212,9 @@ type chat struct {
 	flexStageAt time.Time
 	checking    bool
 	checkStart  time.Time
+
+	// limiters holds each participant's event rate (runtime only, by userId).
+	limiters map[string]*rate.Limiter
 
 	dmu sync.Mutex
 	out []delivery
@@ -510,6 +559,7 @@ func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
 		prev := c.st.LastIndex
 		ms := t.now.UnixMilli()
 		raws := make([][]byte, len(t.events))
+		size := int64(0)
 		for i := range t.events {
 			e := &t.events[i]
 			e.Index, e.UTCTime = prev+int64(i)+1, ms
@@ -518,12 +568,16 @@ func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
 				return fmt.Errorf("chatcore: encoding event: %w", err)
 			}
 			raws[i] = b
+			size += int64(len(b))
+		}
+		if err := co.admit(c, t, size); err != nil {
+			return err
 		}
 		if err := co.store.AppendJSON(ctx, c.id, prev, raws); err != nil {
 			err = storeErr("chatcore: append to "+c.id, err)
 			landed := errors.Is(err, ErrUnavailable) && co.landed(ctx, c.id, prev, t.events)
 			if !landed {
-				if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrInvalid) {
+				if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrQuota) {
 					c.stale, c.reload = true, true
 				}
 				return err
@@ -536,6 +590,7 @@ func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
 		for i := range t.events {
 			apply(&c.st, &t.events[i], &t.opts)
 		}
+		c.st.TranscriptBytes += size
 		for _, f := range t.post {
 			f(&c.st)
 		}
@@ -581,7 +636,7 @@ func (co *Core) landed(ctx context.Context, chatID string, prev int64, sent []Ev
 		if last != prev+int64(len(sent)) {
 			return false
 		}
-		raws, err := co.store.EventsJSON(ctx, chatID, prev+1)
+		raws, err := co.store.EventsPage(ctx, chatID, prev+1, len(sent), math.MaxInt)
 		if err != nil || len(raws) != len(sent) {
 			continue
 		}
@@ -643,7 +698,6 @@ func (co *Core) sync(ctx context.Context, c *chat) error {
 	if err != nil {
 		return storeErr("chatcore: reload transcript "+c.id, err)
 	}
-	var raws []RawEvent
 	switch {
 	case last < st.LastIndex && last == 0 && st.LastIndex == 1:
 		// Created, but the customer's join never got stored: nobody got an answer.
@@ -651,24 +705,40 @@ func (co *Core) sync(ctx context.Context, c *chat) error {
 		return fmt.Errorf("chat %s: creation never completed: %w", c.id, ErrChatNotFound)
 	case last < st.LastIndex:
 		return fmt.Errorf("chatcore: reload %s: transcript ends at %d, state includes %d: %w", c.id, last, st.LastIndex, ErrUnavailable)
-	case last > st.LastIndex:
-		if raws, err = co.store.EventsJSON(ctx, c.id, st.LastIndex+1); err != nil {
-			return storeErr("chatcore: reload transcript "+c.id, err)
-		}
 	}
 	o := co.opts.Options(st.Service)
 	saved := st.LastIndex
+	// A document written before chatgate counted transcript bytes has none: count them
+	// once from the start (the events it includes are counted, not applied again).
+	from := st.LastIndex + 1
+	if st.TranscriptBytes == 0 && st.LastIndex > 0 {
+		from = 1
+	}
 	var late []Event
-	for _, r := range raws {
-		var ev Event
-		if err := json.Unmarshal(r.JSON, &ev); err != nil {
-			return fmt.Errorf("chatcore: reload %s: event %d: %w: %w", c.id, r.Index, ErrUnavailable, err)
+	for from <= last {
+		raws, err := co.store.EventsPage(ctx, c.id, from, co.limits.MaxPageEvents, co.limits.MaxPageBytes)
+		if err != nil {
+			return storeErr("chatcore: reload transcript "+c.id, err)
 		}
-		ev.Index = r.Index
-		apply(&st, &ev, &o)
-		if c.delivered >= 0 && ev.Index > c.delivered {
-			late = append(late, ev)
+		if len(raws) == 0 {
+			return fmt.Errorf("chatcore: reload %s: no events from %d, transcript ends at %d: %w", c.id, from, last, ErrUnavailable)
 		}
+		for _, r := range raws {
+			st.TranscriptBytes += int64(len(r.JSON))
+			if r.Index <= saved {
+				continue
+			}
+			var ev Event
+			if err := json.Unmarshal(r.JSON, &ev); err != nil {
+				return fmt.Errorf("chatcore: reload %s: event %d: %w: %w", c.id, r.Index, ErrUnavailable, err)
+			}
+			ev.Index = r.Index
+			apply(&st, &ev, &o)
+			if c.delivered >= 0 && ev.Index > c.delivered {
+				late = append(late, ev)
+			}
+		}
+		from = raws[len(raws)-1].Index + 1
 	}
 	before := c.st.propState()
 	c.st, c.rev, c.savedIndex, c.stale, c.reload = st, rev, saved, false, false
@@ -700,41 +770,69 @@ func (co *Core) remove(c *chat) {
 	}
 }
 
-// Events returns the chat's committed events with index >= from (§9.7: from 0 returns none,
-// 1 all). Events being committed at the same time are not included until acknowledged.
-func (co *Core) Events(ctx context.Context, chatID string, from int64) ([]Event, error) {
+// Page is one bounded read of a transcript (EventsPage).
+type Page struct {
+	// Events are committed events, ascending and gapless from the index asked for.
+	Events []Event
+	// Next is the index to read from next: after the last event returned, or the
+	// transcript's end + 1 when none was (the GMS nextPosition).
+	Next int64
+	// More says the transcript already holds events from Next on: read again from Next.
+	More bool
+}
+
+// EventsPage returns the chat's committed events from index from on (§9.7: from 0 returns
+// none, 1 starts at the beginning), at most maxEvents of them and maxBytes bytes of event
+// JSON (at least one event when there is any). Zero, negative or larger values than
+// Limits.MaxPageEvents / MaxPageBytes are clamped to those, so no caller can hold more than
+// one page of a transcript. Events being committed at the same time are not included until
+// acknowledged. Works on ended chats (their transcript stays readable).
+func (co *Core) EventsPage(ctx context.Context, chatID string, from int64, maxEvents, maxBytes int) (Page, error) {
 	c, err := co.get(chatID)
 	if err != nil {
-		return nil, err
+		return Page{}, err
 	}
 	c.mu.Lock()
 	if err := co.sync(ctx, c); err != nil {
 		c.mu.Unlock()
-		return nil, err
+		return Page{}, err
 	}
 	last := c.st.LastIndex
 	c.mu.Unlock()
 	co.deliver(c)
+	page := Page{Next: last + 1}
 	if from <= 0 || from > last {
-		return nil, nil
+		return page, nil
 	}
-	raws, err := co.store.EventsJSON(ctx, chatID, from)
+	if maxEvents <= 0 || maxEvents > co.limits.MaxPageEvents {
+		maxEvents = co.limits.MaxPageEvents
+	}
+	if maxBytes <= 0 || maxBytes > co.limits.MaxPageBytes {
+		maxBytes = co.limits.MaxPageBytes
+	}
+	// Never past what was committed when the chat was read.
+	maxEvents = int(min(int64(maxEvents), last-from+1))
+	raws, err := co.store.EventsPage(ctx, chatID, from, maxEvents, maxBytes)
 	if err != nil {
-		return nil, storeErr("chatcore: read transcript "+chatID, err)
+		return Page{}, storeErr("chatcore: read transcript "+chatID, err)
 	}
-	out := make([]Event, 0, len(raws))
+	page.Events = make([]Event, 0, len(raws))
 	for _, r := range raws {
 		if r.Index > last {
 			break
 		}
 		var ev Event
 		if err := json.Unmarshal(r.JSON, &ev); err != nil {
-			return nil, fmt.Errorf("chatcore: read transcript %s: event %d: %w", chatID, r.Index, err)
+			return Page{}, fmt.Errorf("chatcore: read transcript %s: event %d: %w", chatID, r.Index, err)
 		}
 		ev.Index = r.Index
-		out = append(out, ev)
+		page.Events = append(page.Events, ev)
 	}
-	return out, nil
+	if n := len(page.Events); n > 0 {
+		page.Next = page.Events[n-1].Index + 1
+	}
+	page.More = page.Next <= last
+	return page, nil
 }
 
 // validText checks a text against a limit.

@@ -41,6 +41,15 @@ var (
 	// ErrRestoreNotAllowed: session-restore-extend-by does not let this party (agent
 	// desktop or workflow) restore the chat's session.
 	ErrRestoreNotAllowed = errors.New("chatcore: session restoration not allowed")
+	// ErrTranscriptFull: the chat's transcript reached Limits.MaxEvents or
+	// MaxTranscriptBytes; the chat can still be read, left and ended.
+	ErrTranscriptFull = errors.New("chatcore: transcript limit reached")
+	// ErrRateLimited: the participant adds events to this chat faster than
+	// Limits.EventRate allows; retrying later may succeed.
+	ErrRateLimited = errors.New("chatcore: too many events, slow down")
+	// ErrQuota: the store refused the write because a store quota (or the engine's
+	// storage) is full. An operator must make room (purge ended chats, raise the quota).
+	ErrQuota = errors.New("chatcore: store quota reached")
 	// ErrClosed: the Core is closed.
 	ErrClosed = errors.New("chatcore: closed")
 )
@@ -52,6 +61,8 @@ func storeErr(op string, err error) error {
 		return fmt.Errorf("%s: %w: %w", op, ErrConflict, err)
 	case errors.Is(err, jetstore.ErrNotFound):
 		return fmt.Errorf("%s: %w: %w", op, ErrChatNotFound, err)
+	case errors.Is(err, jetstore.ErrQuota):
+		return fmt.Errorf("%s: %w: %w", op, ErrQuota, err)
 	case errors.Is(err, jetstore.ErrTooLarge):
 		return fmt.Errorf("%s: %w: %w", op, ErrTooLarge, err)
 	case errors.Is(err, jetstore.ErrInvalid):

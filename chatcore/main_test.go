@@ -140,6 +140,12 @@ func (b *optBox) set(f func(o *Options)) {
 
 func newCore(t testing.TB, eng *engine, clock *ManualClock, opts *optBox, live LivenessChecker) *testCore {
 	t.Helper()
+	return newCoreWith(t, eng, clock, opts, live, nil)
+}
+
+// newCoreWith is newCore with a last say on the Config (limits, ...).
+func newCoreWith(t testing.TB, eng *engine, clock *ManualClock, opts *optBox, live LivenessChecker, mod func(*Config)) *testCore {
+	t.Helper()
 	if eng == nil {
 		eng = startEngine(t, "", "")
 	}
@@ -150,7 +156,11 @@ func newCore(t testing.TB, eng *engine, clock *ManualClock, opts *optBox, live L
 		opts = &optBox{o: DefaultOptions()}
 	}
 	rec := newRecorder()
-	co, err := New(context.Background(), Config{Store: eng.store, Clock: clock, Options: opts, Liveness: live, NodeName: "node-1", Listeners: []Listener{rec}})
+	cfg := Config{Store: eng.store, Clock: clock, Options: opts, Liveness: live, NodeName: "node-1", Listeners: []Listener{rec}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	co, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,4 +218,25 @@ func (r *recorder) prop(id, name string) string {
 		}
 	}
 	return v
+}
+
+// Events reads a chat's transcript from an index to its end the way a caller pages through
+// it (3 events per page, so multi-page reads are the norm in tests).
+func (tc *testCore) Events(ctx context.Context, chatID string, from int64) ([]Event, error) {
+	return readAll(ctx, tc.Core, chatID, from)
+}
+
+func readAll(ctx context.Context, co *Core, chatID string, from int64) ([]Event, error) {
+	var out []Event
+	for {
+		p, err := co.EventsPage(ctx, chatID, from, 3, 0)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p.Events...)
+		if !p.More {
+			return out, nil
+		}
+		from = p.Next
+	}
 }

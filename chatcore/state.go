@@ -53,6 +53,8 @@ type chatState struct {
 	NextPID   int               `json:"nextPid"`
 	LastIndex int64             `json:"lastIndex"`
 	Owner     string            `json:"owner,omitempty"`
+	// TranscriptBytes is the stored JSON size of events 1..LastIndex (Limits).
+	TranscriptBytes int64 `json:"transcriptBytes,omitempty"`
 
 	// LastActivity is the last qualifying activity (epoch ms) for idle control.
 	LastActivity int64 `json:"lastActivity"`

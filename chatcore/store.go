@@ -26,7 +26,10 @@ type Store interface {
 	DeleteChat(ctx context.Context, chatID string) error
 
 	AppendJSON(ctx context.Context, chatID string, afterIndex int64, events [][]byte) error
-	EventsJSON(ctx context.Context, chatID string, from int64) ([]RawEvent, error)
+	// EventsPage reads at most maxEvents events and maxBytes bytes of event JSON from index
+	// from on (at least one event when there is any), so a read's memory is bounded by
+	// the page, never by the transcript.
+	EventsPage(ctx context.Context, chatID string, from int64, maxEvents, maxBytes int) ([]RawEvent, error)
 	LastIndex(ctx context.Context, chatID string) (int64, error)
 
 	PutFile(ctx context.Context, chatID, fileID string, meta FileMeta, r io.Reader) (FileMeta, error)

@@ -135,7 +135,7 @@ func TestStoreClusterR3Conflicts(t *testing.T) {
 		t.Fatalf("stale state save on R3: %v", err)
 	}
 	for _, s := range nodes {
-		evs, err := s.EventsJSON(ctx, "r3chat", 1)
+		evs, err := pageAll(ctx, s, "r3chat", 1)
 		if err != nil || len(evs) != 10 || evs[9].Index != 10 {
 			t.Fatalf("read back: %d events, %v", len(evs), err)
 		}

@@ -110,7 +110,7 @@ func TestSIGKILLKeepsAcknowledgedEvents(t *testing.T) {
 
 	s := openStore(t, startEngine(t, dir, natsserver.SyncBackground))
 	for chat, want := range acked {
-		evs, err := s.EventsJSON(context.Background(), chat, 1)
+		evs, err := pageAll(context.Background(), s, chat, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

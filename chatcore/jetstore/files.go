@@ -14,11 +14,12 @@ import (
 // not bound by the server's maximum message size.
 type files struct{ obs jetstream.ObjectStore }
 
-func filesBucketConfig() jetstream.ObjectStoreConfig {
+func filesBucketConfig(o Options) jetstream.ObjectStoreConfig {
 	return jetstream.ObjectStoreConfig{
 		Bucket:      FilesBucket,
 		Description: "chatgate uploaded files, object <chatID>/<fileID>",
 		Storage:     jetstream.FileStorage,
+		MaxBytes:    limit(o.MaxFileBytes),
 	}
 }
 
@@ -33,7 +34,7 @@ func (f *files) put(ctx context.Context, chatID, fileID string, m FileMeta, r io
 	meta.Headers.Set("Chatgate-File-Name", m.Name)
 	info, err := f.obs.Put(ctx, meta, r)
 	if err != nil {
-		return 0, unavailable("put file", err)
+		return 0, writeErr("put file", err)
 	}
 	return int64(info.Size), nil
 }

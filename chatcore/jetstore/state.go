@@ -12,13 +12,14 @@ import (
 // key's revision so two nodes can never both overwrite the same version.
 type states struct{ kv jetstream.KeyValue }
 
-func stateBucketConfig() jetstream.KeyValueConfig {
+func stateBucketConfig(o Options) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      StateBucket,
 		Description: "chatgate chat state: participants, userData, status, deadlines, owner",
 		// Only the current value matters; older revisions are not kept.
-		History: 1,
-		Storage: jetstream.FileStorage,
+		History:  1,
+		Storage:  jetstream.FileStorage,
+		MaxBytes: limit(o.MaxStateBytes),
 	}
 }
 
@@ -48,7 +49,7 @@ func (s *states) create(ctx context.Context, chatID string, val []byte) (uint64,
 // update replaces the state if its revision is still rev.
 func (s *states) update(ctx context.Context, chatID string, val []byte, rev uint64) (uint64, error) {
 	n, err := s.kv.Update(ctx, chatID, val, rev)
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+	if (errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists)) && refused(err) == nil {
 		return 0, fmt.Errorf("%w: chat %s is no longer at revision %d", ErrConflict, chatID, rev)
 	}
 	if err != nil {
@@ -61,7 +62,7 @@ func (s *states) writeErr(op string, err error) error {
 	if errors.Is(err, jetstream.ErrInvalidKey) {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return unavailable(op, err)
+	return writeErr(op, err)
 }
 
 // remove purges the chat's key (no history is kept).

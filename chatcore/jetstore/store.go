@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,6 +19,16 @@ type Options struct {
 	// round trip per append). 0 means 100,000 (about 6 MB).
 	TailCache int
 	Logger    *slog.Logger
+
+	// Quotas: the most bytes the transcripts (CHAT_EVENTS), the chat states (CHAT_STATE)
+	// and the files (CHAT_FILES) may take in the engine, 0 for no quota of chatgate's own
+	// (the engine's max_store still applies). A write that would pass one is refused with
+	// ErrQuota and nothing older is discarded. Applied to an existing stream or bucket at
+	// Open.
+	MaxTranscriptBytes, MaxStateBytes, MaxFileBytes int64
+	// MaxRecordsPerChat caps the records of one chat's transcript (0: no cap); a further
+	// append is refused with ErrQuota. chatcore keeps its per-chat event limit below it.
+	MaxRecordsPerChat int64
 }
 
 // Store keeps chats in NATS JetStream: transcripts in the CHAT_EVENTS stream, chat state in
@@ -30,6 +41,9 @@ type Store struct {
 	st     *states
 	fl     *files
 	log    *slog.Logger
+	quota  Options
+	// refusals counts writes refused with ErrQuota.
+	refusals atomic.Uint64
 }
 
 // Open creates (or updates) the stream and buckets, idempotently, and returns the Store.
@@ -41,15 +55,15 @@ func Open(ctx context.Context, conn *natsserver.Conn, o Options) (*Store, error)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	events, err := conn.Stream(ctx, eventsStreamConfig())
+	events, err := conn.Stream(ctx, eventsStreamConfig(o))
 	if err != nil {
 		return nil, fmt.Errorf("jetstore: open: %w", err)
 	}
-	kv, err := conn.KV(ctx, stateBucketConfig())
+	kv, err := conn.KV(ctx, stateBucketConfig(o))
 	if err != nil {
 		return nil, fmt.Errorf("jetstore: open: %w", err)
 	}
-	obs, err := conn.ObjectStore(ctx, filesBucketConfig())
+	obs, err := conn.ObjectStore(ctx, filesBucketConfig(o))
 	if err != nil {
 		return nil, fmt.Errorf("jetstore: open: %w", err)
 	}
@@ -60,6 +74,7 @@ func Open(ctx context.Context, conn *natsserver.Conn, o Options) (*Store, error)
 		st:     &states{kv: kv},
 		fl:     &files{obs: obs},
 		log:    log,
+		quota:  o,
 	}, nil
 }
 
@@ -82,7 +97,8 @@ func (s *Store) CreateChat(ctx context.Context, chatID string, state []byte) (re
 	if err := checkID("chat", chatID); err != nil {
 		return 0, err
 	}
-	return s.st.create(ctx, chatID, state)
+	rev, err = s.st.create(ctx, chatID, state)
+	return rev, s.count(err)
 }
 
 // LoadChat returns a chat's state and its revision. ErrNotFound if there is none.
@@ -99,7 +115,8 @@ func (s *Store) SaveChat(ctx context.Context, chatID string, state []byte, rev u
 	if err := checkID("chat", chatID); err != nil {
 		return 0, err
 	}
-	return s.st.update(ctx, chatID, state, rev)
+	newRev, err = s.st.update(ctx, chatID, state, rev)
+	return newRev, s.count(err)
 }
 
 // EachChat calls fn with every stored chat state (start-up reload), in no particular order,
@@ -152,20 +169,29 @@ func (s *Store) AppendJSON(ctx context.Context, chatID string, afterIndex int64,
 	}
 	buf = append(buf, ']')
 	_, err := s.tr.append(ctx, chatID, afterIndex, afterIndex+int64(len(events)), buf)
-	return err
+	return s.count(err)
 }
 
-// EventsJSON returns the chat's events with index >= from, ascending and gapless (none for
-// an unknown chat or a from beyond the end).
-func (s *Store) EventsJSON(ctx context.Context, chatID string, from int64) ([]RawEvent, error) {
+// EventsPage returns the chat's events from index from on, ascending and gapless, at most
+// maxEvents of them and at most maxBytes bytes of event JSON in total, except that a page
+// holds at least one event (an event over maxBytes comes alone). None for an unknown chat or
+// a from beyond the end. A caller that got n events continues from their last index + 1;
+// the transcript is complete when that passes LastIndex. The store never reads more than the
+// page's records (plus one) into memory, however long the transcript is.
+func (s *Store) EventsPage(ctx context.Context, chatID string, from int64, maxEvents, maxBytes int) ([]RawEvent, error) {
 	if err := checkID("chat", chatID); err != nil {
 		return nil, err
 	}
-	recs, err := s.tr.read(ctx, chatID, from)
+	if maxEvents <= 0 || maxBytes <= 0 {
+		return nil, fmt.Errorf("%w: page of %d events, %d bytes", ErrInvalid, maxEvents, maxBytes)
+	}
+	from = max(from, 1)
+	recs, err := s.tr.readPage(ctx, chatID, from, pageLimit{events: maxEvents, bytes: maxBytes})
 	if err != nil {
 		return nil, err
 	}
 	var out []RawEvent
+	size := 0
 	for _, r := range recs {
 		var evs []json.RawMessage
 		if err := json.Unmarshal(r.data, &evs); err != nil {
@@ -175,9 +201,15 @@ func (s *Store) EventsJSON(ctx context.Context, chatID string, from int64) ([]Ra
 			return nil, fmt.Errorf("%w: chat %s record %d: %d events for indexes %d..%d", ErrCorrupt, chatID, r.seq, len(evs), r.first, r.last)
 		}
 		for i, e := range evs {
-			if idx := r.first + int64(i); idx >= from {
-				out = append(out, RawEvent{Index: idx, JSON: e})
+			idx := r.first + int64(i)
+			if idx < from {
+				continue
 			}
+			if len(out) == maxEvents || len(out) > 0 && size+len(e) > maxBytes {
+				return out, nil
+			}
+			size += len(e)
+			out = append(out, RawEvent{Index: idx, JSON: e})
 		}
 	}
 	return out, nil
@@ -203,7 +235,7 @@ func (s *Store) PutFile(ctx context.Context, chatID, fileID string, meta FileMet
 	}
 	n, err := s.fl.put(ctx, chatID, fileID, meta, r)
 	if err != nil {
-		return FileMeta{}, err
+		return FileMeta{}, s.count(err)
 	}
 	meta.Size = n
 	return meta, nil
@@ -252,4 +284,46 @@ func (s *Store) deleteFiles(ctx context.Context, chatID string) error {
 		}
 	}
 	return nil
+}
+
+// count records a write refused for a quota (logged: an operator must make room).
+func (s *Store) count(err error) error {
+	if errors.Is(err, ErrQuota) {
+		s.refusals.Add(1)
+		s.log.Warn("jetstore: write refused: store quota reached", "err", err)
+	}
+	return err
+}
+
+// Usage is what the store holds now against its quotas (Options; 0 = no quota).
+type Usage struct {
+	TranscriptBytes, StateBytes, FileBytes          uint64
+	MaxTranscriptBytes, MaxStateBytes, MaxFileBytes int64
+	// QuotaRefusals counts writes refused with ErrQuota since Open.
+	QuotaRefusals uint64
+}
+
+// Usage asks the engine how many bytes the transcripts, states and files take (three API
+// round trips; meant for a metrics scrape).
+func (s *Store) Usage(ctx context.Context) (Usage, error) {
+	u := Usage{
+		MaxTranscriptBytes: max(0, s.quota.MaxTranscriptBytes), MaxStateBytes: max(0, s.quota.MaxStateBytes),
+		MaxFileBytes: max(0, s.quota.MaxFileBytes), QuotaRefusals: s.refusals.Load(),
+	}
+	info, err := s.events.Info(ctx)
+	if err != nil {
+		return u, unavailable("stream info", err)
+	}
+	u.TranscriptBytes = info.State.Bytes
+	kvs, err := s.st.kv.Status(ctx)
+	if err != nil {
+		return u, unavailable("state bucket status", err)
+	}
+	u.StateBytes = kvs.Bytes()
+	obs, err := s.fl.obs.Status(ctx)
+	if err != nil {
+		return u, unavailable("files bucket status", err)
+	}
+	u.FileBytes = obs.Size()
+	return u, nil
 }

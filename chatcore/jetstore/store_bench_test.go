@@ -78,7 +78,7 @@ func BenchmarkStoreEvents(b *testing.B) {
 		b.Run(fmt.Sprintf("from=%d", from), func(b *testing.B) {
 			i := 0
 			for b.Loop() {
-				evs, err := s.EventsJSON(ctx, fmt.Sprintf("c%d", i%chats), from)
+				evs, err := pageAll(ctx, s, fmt.Sprintf("c%d", i%chats), from)
 				if err != nil || len(evs) != int(events-from+1) {
 					b.Fatalf("%d events, %v", len(evs), err)
 				}

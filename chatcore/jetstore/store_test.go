@@ -59,7 +59,7 @@ func TestStoreSurvivesRestart(t *testing.T) {
 	if err != nil || string(val) != `{"v":2}` {
 		t.Fatalf("state after restart: %q, %v", val, err)
 	}
-	evs, err := s.EventsJSON(ctx, "chatA", 1)
+	evs, err := pageAll(ctx, s, "chatA", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestStoreDeleteChat(t *testing.T) {
 	if _, _, err := s.fl.get(ctx, "gone", "f"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleted chat file: %v", err)
 	}
-	if evs, err := s.EventsJSON(ctx, "keep", 1); err != nil || len(evs) != 1 {
+	if evs, err := pageAll(ctx, s, "keep", 1); err != nil || len(evs) != 1 {
 		t.Fatalf("other chat: %v %v", evs, err)
 	}
 	if _, rc, err := s.fl.get(ctx, "keep", "f"); err != nil {
@@ -191,7 +191,7 @@ func TestStoreRefusesBadIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"*", ">", "victim.x", "", "a b"} {
-		if _, err := s.EventsJSON(ctx, id, 1); !errors.Is(err, ErrInvalid) {
+		if _, err := pageAll(ctx, s, id, 1); !errors.Is(err, ErrInvalid) {
 			t.Errorf("eventsRaw(%q): %v", id, err)
 		}
 		if err := s.AppendJSON(ctx, id, 0, [][]byte{ev(1, "x")}); !errors.Is(err, ErrInvalid) {
@@ -243,7 +243,7 @@ func TestStoreTwoNodesOneWriterWins(t *testing.T) {
 		}
 	}
 	for _, s := range nodes {
-		evs, err := s.EventsJSON(ctx, "contested", 1)
+		evs, err := pageAll(ctx, s, "contested", 1)
 		if err != nil || len(evs) != 30 {
 			t.Fatalf("%d events, %v", len(evs), err)
 		}

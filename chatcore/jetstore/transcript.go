@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -195,6 +196,9 @@ func (t *transcripts) append(ctx context.Context, chatID string, expectLast, las
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return position{}, fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
+		if r := refused(err); r != nil {
+			return position{}, fmt.Errorf("chat %s: %w", chatID, r)
+		}
 		// The outcome is unknown (for example a timeout after the server stored the
 		// message); the caller re-reads the transcript to find out.
 		return position{}, unavailable("append", err)
@@ -207,17 +211,61 @@ func (t *transcripts) append(ctx context.Context, chatID string, expectLast, las
 	return np, nil
 }
 
-// read returns, in order, the chat's records that contain an index >= from.
+// pageLimit bounds one transcript read: at most events events and bytes bytes of event
+// JSON, counted from the first index read. A page always holds at least one event (an event
+// larger than bytes is returned alone), so a reader paging through always progresses.
+type pageLimit struct{ events, bytes int }
+
+// noLimit reads everything from an index (tests and benchmarks).
+var noLimit = pageLimit{events: math.MaxInt, bytes: math.MaxInt}
+
+// eventBytes is the JSON size of the events of a record from index from on (the data is the
+// events joined as "[e1,e2,...]" by AppendJSON, so each event is its bytes minus one
+// separator; for a partial record this is an estimate by average event size). n is the
+// number of those events.
+func (r record) counted(from int64) (n int, bytes int) {
+	total := r.last - r.first + 1
+	k := total
+	if from > r.first {
+		k = r.last - from + 1
+	}
+	if k <= 0 {
+		return 0, 0
+	}
+	b := len(r.data) - 1 - int(total) // "[" + events + (total-1) commas + "]"
+	return int(k), max(0, b*int(k)/int(total))
+}
+
+// fills reports whether records recs (ascending, the first counted from index from)
+// already hold a full page, and how many of them that page needs.
+func (l pageLimit) fills(recs []record, from int64) (full bool, need int) {
+	n, b := 0, 0
+	for i, r := range recs {
+		rn, rb := r.counted(from)
+		n, b = n+rn, b+rb
+		if n >= l.events || b >= l.bytes {
+			return true, i + 1
+		}
+	}
+	return false, len(recs)
+}
+
+// readPage returns, in order, the chat's records that hold the page of events starting at
+// index from (see pageLimit): the first record contains from (or starts after it when from
+// is below 1), the last may hold events past the page; the caller cuts. It never holds more
+// than the page's records plus one in memory, whatever the transcript's length.
 //
 // Stream messages of one chat are interleaved with every other chat's, and the server finds
 // "next message on subject" by scanning block contents, so a forward read costs the number
 // of stream messages written during the chat's life (its span), however short the chat is.
-// Each record therefore also points at its predecessor, and read walks that chain backwards
-// from the last record with O(1) lookups by sequence when it needs few records or the span is
-// wide; it scans forward (batched, one round trip per readBatch records) when the chat is
-// dense in the stream. Both give the same result; the choice is only about cost.
-func (t *transcripts) read(ctx context.Context, chatID string, from int64) ([]record, error) {
+// Each record therefore also points at its predecessor, and readPage walks that chain
+// backwards from the last record with O(1) lookups by sequence when the page is near the end
+// or the span is wide; it scans forward (batched, one round trip per readBatch records) when
+// the page is near the start and the chat is dense in the stream. Both give the same result;
+// the choice is only about cost.
+func (t *transcripts) readPage(ctx context.Context, chatID string, from int64, lim pageLimit) ([]record, error) {
 	from = max(from, 1)
+	lim.events, lim.bytes = max(lim.events, 1), max(lim.bytes, 1)
 	last, ok, err := t.lastRecord(ctx, chatID)
 	if err != nil || !ok || last.last < from {
 		return nil, err
@@ -225,34 +273,23 @@ func (t *transcripts) read(ctx context.Context, chatID string, from int64) ([]re
 	if last.first <= from {
 		return []record{last}, nil
 	}
-	// Records still needed are at most the events still needed.
+	// Walking back costs one round trip per record after from (at most one per event);
+	// scanning forward costs the span skipped by the server plus one round trip per batch
+	// of the records before from.
 	hops := uint64(last.first - from)
 	span := last.seq - last.origin
-	scan := span <= hops*scanPerHop
+	scan := span/scanPerHop+uint64(from)/uint64(t.readBatch) <= hops
 	if t.forceScan || t.forceChain {
 		scan = t.forceScan
 	}
 	var recs []record
 	if scan {
-		recs, err = t.scanForward(ctx, chatID, last.origin, last.seq, from)
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, last)
+		recs, err = t.scanForward(ctx, chatID, last, from, lim)
 	} else {
-		recs = []record{last}
-		for r := last; r.first > from; {
-			if r.prev == 0 {
-				return nil, fmt.Errorf("%w: chat %s: record %d (index %d) has no predecessor", ErrCorrupt, chatID, r.seq, r.first)
-			}
-			if r, err = t.recordAt(ctx, chatID, r.prev); err != nil {
-				return nil, err
-			}
-			recs = append(recs, r)
-		}
-		for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
-			recs[i], recs[j] = recs[j], recs[i]
-		}
+		recs, err = t.walkBack(ctx, chatID, last, from, lim)
+	}
+	if err != nil {
+		return nil, err
 	}
 	for i := 1; i < len(recs); i++ {
 		if recs[i].first != recs[i-1].last+1 {
@@ -262,22 +299,50 @@ func (t *transcripts) read(ctx context.Context, chatID string, from int64) ([]re
 	return recs, nil
 }
 
-// scanForward returns the chat's records with sequence in [start, before) that contain an
-// index >= from, with batched direct gets filtered by the chat's subject.
-func (t *transcripts) scanForward(ctx context.Context, chatID string, start, before uint64, from int64) ([]record, error) {
+// walkBack follows the back-pointer chain from last down to the record containing from,
+// keeping only the records the page can still need: once the oldest records seen fill a
+// page, every newer one is dropped.
+func (t *transcripts) walkBack(ctx context.Context, chatID string, last record, from int64, lim pageLimit) ([]record, error) {
+	win := []record{last} // ascending
+	for r := last; r.first > from; {
+		if r.prev == 0 {
+			return nil, fmt.Errorf("%w: chat %s: record %d (index %d) has no predecessor", ErrCorrupt, chatID, r.seq, r.first)
+		}
+		var err error
+		if r, err = t.recordAt(ctx, chatID, r.prev); err != nil {
+			return nil, err
+		}
+		win = append(win, record{})
+		copy(win[1:], win)
+		win[0] = r
+		if full, need := lim.fills(win, from); full {
+			clear(win[need:])
+			win = win[:need]
+		}
+	}
+	return win, nil
+}
+
+// scanForward reads the chat's records from its first one (last.origin) with batched
+// direct gets filtered by the chat's subject, skipping records before from and stopping once
+// the page is full or last is reached.
+func (t *transcripts) scanForward(ctx context.Context, chatID string, last record, from int64, lim pageLimit) ([]record, error) {
 	subj := transcriptSubject(chatID)
 	var out []record
-	for start < before {
+	for start := last.origin; start < last.seq; {
 		recs, more, err := t.scanBatch(ctx, subj, start)
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range recs {
-			if r.seq >= before {
-				return out, nil
+			if r.seq >= last.seq {
+				return append(out, last), nil
 			}
 			if r.last >= from {
 				out = append(out, r)
+				if full, need := lim.fills(out, from); full {
+					return out[:need], nil
+				}
 			}
 		}
 		if !more || len(recs) == 0 {
@@ -285,8 +350,12 @@ func (t *transcripts) scanForward(ctx context.Context, chatID string, start, bef
 		}
 		start = recs[len(recs)-1].seq + 1
 	}
-	return out, nil
+	return append(out, last), nil
 }
+
+// scanBatchBytes bounds the bytes one forward round trip returns, so records skipped
+// before a page cost bounded memory whatever their size.
+const scanBatchBytes = 1 << 20
 
 // scanBatch does one batched direct get: up to readBatch records of subj with stream
 // sequence >= start. more reports that the server has further records. (The server ignores
@@ -299,10 +368,11 @@ func (t *transcripts) scanBatch(ctx context.Context, subj string, start uint64) 
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	req, err := json.Marshal(struct {
-		Seq     uint64 `json:"seq"`
-		NextFor string `json:"next_by_subj"`
-		Batch   int    `json:"batch"`
-	}{start, subj, t.readBatch})
+		Seq      uint64 `json:"seq"`
+		NextFor  string `json:"next_by_subj"`
+		Batch    int    `json:"batch"`
+		MaxBytes int    `json:"max_bytes"`
+	}{start, subj, t.readBatch, scanBatchBytes})
 	if err != nil {
 		return nil, false, fmt.Errorf("jetstore: read request: %w", err)
 	}

@@ -44,7 +44,7 @@ func BenchmarkTranscriptRead(b *testing.B) {
 						rd.forceChain, rd.forceScan = mode == "chain", mode == "scan"
 						i := 0
 						for b.Loop() {
-							recs, err := rd.read(ctx, fmt.Sprintf("c%d", i%chats), from)
+							recs, err := rd.readPage(ctx, fmt.Sprintf("c%d", i%chats), from, noLimit)
 							if err != nil || len(recs) != int(events-from+1) {
 								b.Fatalf("%d records, %v", len(recs), err)
 							}

@@ -26,7 +26,7 @@ func startEngine(t testing.TB, dir string, sync natsserver.SyncPolicy) *natsserv
 
 func newTestTranscripts(t testing.TB, c *natsserver.Conn) (*transcripts, jetstream.Stream) {
 	t.Helper()
-	s, err := c.Stream(context.Background(), eventsStreamConfig())
+	s, err := c.Stream(context.Background(), eventsStreamConfig(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestTranscriptAppendReadConflict(t *testing.T) {
 		t.Fatalf("stale cache: err = %v, want conflict", err)
 	}
 	for from, want := range map[int64]string{0: "[1,2] [3] [4]", 2: "[1,2] [3] [4]", 3: "[3] [4]", 4: "[4]", 5: ""} {
-		recs, err := tr.read(ctx, "a", from)
+		recs, err := tr.readPage(ctx, "a", from, noLimit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func TestTranscriptReadStrategiesAgree(t *testing.T) {
 			rd := newTranscripts(c.NC, c.JS, EventsStream, 10)
 			rd.readBatch = 7
 			rd.forceChain, rd.forceScan = mode == "chain", mode == "scan"
-			recs, err := rd.read(ctx, "long", from)
+			recs, err := rd.readPage(ctx, "long", from, noLimit)
 			if err != nil {
 				t.Fatalf("%s from %d: %v", mode, from, err)
 			}
@@ -153,7 +153,7 @@ func TestTranscriptConcurrentWritersOneWins(t *testing.T) {
 			t.Fatalf("round %d: %d writers succeeded, want exactly 1", round, wins)
 		}
 	}
-	recs, err := tr.read(ctx, "race", 1)
+	recs, err := tr.readPage(ctx, "race", 1, noLimit)
 	if err != nil || len(recs) != 20 {
 		t.Fatalf("read: %d records, %v", len(recs), err)
 	}

@@ -57,7 +57,14 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 	if err != nil {
 		return nil, err
 	}
-	store, err := jetstore.Open(ctx, conn, jetstore.Options{Logger: log})
+	limits := chatLimits(cfg)
+	store, err := jetstore.Open(ctx, conn, jetstore.Options{
+		Logger:             log,
+		MaxTranscriptBytes: cfg.StoreMaxTranscriptBytes,
+		MaxStateBytes:      cfg.StoreMaxStateBytes,
+		MaxFileBytes:       cfg.StoreMaxFileBytes,
+		MaxRecordsPerChat:  int64(limits.MaxEvents) + chatcore.SystemEventReserve,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("chat store: %w", err)
 	}
@@ -99,7 +106,7 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 
 	if p.core, err = chatcore.New(ctx, chatcore.Config{
 		Store: store, Logger: log, Options: opts, Liveness: p.link, NodeName: cfg.Node(),
-		DeferTimers: true,
+		Limits: limits, DeferTimers: true,
 	}); err != nil {
 		p.link.Close()
 		return nil, fmt.Errorf("chat core: %w", err)
@@ -145,6 +152,16 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 	warnFlexVsBayeux(log, cfg, opts)
 	log.Info("chat core ready", "chats", len(p.core.ChatIDs()), "services", servicesText(services))
 	return p, nil
+}
+
+// chatLimits are the chat core's per-chat limits from the configuration.
+func chatLimits(cfg config.Config) chatcore.Limits {
+	return chatcore.Limits{
+		MaxEvents: cfg.ChatMaxEvents, MaxTranscriptBytes: cfg.ChatMaxTranscriptBytes,
+		EventRate: float64(cfg.ChatEventRate), EventBurst: cfg.ChatEventBurst,
+		MaxUserDataBytes: cfg.ChatMaxUserDataBytes, MaxUserDataKeys: cfg.ChatMaxUserDataKeys,
+		MaxUserDataVal: cfg.ChatMaxUserDataValue,
+	}
 }
 
 // warnFlexVsBayeux warns when a CometD customer could be removed while connected: protocol

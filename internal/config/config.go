@@ -52,10 +52,22 @@ type Config struct {
 	NATSReplicas      int           `key:"nats-replicas" help:"Replica count of streams and buckets. 0 means 1 embedded and 3 with nats-url (a single external dev server needs 1)."`
 	StoreSync         string        `key:"store-sync" help:"Embedded store fsync policy: background (acknowledged writes survive a killed process; fsync every store-sync-interval) or always (fsync before every acknowledgement; survives a power cut, much slower). See docs/storage.md."`
 	StoreSyncInterval time.Duration `key:"store-sync-interval" help:"Background fsync period of the embedded store under store-sync background: the most a power cut can lose."`
+	// Store quotas: JetStream max bytes of the stream and buckets (reserved in the engine).
+	StoreMaxTranscriptBytes int64 `key:"store-max-transcript-bytes" help:"Quota of all transcripts (stream CHAT_EVENTS), in bytes; 0 = none of chatgate's own. At the quota every new event is refused (HTTP 503, code 600) and counted (chatgate_store_quota_refusals_total); nothing stored is discarded. Reserved in the engine at start: it must fit its storage."`
+	StoreMaxStateBytes      int64 `key:"store-max-state-bytes" help:"Quota of all chat state documents (bucket CHAT_STATE), in bytes; 0 = none. At the quota new chats and state changes are refused like store-max-transcript-bytes."`
+	StoreMaxFileBytes       int64 `key:"store-max-file-bytes" help:"Quota of all uploaded files (bucket CHAT_FILES), in bytes; 0 = none. At the quota uploads are refused like store-max-transcript-bytes."`
 
 	AllowedOrigins        []string `key:"allowed-origins" help:"Comma-separated browser origins allowed on /genesys/cometd, e.g. https://shop.example.com or *.example.com. Empty allows same-origin browsers only; requests without an Origin header (non-browser clients) are always allowed."`
 	ClientPublishChannels []string `key:"client-publish-channels" help:"Comma-separated Bayeux channel patterns clients may publish to (* one segment, ** any depth), e.g. /bench/**. Service channels (/service/**) are always publishable."`
 	Services              []string `key:"services" help:"Comma-separated chat service names this node serves (/genesys/2/chat/{service}). Empty serves every configured service."`
+
+	ChatMaxEvents          int   `key:"chat-max-events" help:"Most events one chat's transcript may hold. Past it messages, notices, typing and uploads are refused (HTTP 413, code 404); leaving and ending still work."`
+	ChatMaxTranscriptBytes int64 `key:"chat-max-transcript-bytes" help:"Most bytes of stored event JSON one chat's transcript may hold; refused like chat-max-events."`
+	ChatEventRate          int   `key:"chat-event-rate" help:"Events per second one participant may add to one chat, sustained (typing included; leaving is never limited). Over it: HTTP 429, code 500, nothing committed."`
+	ChatEventBurst         int   `key:"chat-event-burst" help:"Events one participant may add to one chat in a burst above chat-event-rate."`
+	ChatMaxUserDataBytes   int   `key:"chat-max-userdata-bytes" help:"Most bytes of userData (keys and values) one chat may hold. Over it the request is refused (HTTP 413, code 401) and nothing changes."`
+	ChatMaxUserDataKeys    int   `key:"chat-max-userdata-keys" help:"Most userData keys one chat may hold; refused like chat-max-userdata-bytes."`
+	ChatMaxUserDataValue   int   `key:"chat-max-userdata-value" help:"Longest userData value, in bytes; refused like chat-max-userdata-bytes."`
 
 	BayeuxTimeout               time.Duration `key:"bayeux-timeout" help:"How long a /meta/connect long-poll is held when nothing is queued (CometD timeout)."`
 	BayeuxInterval              time.Duration `key:"bayeux-interval" help:"Delay the client is advised to wait between connects (CometD interval)."`
@@ -124,6 +136,18 @@ func Default() Config {
 
 		PushQueueSize:   10000,
 		PushConcurrency: 32,
+
+		ChatMaxEvents:          10_000,
+		ChatMaxTranscriptBytes: 8 << 20,
+		ChatEventRate:          5,
+		ChatEventBurst:         20,
+		ChatMaxUserDataBytes:   64 << 10,
+		ChatMaxUserDataKeys:    128,
+		ChatMaxUserDataValue:   16 << 10,
+
+		StoreMaxTranscriptBytes: 2 << 30,
+		StoreMaxStateBytes:      256 << 20,
+		StoreMaxFileBytes:       2 << 30,
 
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -286,6 +310,13 @@ func (c Config) Validate() error {
 		{"bayeux-max-message-bytes", int64(c.BayeuxMaxMessageBytes)},
 		{"push-queue-size", int64(c.PushQueueSize)},
 		{"push-concurrency", int64(c.PushConcurrency)},
+		{"chat-max-events", int64(c.ChatMaxEvents)},
+		{"chat-max-transcript-bytes", c.ChatMaxTranscriptBytes},
+		{"chat-event-rate", int64(c.ChatEventRate)},
+		{"chat-event-burst", int64(c.ChatEventBurst)},
+		{"chat-max-userdata-bytes", int64(c.ChatMaxUserDataBytes)},
+		{"chat-max-userdata-keys", int64(c.ChatMaxUserDataKeys)},
+		{"chat-max-userdata-value", int64(c.ChatMaxUserDataValue)},
 	}
 	for _, p := range ints {
 		if p.n < 1 {
@@ -294,6 +325,17 @@ func (c Config) Validate() error {
 	}
 	if c.BayeuxHandshakesPerMinute < 0 {
 		bad("bayeux-handshakes-per-minute", "must not be negative (0 turns the limit off), got %d", c.BayeuxHandshakesPerMinute)
+	}
+	for _, q := range []struct {
+		key string
+		n   int64
+	}{
+		{"store-max-transcript-bytes", c.StoreMaxTranscriptBytes}, {"store-max-state-bytes", c.StoreMaxStateBytes},
+		{"store-max-file-bytes", c.StoreMaxFileBytes},
+	} {
+		if q.n < 0 {
+			bad(q.key, "must not be negative (0 = no quota), got %d", q.n)
+		}
 	}
 	if c.BayeuxMaxMessageBytes > 0 && c.BayeuxMaxRequestBytes > 0 && int64(c.BayeuxMaxMessageBytes) > c.BayeuxMaxRequestBytes {
 		bad("bayeux-max-message-bytes", "%d exceeds bayeux-max-request-bytes %d", c.BayeuxMaxMessageBytes, c.BayeuxMaxRequestBytes)

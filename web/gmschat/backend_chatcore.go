@@ -118,19 +118,22 @@ func (b *CoreBackend) authenticate(op Op) (chatcore.ChatView, error) {
 	return view, nil
 }
 
-// answer builds the success response with the events from position (PositionNone: none).
+// answer builds the success response with the events from position (PositionNone: none):
+// one bounded page of the transcript (chatcore's page limits); when more events follow,
+// nextPosition points at the first one not sent, so the client's next refresh continues
+// there.
 func (b *CoreBackend) answer(ctx context.Context, view chatcore.ChatView, position int64) (Response, error) {
 	next := view.LastIndex + 1
 	var msgs []Event
 	if position != PositionNone {
-		evs, err := b.Core.Events(ctx, view.ID, position)
+		page, err := b.Core.EventsPage(ctx, view.ID, position, 0, 0)
 		if err != nil {
 			return Response{}, apiError(err)
 		}
 		// The customer never sees coaching (INT) or monitoring (VIP) events.
-		msgs = WireEvents(chatcore.VisibleEvents(evs, chatcore.Client))
-		if n := len(evs); n > 0 && evs[n-1].Index >= next {
-			next = evs[n-1].Index + 1
+		msgs = WireEvents(chatcore.VisibleEvents(page.Events, chatcore.Client))
+		if page.More || page.Next > next {
+			next = page.Next
 		}
 	}
 	return OK(view.ID, view.Customer, view.Alias, view.Ended, next, msgs), nil
@@ -230,6 +233,12 @@ func apiError(err error) error {
 		return wrapErr(CodeFileNotFound, "unknown file", err)
 	case errors.Is(err, chatcore.ErrTooLarge):
 		return wrapErr(CodeMessageTooLarge, "value too large", err)
+	case errors.Is(err, chatcore.ErrTranscriptFull):
+		return wrapErr(CodeTranscriptFull, "chat transcript limit reached", err)
+	case errors.Is(err, chatcore.ErrRateLimited):
+		return wrapErr(CodeRateLimited, "too many events in this chat, slow down", err)
+	case errors.Is(err, chatcore.ErrQuota):
+		return wrapErr(CodeUnavailable, "storage quota reached, retry later", err)
 	case errors.Is(err, chatcore.ErrFileType):
 		return wrapErr(CodeFileTypeForbidden, "file type not allowed", err)
 	case errors.Is(err, chatcore.ErrFileLimit):

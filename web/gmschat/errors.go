@@ -27,6 +27,7 @@ const (
 	CodeMessageTooLarge    Code = 401 // 413 message/notice/nickname/userData value over the limit
 	CodeFileTooLarge       Code = 402 // 413 file over upload-max-file-size
 	CodeFileLimit          Code = 403 // 413 upload-max-files / upload-max-total-size / download-attempts used up
+	CodeTranscriptFull     Code = 404 // 413 the chat's transcript reached its event or byte limit
 	CodeUnsupportedMedia   Code = 410 // 415 request Content-Type not accepted
 	CodeFileTypeForbidden  Code = 411 // 415 file extension not in upload-file-types
 	CodeRateLimited        Code = 500 // 429 too many requests
@@ -51,6 +52,7 @@ var httpStatus = map[Code]int{
 	CodeMessageTooLarge:    http.StatusRequestEntityTooLarge,
 	CodeFileTooLarge:       http.StatusRequestEntityTooLarge,
 	CodeFileLimit:          http.StatusRequestEntityTooLarge,
+	CodeTranscriptFull:     http.StatusRequestEntityTooLarge,
 	CodeUnsupportedMedia:   http.StatusUnsupportedMediaType,
 	CodeFileTypeForbidden:  http.StatusUnsupportedMediaType,
 	CodeRateLimited:        http.StatusTooManyRequests,

@@ -424,10 +424,11 @@ func TestCoreLiveness(t *testing.T) {
 		e.clock.Advance(time.Millisecond)
 		waitFor(t, "customer removed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended && !v.CustomerPresent })
 
-		evs, err := e.core.Events(ctx, cr.ChatID, 1)
-		if err != nil {
-			t.Fatal(err)
+		page, err := e.core.EventsPage(ctx, cr.ChatID, 1, 0, 0)
+		if err != nil || page.More {
+			t.Fatalf("transcript read: more %v, %v", page.More, err)
 		}
+		evs := page.Events
 		var got []string
 		for _, ev := range evs {
 			got = append(got, fmt.Sprintf("%s:%s:%s", ev.Type, ev.From.Type, ev.UserData[chatcore.KeyQuitReason]))
@@ -475,10 +476,11 @@ func TestCoreLiveness(t *testing.T) {
 		waitFor(t, "re-armed once", func() bool { return e.clock.armedAt(coreT0.Add(2 * timeout)) })
 		e.clock.Advance(timeout)
 		waitFor(t, "customer removed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended && !v.CustomerPresent })
-		evs, err := e.core.Events(ctx, cr.ChatID, 1)
-		if err != nil {
-			t.Fatal(err)
+		page, err := e.core.EventsPage(ctx, cr.ChatID, 1, 0, 0)
+		if err != nil || page.More {
+			t.Fatalf("transcript read: more %v, %v", page.More, err)
 		}
+		evs := page.Events
 		var left []string
 		for _, ev := range evs {
 			if ev.Type == chatcore.EventParticipantLeft {

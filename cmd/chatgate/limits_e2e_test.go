@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// Issue 7 item 3 against the real binary: a customer sending the largest messages until the
+// chat's transcript limit answers 413 code 404 (nothing of the refused message stored), then
+// a refresh from position 1 answers one bounded page with nextPosition at its end, and the
+// client pages through the whole transcript.
+func TestGMSRESTTranscriptLimitAndPagedRefresh(t *testing.T) {
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir(),
+		"--chat-max-transcript-bytes", "1600000", "--chat-event-rate", "10000", "--chat-event-burst", "10000")
+	c, _ := createChat(t, p, restSvc, url.Values{"nickname": {"Ann"}})
+	big := strings.Repeat("x", 16<<10)
+	sent := 0
+	var refused gmsResp
+	for i := range 500 { // bounded: the limit stops it near 100
+		r := c.op("send", "message", fmt.Sprintf("%04d%s", i, big[4:]), "transcriptPosition", "0")
+		if r.HTTP != 200 {
+			refused = r
+			break
+		}
+		sent++
+	}
+	if refused.HTTP != 413 || refused.errCode() != 404 || sent < 80 || sent > 100 {
+		t.Fatalf("after %d messages: %+v", sent, refused)
+	}
+	total := int64(1 + sent)
+	first := c.refresh(1)
+	if n := int64(len(first.Messages)); n == 0 || n >= total || *first.NextPosition != first.Messages[n-1].Index+1 {
+		t.Fatalf("first page: %d of %d events, nextPosition %d", n, total, *first.NextPosition)
+	}
+	size := 0
+	for _, m := range first.Messages {
+		size += len(m.Text)
+	}
+	if size > 1<<20 {
+		t.Fatalf("first page carries %d bytes of text", size)
+	}
+	var got []int64
+	for from := int64(1); ; {
+		r := c.refresh(from)
+		for _, m := range r.Messages {
+			got = append(got, m.Index)
+		}
+		if *r.NextPosition == from {
+			t.Fatalf("no progress at %d", from)
+		}
+		from = *r.NextPosition
+		if from > total {
+			break
+		}
+	}
+	if int64(len(got)) != total {
+		t.Fatalf("paged through %d events, want %d", len(got), total)
+	}
+	for i, idx := range got {
+		if idx != int64(i+1) {
+			t.Fatalf("event %d has index %d", i, idx)
+		}
+	}
+	// Full, the chat still ends.
+	if r := c.op("disconnect"); r.HTTP != 200 || !r.ChatEnded {
+		t.Fatalf("disconnect from a full chat: %+v", r)
+	}
+}
+
+// A participant adding events faster than chat-event-rate gets 429 code 500 and nothing is
+// committed; typing counts.
+func TestGMSRESTEventRateLimit(t *testing.T) {
+	// 1 event/s with bursts of 3: the 10 requests below would need 7 s to stay under it.
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--chat-event-rate", "1", "--chat-event-burst", "3")
+	c, _ := createChat(t, p, restSvc, url.Values{"nickname": {"Ann"}})
+	ok, limited := 0, 0
+	for i := range 10 {
+		op, field := "send", "message"
+		if i%2 == 1 {
+			op, field = "startTyping", ""
+		}
+		r := c.op(op, field, "hi", "transcriptPosition", "0")
+		switch {
+		case r.HTTP == 200:
+			ok++
+		case r.HTTP == 429 && r.errCode() == 500:
+			limited++
+		default:
+			t.Fatalf("%s: %+v", op, r)
+		}
+	}
+	if limited == 0 || ok < 3 || ok > 6 {
+		t.Fatalf("%d accepted, %d limited", ok, limited)
+	}
+	if all := c.refresh(1); int64(len(all.Messages)) != int64(1+ok) {
+		t.Fatalf("transcript holds %d events after %d accepted", len(all.Messages), ok)
+	}
+}
