@@ -160,6 +160,8 @@ type Core struct {
 	limits Limits
 	stTO   time.Duration
 
+	refused refusals
+
 	lmu       sync.RWMutex
 	listeners []*listenerEntry
 
@@ -844,6 +846,17 @@ func validText(s string, maxLen int, what string) error {
 }
 
 func (co *Core) checkUserData(ud map[string]string, existing map[string]string) error {
+	if err := co.userDataFits(ud, existing); err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			co.refused.userData.Add(1)
+		}
+		return err
+	}
+	return nil
+}
+
+// userDataFits checks ud merged into existing against the userData limits.
+func (co *Core) userDataFits(ud map[string]string, existing map[string]string) error {
 	n := len(existing)
 	total := 0
 	for k, v := range existing {

@@ -32,6 +32,16 @@
 //     chat from its state and fires at once what fell due while the node was down. One heap
 //     (internal/deadline) holds one deadline per chat, driven by the injected Clock.
 //
+// # Bounded by construction
+//
+// Nothing a client sends can make one chat, or one read, grow without bound: a chat's
+// transcript stops at Limits.MaxEvents / MaxTranscriptBytes (ErrTranscriptFull; leaving and
+// ending stay possible), each participant's events are rate limited on the Core's clock
+// (ErrRateLimited), and the transcript is only ever read one page at a time (EventsPage:
+// at most Limits.MaxPageEvents events and MaxPageBytes bytes, Page.Next is the GMS
+// nextPosition), by callers and by the Core's own re-reads, so a read's memory is one page
+// whatever the transcript's length. The store's own quotas surface as ErrQuota.
+//
 // docs/chatcore.md lists the rules as implemented and every choice chatgate made where the
 // Genesys material is silent.
 package chatcore

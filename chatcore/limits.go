@@ -2,6 +2,7 @@ package chatcore
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"golang.org/x/time/rate"
 )
@@ -29,9 +30,11 @@ func (co *Core) admit(c *chat, t *txn, size int64) error {
 	}
 	lim := co.limits
 	if n := c.st.LastIndex + int64(len(t.events)); n > int64(lim.MaxEvents) {
+		co.refused.transcriptFull.Add(1)
 		return fmt.Errorf("chat %s: %d events (limit %d): %w", c.id, n, lim.MaxEvents, ErrTranscriptFull)
 	}
 	if b := c.st.TranscriptBytes + size; b > lim.MaxTranscriptBytes {
+		co.refused.transcriptFull.Add(1)
 		return fmt.Errorf("chat %s: transcript of %d bytes (limit %d): %w", c.id, b, lim.MaxTranscriptBytes, ErrTranscriptFull)
 	}
 	if c.limiters == nil {
@@ -45,6 +48,7 @@ func (co *Core) admit(c *chat, t *txn, size int64) error {
 		}
 		// Every bucket is checked before any is drawn from: a refusal leaves them as they were.
 		if l.TokensAt(t.now) < float64(n) {
+			co.refused.rateLimited.Add(1)
 			return fmt.Errorf("chat %s: user %.32q over %g events/s: %w", c.id, user, lim.EventRate, ErrRateLimited)
 		}
 	}
@@ -52,4 +56,30 @@ func (co *Core) admit(c *chat, t *txn, size int64) error {
 		c.limiters[user].AllowN(t.now, n)
 	}
 	return nil
+}
+
+// Stats is a snapshot of the Core's memory and limit counters (for metrics).
+type Stats struct {
+	// ChatsInMemory is how many chats the Core holds in memory (live chats, and ended ones
+	// not yet released).
+	ChatsInMemory int
+	// TranscriptFull, RateLimited and UserDataRefused count the operations refused by
+	// each per-chat limit since New.
+	TranscriptFull, RateLimited, UserDataRefused uint64
+}
+
+// refusals are the Core's limit counters.
+type refusals struct {
+	transcriptFull, rateLimited, userData atomic.Uint64
+}
+
+// Stats returns the Core's counters; it takes the Core's map lock only briefly.
+func (co *Core) Stats() Stats {
+	co.mu.RLock()
+	n := len(co.chats)
+	co.mu.RUnlock()
+	return Stats{
+		ChatsInMemory: n, TranscriptFull: co.refused.transcriptFull.Load(),
+		RateLimited: co.refused.rateLimited.Load(), UserDataRefused: co.refused.userData.Load(),
+	}
 }

@@ -112,3 +112,66 @@ func (c *bayeuxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.refusals, prometheus.CounterValue, float64(n), reason)
 	}
 }
+
+// ChatCoreStats is the snapshot the chat-core collector exports; it mirrors chatcore.Stats
+// and jetstore.Usage so that the collector can be tested without a store.
+type ChatCoreStats struct {
+	ChatsInMemory int
+	// Refusals by per-chat limit: transcript_full, event_rate, userdata.
+	Refusals map[string]uint64
+	// StoreBytes and StoreQuotaBytes by part (transcripts, states, files); a quota of 0 is
+	// none. StoreOK is false when the store could not be asked (the byte gauges are then
+	// left out of the scrape rather than reported as 0).
+	StoreOK            bool
+	StoreBytes         map[string]uint64
+	StoreQuotaBytes    map[string]int64
+	StoreQuotaRefusals uint64
+}
+
+type chatCoreCollector struct {
+	stats                          func() ChatCoreStats
+	inMemory, refusals             *prometheus.Desc
+	storeBytes, quota, quotaRefuse *prometheus.Desc
+}
+
+// NewChatCoreCollector exports stats() as chatgate_chatcore_chats_in_memory,
+// chatgate_chat_limit_refusals_total{limit}, chatgate_store_bytes{part},
+// chatgate_store_quota_bytes{part} and chatgate_store_quota_refusals_total.
+func NewChatCoreCollector(stats func() ChatCoreStats) prometheus.Collector {
+	return &chatCoreCollector{
+		stats:       stats,
+		inMemory:    prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "chatcore", "chats_in_memory"), "Chats the chat core holds in memory (live ones; ended chats are released once their end is stored and delivered).", nil, nil),
+		refusals:    prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "chat", "limit_refusals_total"), "Chat operations refused by a per-chat limit, by limit (transcript_full, event_rate, userdata).", []string{"limit"}, nil),
+		storeBytes:  prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "store", "bytes"), "Bytes the chat store holds, by part (transcripts, states, files).", []string{"part"}, nil),
+		quota:       prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "store", "quota_bytes"), "Quota of each part of the chat store in bytes (0: none of chatgate's own).", []string{"part"}, nil),
+		quotaRefuse: prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "store", "quota_refusals_total"), "Writes the chat store refused because a quota (or the engine's storage) was full.", nil, nil),
+	}
+}
+
+var (
+	chatLimits = []string{"transcript_full", "event_rate", "userdata"}
+	storeParts = []string{"transcripts", "states", "files"}
+)
+
+func (c *chatCoreCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.inMemory
+	ch <- c.refusals
+	ch <- c.storeBytes
+	ch <- c.quota
+	ch <- c.quotaRefuse
+}
+
+func (c *chatCoreCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	ch <- prometheus.MustNewConstMetric(c.inMemory, prometheus.GaugeValue, float64(s.ChatsInMemory))
+	for _, l := range chatLimits {
+		ch <- prometheus.MustNewConstMetric(c.refusals, prometheus.CounterValue, float64(s.Refusals[l]), l)
+	}
+	for _, p := range storeParts {
+		if s.StoreOK {
+			ch <- prometheus.MustNewConstMetric(c.storeBytes, prometheus.GaugeValue, float64(s.StoreBytes[p]), p)
+		}
+		ch <- prometheus.MustNewConstMetric(c.quota, prometheus.GaugeValue, float64(s.StoreQuotaBytes[p]), p)
+	}
+	ch <- prometheus.MustNewConstMetric(c.quotaRefuse, prometheus.CounterValue, float64(s.StoreQuotaRefusals))
+}

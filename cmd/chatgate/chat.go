@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/chatgate/chatgate/bayeux"
 	"github.com/chatgate/chatgate/chatcore"
@@ -144,6 +145,10 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 		p.stop()
 		return nil, fmt.Errorf("chat metrics: %w", err)
 	}
+	if err := surface.Registry().Register(web.NewChatCoreCollector(chatCoreStats(p.core, store, log))); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("chat core metrics: %w", err)
+	}
 	p.core.StartTimers()
 
 	if configFile != "" {
@@ -152,6 +157,28 @@ func startChat(ctx context.Context, cfg config.Config, configFile string, log *s
 	warnFlexVsBayeux(log, cfg, opts)
 	log.Info("chat core ready", "chats", len(p.core.ChatIDs()), "services", servicesText(services))
 	return p, nil
+}
+
+// chatCoreStats reads the core's counters and the store's usage for a metrics scrape.
+func chatCoreStats(core *chatcore.Core, store *jetstore.Store, log *slog.Logger) func() web.ChatCoreStats {
+	return func() web.ChatCoreStats {
+		cs := core.Stats()
+		out := web.ChatCoreStats{
+			ChatsInMemory: cs.ChatsInMemory,
+			Refusals:      map[string]uint64{"transcript_full": cs.TranscriptFull, "event_rate": cs.RateLimited, "userdata": cs.UserDataRefused},
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		u, err := store.Usage(ctx)
+		if err != nil {
+			log.Warn("metrics: store usage not readable", "err", err)
+		}
+		out.StoreOK = err == nil
+		out.StoreBytes = map[string]uint64{"transcripts": u.TranscriptBytes, "states": u.StateBytes, "files": u.FileBytes}
+		out.StoreQuotaBytes = map[string]int64{"transcripts": u.MaxTranscriptBytes, "states": u.MaxStateBytes, "files": u.MaxFileBytes}
+		out.StoreQuotaRefusals = u.QuotaRefusals
+		return out
+	}
 }
 
 // chatLimits are the chat core's per-chat limits from the configuration.

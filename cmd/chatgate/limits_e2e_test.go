@@ -67,6 +67,19 @@ func TestGMSRESTTranscriptLimitAndPagedRefresh(t *testing.T) {
 	if r := c.op("disconnect"); r.HTTP != 200 || !r.ChatEnded {
 		t.Fatalf("disconnect from a full chat: %+v", r)
 	}
+	_, metrics := httpGet(t, p.url("/metrics"))
+	for sample, want := range map[string]string{
+		`chatgate_chat_limit_refusals_total{limit="transcript_full"}`: "1",
+		`chatgate_store_quota_bytes{part="transcripts"}`:             "2.147483648e+09",
+		`chatgate_store_quota_refusals_total`:                         "0",
+	} {
+		if v, ok := metricValue(metrics, sample); !ok || v != want {
+			t.Errorf("%s = %q (present %v), want %s", sample, v, ok, want)
+		}
+	}
+	if v, ok := metricValue(metrics, `chatgate_store_bytes{part="transcripts"}`); !ok || v == "0" {
+		t.Errorf("store bytes %q (present %v)", v, ok)
+	}
 }
 
 // A participant adding events faster than chat-event-rate gets 429 code 500 and nothing is
@@ -96,5 +109,9 @@ func TestGMSRESTEventRateLimit(t *testing.T) {
 	}
 	if all := c.refresh(1); int64(len(all.Messages)) != int64(1+ok) {
 		t.Fatalf("transcript holds %d events after %d accepted", len(all.Messages), ok)
+	}
+	_, metrics := httpGet(t, p.url("/metrics"))
+	if v, _ := metricValue(metrics, `chatgate_chat_limit_refusals_total{limit="event_rate"}`); v != fmt.Sprint(limited) {
+		t.Fatalf("event_rate refusals %q, want %d", v, limited)
 	}
 }
