@@ -84,7 +84,7 @@ func TestRestartRederivesQueues(t *testing.T) {
 
 func countNotices(t *testing.T, h *harness, chatID string) int {
 	t.Helper()
-	evs, err := h.core.Events(context.Background(), chatID, 1)
+	evs, err := transcript(context.Background(), h.core, chatID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,4 +95,20 @@ func countNotices(t *testing.T, h *harness, chatID string) int {
 		}
 	}
 	return n
+}
+
+// transcript reads a chat's whole transcript page by page (chatcore has no whole read).
+func transcript(ctx context.Context, co *chatcore.Core, chatID string) ([]chatcore.Event, error) {
+	var out []chatcore.Event
+	for from := int64(1); ; {
+		p, err := co.EventsPage(ctx, chatID, from, 0, 0)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p.Events...)
+		if !p.More {
+			return out, nil
+		}
+		from = p.Next
+	}
 }

@@ -244,7 +244,7 @@ func TestRules(t *testing.T) {
 			cr := h.chat("sales", nil)
 			var notice chatcore.Event
 			eventually(t, "the no-agent notice", func() bool {
-				evs, err := h.core.Events(ctx, cr.ChatID, 1)
+				evs, err := transcript(ctx, h.core, cr.ChatID)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -274,7 +274,7 @@ func TestRules(t *testing.T) {
 			if _, err := h.core.SystemNotice(ctx, cr.ChatID, "marker", nil); err != nil {
 				t.Fatal(err)
 			}
-			evs, _ := h.core.Events(ctx, cr.ChatID, 1)
+			evs, _ := transcript(ctx, h.core, cr.ChatID)
 			n := 0
 			for _, ev := range evs {
 				if ev.UserData[NoticeKey] != "" {
@@ -293,7 +293,7 @@ func TestRules(t *testing.T) {
 			cr := h.chat("sales", nil)
 			h.wantOffered("a", cr.ChatID)
 			h.r.settle()
-			evs, _ := h.core.Events(ctx, cr.ChatID, 1)
+			evs, _ := transcript(ctx, h.core, cr.ChatID)
 			for _, ev := range evs {
 				if ev.Type == chatcore.EventNotice {
 					t.Fatalf("notice sent: %+v", ev)

@@ -70,7 +70,7 @@ func TestGMSRESTTranscriptLimitAndPagedRefresh(t *testing.T) {
 	_, metrics := httpGet(t, p.url("/metrics"))
 	for sample, want := range map[string]string{
 		`chatgate_chat_limit_refusals_total{limit="transcript_full"}`: "1",
-		`chatgate_store_quota_bytes{part="transcripts"}`:             "2.147483648e+09",
+		`chatgate_store_quota_bytes{part="transcripts"}`:              "2.147483648e+09",
 		`chatgate_store_quota_refusals_total`:                         "0",
 	} {
 		if v, ok := metricValue(metrics, sample); !ok || v != want {
