@@ -27,6 +27,12 @@ export class Connection {
     return this.state === "online";
   }
 
+  // transport is the CometD transport in use ("websocket", "long-polling"), for diagnostics.
+  get transport() {
+    const t = this.cometd && this.cometd.getTransport();
+    return t ? t.type : null;
+  }
+
   #setState(s) {
     if (this.state === s) return;
     this.state = s;

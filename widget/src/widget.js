@@ -11,7 +11,7 @@
 // the message was delivered and is marked sent; only otherwise is it marked failed, and a
 // retry reconciles once more before it publishes again. See docs/widget.md.
 
-import { Connection } from "./connection.js";
+import { SharedConnection } from "./tabs.js";
 import { Store } from "./storage.js";
 import { el, link, linkify, safeHref, formatBytes } from "./dom.js";
 import { build, field } from "./view.js";
@@ -49,8 +49,11 @@ export class Widget {
     const saved = this.store.load();
     if (saved) this.#restore(saved);
     else this.#showForm();
-    window.addEventListener("offline", () => this.#banner());
-    window.addEventListener("online", () => this.#banner());
+    this.onNet = () => this.#banner();
+    this.onStorage = (e) => this.#storageChanged(e);
+    window.addEventListener("offline", this.onNet);
+    window.addEventListener("online", this.onNet);
+    window.addEventListener("storage", this.onStorage);
     if (cfg.open) this.open();
   }
 
@@ -251,7 +254,7 @@ export class Widget {
 
   #connect() {
     if (this.conn) return;
-    this.conn = new Connection({
+    this.conn = new SharedConnection({
       base: this.cfg.server,
       service: this.cfg.service,
       cometd: this.cfg.cometd,
@@ -719,7 +722,34 @@ export class Widget {
     if (this.session) this.store.save(this.session);
   }
 
+  // storageChanged follows another tab of this browser: a chat started there appears here
+  // (this tab then shares the leader's connection), a new chat started after the end too.
+  #storageChanged(e) {
+    if (e.key !== this.store.key) return;
+    const mine = this.session;
+    if (mine && !mine.ended) return; // an active chat is followed over the connection
+    const saved = this.store.load();
+    if (saved && (!mine || saved.chatId !== mine.chatId)) {
+      this.v.log.replaceChildren();
+      this.pending = [];
+      this.ahead.clear();
+      this.#restore(saved);
+      if (this.isOpen) this.#focusMain();
+    } else if (!saved && mine && this.phase === "ended") {
+      this.session = null;
+      this.v.log.replaceChildren();
+      this.#setUnread(0);
+      this.#showForm();
+    }
+  }
+
   destroy() {
+    window.removeEventListener("offline", this.onNet);
+    window.removeEventListener("online", this.onNet);
+    window.removeEventListener("storage", this.onStorage);
+    clearTimeout(this.startTimer);
+    clearTimeout(this.typingTimer);
+    for (const p of this.pending) clearTimeout(p.timer);
     if (this.conn) this.conn.stop();
     this.conn = null;
     this.host.remove();

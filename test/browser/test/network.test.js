@@ -11,7 +11,7 @@ import { launch, newPage, w, screenshot } from "../lib/browser.js";
 import { NoWebSocketProxy } from "../lib/http-proxy.js";
 import { session, otherSide, startChat, type, items, waitItem, assertNoDuplicates } from "../lib/chat.js";
 
-const transport = (p) => p.evaluate(() => window.ChatGate.widget.conn?.cometd?.getTransport()?.type);
+const transport = (p) => p.evaluate(() => window.ChatGate.widget.conn?.transport);
 
 describe("widget on a bad network", () => {
   let server, browser, other;

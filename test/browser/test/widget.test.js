@@ -197,24 +197,68 @@ describe("widget on the demo page", () => {
     await ctx.close();
   });
 
-  it("two tabs of one browser show the same chat", async () => {
+  it("several tabs of one browser: one chat, one CometD connection, the next tab takes over", async () => {
     const ctx = await browser.newContext();
-    const a = await page(ctx);
+    // openSockets counts the page's websockets to /genesys/cometd that are open now.
+    const track = (p) => {
+      p.sockets = new Set();
+      p.on("websocket", (ws) => {
+        if (!ws.url().includes("/genesys/cometd")) return;
+        p.sockets.add(ws);
+        ws.on("close", () => p.sockets.delete(ws));
+      });
+      return p;
+    };
+    const a = track(await page(ctx));
     await a.goto(`${server.httpURL}/`);
-    const s = await startChat(a, { name: "Tab" });
-    const b = await page(ctx);
+    const b = track(await page(ctx));
     await b.goto(`${server.httpURL}/`);
+    await w(b, ".launcher").waitFor();
+    const s = await startChat(a, { name: "Tab" });
+    // Tab B follows the chat started in tab A without a connection of its own.
     await w(b, ".launcher").click();
+    await w(b, "textarea.msg-input").waitFor({ state: "visible" });
+    const c = track(await page(ctx));
+    await c.goto(`${server.httpURL}/`);
+    await w(c, ".launcher").click();
+    await w(c, "textarea.msg-input").waitFor({ state: "visible" });
+
     await type(a, "from tab A");
     await waitItem(a, "from tab A", { state: "sent" });
     await waitItem(b, "from tab A");
+    await waitItem(c, "from tab A");
     await type(b, "from tab B");
     await waitItem(b, "from tab B", { state: "sent" });
     await waitItem(a, "from tab B");
+    await waitItem(c, "from tab B");
+    const leaders = async (ps) => Promise.all(ps.map((p) => p.evaluate(() => window.ChatGate.widget.conn?.leader === true)));
+    assert.deepEqual(await leaders([a, b, c]), [true, false, false]);
+    assert.deepEqual([a, b, c].map((p) => p.sockets.size), [1, 0, 0], "one websocket for the three tabs");
+
+    // The leading tab closes: one of the others takes over with a connection of its own.
+    await a.close();
+    const next = await waitFor("a new leading tab", async () => {
+      const l = await leaders([b, c]);
+      return l.filter(Boolean).length === 1 && (l[0] ? b : c);
+    });
+    await waitFor("the new leader's websocket", () => next.sockets.size === 1);
+    const rest = next === b ? c : b;
+    assert.equal(rest.sockets.size, 0);
+    await other.say(s, "after the takeover");
+    await waitItem(b, "after the takeover");
+    await waitItem(c, "after the takeover");
+    await type(rest, "from the follower");
+    await waitItem(rest, "from the follower", { state: "sent" });
+    await waitItem(next, "from the follower");
+
     const t = await other.transcript(s);
-    assert.deepEqual(t.messages.filter((e) => e.type === "Message").map((e) => e.text), ["from tab A", "from tab B"]);
-    assertNoDuplicates(await items(a));
-    assertNoDuplicates(await items(b));
+    assert.deepEqual(t.messages.filter((e) => e.type === "Message").map((e) => e.text),
+      ["from tab A", "from tab B", "after the takeover", "from the follower"]);
+    for (const p of [b, c]) {
+      const list = await items(p);
+      assertNoDuplicates(list);
+      assert.equal(list.filter((i) => i.kind === "own").length, 4);
+    }
     await ctx.close();
   });
 
