@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // errBodyLimit is returned by limitReader once the limit is passed.
@@ -230,6 +232,11 @@ func DecodeData(raw []byte, lim Limits) (*Request, error) {
 	if int64(len(raw)) > lim.MaxBodyBytes {
 		return nil, Errorf(CodeBodyTooLarge, "request data is larger than %d bytes", lim.MaxBodyBytes)
 	}
+	// encoding/json turns invalid UTF-8 and lone surrogate escapes into U+FFFD without an
+	// error, so they are refused here, on the raw bytes, with the answer form bodies get.
+	if !jsonTextValid(raw) {
+		return nil, Errorf(CodeMalformed, "fields must be UTF-8 text")
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var obj map[string]json.RawMessage
@@ -265,6 +272,70 @@ func DecodeData(raw []byte, lim Limits) (*Request, error) {
 		}
 	}
 	return s.req, nil
+}
+
+// jsonTextValid reports whether raw is valid UTF-8 and every \u escape in its strings is a
+// scalar value: a high surrogate escape must be followed by a low one, a low one must not
+// stand alone. Malformed escapes are left to the JSON decoder, which reports them.
+func jsonTextValid(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		switch c {
+		case '"':
+			inString = false
+		case '\\':
+			if i+1 < len(raw) && raw[i+1] != 'u' {
+				i++ // a one-character escape, possibly \" or \\
+				continue
+			}
+			r, ok := hexEscape(raw, i)
+			if !ok {
+				continue
+			}
+			i += 5 // the escape is raw[i-5:i+1]
+			if !utf16.IsSurrogate(r) {
+				continue
+			}
+			if r >= 0xDC00 {
+				return false // a low surrogate first
+			}
+			lo, ok := hexEscape(raw, i+1)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return false // a high surrogate not followed by a low one
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// hexEscape decodes the \uXXXX escape starting at raw[i]; ok is false if there is none.
+func hexEscape(raw []byte, i int) (rune, bool) {
+	if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, h := range raw[i+2 : i+6] {
+		switch {
+		case h >= '0' && h <= '9':
+			r = r<<4 | rune(h-'0')
+		case h >= 'a' && h <= 'f':
+			r = r<<4 | rune(h-'a'+10)
+		case h >= 'A' && h <= 'F':
+			r = r<<4 | rune(h-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 func decodeUserDataJSON(s *fieldSink, v json.RawMessage) error {

@@ -45,6 +45,23 @@ func checkDecoded(t *testing.T, req *Request, err error, lim Limits) {
 	}
 }
 
+// checkNoInventedReplacement asserts that a decoded JSON request holds U+FFFD only where the
+// client sent it (raw, or as an escape): invalid UTF-8 and lone surrogates must be refused,
+// never silently replaced (issue 7 item 10).
+func checkNoInventedReplacement(t *testing.T, raw string, req *Request) {
+	t.Helper()
+	if req == nil || strings.Contains(raw, "\uFFFD") || strings.Contains(strings.ToLower(raw), `\ufffd`) {
+		return
+	}
+	for _, m := range []map[string]string{req.Fields, req.UserData} {
+		for k, v := range m {
+			if strings.ContainsRune(k+v, utf8.RuneError) {
+				t.Fatalf("field %q holds U+FFFD the client did not send", k)
+			}
+		}
+	}
+}
+
 var fuzzLimits = Limits{MaxBodyBytes: 4096, MaxFields: 16, MaxKeyBytes: 64, MaxValueBytes: 512, MaxFileBytes: 1024}
 
 // FuzzDecodeForm feeds a body with a Content-Type through DecodeForm (urlencoded, multipart
@@ -55,6 +72,8 @@ func FuzzDecodeForm(f *testing.F) {
 	f.Add("multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"secureKey\"\r\n\r\nk\r\n--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"C:\\\\fakepath\\\\a.png\"\r\nContent-Type: image/png\r\n\r\nPNG\r\n--XX--\r\n")
 	f.Add("multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"userData[file-description]\"\r\n\r\nd\r\n--XX")
 	f.Add("application/json", `{"nickname":"Bo","userData":{"k":"v","n":1},"transcriptPosition":3}`)
+	f.Add("application/json", `{"secureKey":"k","message":"a\ud800b"}`)
+	f.Add("application/json; charset=utf-8", "{\"secureKey\":\"k\",\"message\":\"\xff\"}")
 	f.Add("", "")
 	f.Fuzz(func(t *testing.T, ct, body string) {
 		r, err := http.NewRequest(http.MethodPost, "/genesys/2/chat/svc", strings.NewReader(body))
@@ -66,6 +85,9 @@ func FuzzDecodeForm(f *testing.F) {
 		}
 		req, err := DecodeForm(r, fuzzLimits)
 		checkDecoded(t, req, err, fuzzLimits)
+		if err == nil && strings.Contains(ct, "json") {
+			checkNoInventedReplacement(t, body, req)
+		}
 		if err == nil {
 			if _, perr := req.Position(); perr != nil {
 				var ae *APIError
@@ -87,9 +109,14 @@ func FuzzDecodeData(f *testing.F) {
 	f.Add([]byte(`{"transcriptPosition":12}`))
 	f.Add([]byte(`[1,2]`))
 	f.Add([]byte(`{"a":"\ud800"}`))
+	f.Add([]byte(`{"message":"\ud83d\ude00","userData":{"k":"\udc00"}}`))
+	f.Add([]byte("{\"message\":\"\xed\xa0\x80\"}"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		req, err := DecodeData(raw, fuzzLimits)
 		checkDecoded(t, req, err, fuzzLimits)
+		if err == nil {
+			checkNoInventedReplacement(t, string(raw), req)
+		}
 		if _, err := ParseComet("svc", raw, fuzzLimits); err != nil {
 			checkDecoded(t, nil, err, fuzzLimits)
 		}

@@ -300,3 +300,8 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// rawJSON is a data value sent on the wire exactly as written.
+type rawJSON string
+
+func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }

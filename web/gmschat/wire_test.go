@@ -75,6 +75,15 @@ func TestDecodeFormErrors(t *testing.T) {
 		{"json trailing", "application/json", `{"a":"b"} {}`, CodeMalformed},
 		{"json userData not object", "application/json", `{"userData":"x"}`, CodeInvalidField},
 		{"json userData nested", "application/json", `{"userData":{"a":{"b":1}}}`, CodeInvalidField},
+		{"json invalid utf-8", "application/json", "{\"message\":\"a\xff\xfeb\"}", CodeMalformed},
+		{"json invalid utf-8 in a key", "application/json", "{\"mess\xc3age\":\"a\"}", CodeMalformed},
+		{"json lone high surrogate", "application/json", `{"message":"a\ud800b"}`, CodeMalformed},
+		{"json high surrogate at the end", "application/json", `{"message":"\uD83D"}`, CodeMalformed},
+		{"json lone low surrogate", "application/json", `{"message":"\udc00"}`, CodeMalformed},
+		{"json two high surrogates", "application/json", `{"message":"\ud83d\ud83d"}`, CodeMalformed},
+		{"json surrogate in userData", "application/json", `{"userData":{"k":"\udfff"}}`, CodeMalformed},
+		{"json surrogate in a key", "application/json", `{"userData":{"\ud800":"v"}}`, CodeMalformed},
+		{"json NUL escape", "application/json", `{"message":"a\u0000"}`, CodeMalformed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -119,6 +128,29 @@ func TestDecodeFormJSONBody(t *testing.T) {
 	}
 	if _, ok := req.UserData["gone"]; ok {
 		t.Error("null userData value must be absent")
+	}
+}
+
+// TestDecodeDataValidEscapes checks that the surrogate check refuses nothing valid: a pair,
+// escaped backslashes and quotes before a u, and real UTF-8.
+func TestDecodeDataValidEscapes(t *testing.T) {
+	cases := map[string]string{
+		`{"message":"\ud83d\ude00"}`:       "\U0001F600",
+		`{"message":"\\ud800"}`:            `\ud800`,
+		`{"message":"\"\\\u00e9"}`:         `"\é`,
+		`{"message":"grüße 😀"}`:            "grüße 😀",
+		`{"message":"\uFFFD is U+FFFD"}`:   "\uFFFD is U+FFFD",
+		`{"ud800":"x","message":"\u0041"}`: "A",
+	}
+	for raw, want := range cases {
+		req, err := DecodeData([]byte(raw), Limits{})
+		if err != nil {
+			t.Errorf("%s: %v", raw, err)
+			continue
+		}
+		if got := req.Value("message"); got != want {
+			t.Errorf("%s: message %q, want %q", raw, got, want)
+		}
 	}
 }
 
