@@ -18,6 +18,7 @@ func TestRestartRederivesQueues(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Default = Service{NoAgentNotice: "please wait"} })
 
 	late := h.chat("sales", nil) // created first, waits last (held, then the customer writes)
+	h.r.settle()                 // nobody is logged in: it waits, with a notice
 	h.login("a", 1, "sales")
 	h.state("a", StateReady)
 	h.wantOffered("a", late.ChatID)
@@ -37,7 +38,7 @@ func TestRestartRederivesQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the no-agent notices", func() bool {
-		return countNotices(t, h, c2) == 1 && countNotices(t, h, late.ChatID) == 1
+		return countNotices(t, h, c2) == 1 && countNotices(t, h, late.ChatID) == 2 // one per wait
 	})
 	// c takes busy and keeps it across the restart; it passes on the others.
 	h.login("c", 4, "sales")
@@ -77,8 +78,11 @@ func TestRestartRederivesQueues(t *testing.T) {
 	if _, err := h.core.SystemNotice(ctx, c2, "marker", nil); err != nil { // a later event: notices before it are committed
 		t.Fatal(err)
 	}
-	if n := countNotices(t, h, c2); n != 1 {
-		t.Fatalf("c2 got %d no-agent notices", n)
+	if _, err := h.core.SystemNotice(ctx, late.ChatID, "marker", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := countNotices(t, h, c2), countNotices(t, h, late.ChatID); n != 1 || m != 2 {
+		t.Fatalf("no-agent notices after the restart: %d and %d", n, m)
 	}
 }
 

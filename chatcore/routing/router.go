@@ -28,7 +28,7 @@ type Router struct {
 
 	mu         sync.Mutex
 	closed     bool
-	dirty      map[string]time.Time // chats to re-read (from the listener) → first mark
+	dirty      map[string]marks // chats to re-read (from the listener)
 	agents     map[string]*agent
 	queues     map[string]*queue
 	entries    map[string]*entry               // waiting or offered chats
@@ -65,7 +65,7 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	}
 	r := &Router{
 		cfg: cfg, core: cfg.Core, clock: cfg.Clock, log: cfg.Logger.With("component", "routing"),
-		dirty: map[string]time.Time{}, agents: map[string]*agent{}, queues: map[string]*queue{},
+		dirty: map[string]marks{}, agents: map[string]*agent{}, queues: map[string]*queue{},
 		entries: map[string]*entry{}, preferring: map[string]map[string]*entry{},
 		handling: map[string]map[string]time.Time{}, load: map[string]int{},
 		last: map[string]lastRec{}, waitRecs: map[string]waitRec{}, dl: deadline.New(), st: newCounters(),
@@ -82,14 +82,21 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	// Listener first, then every chat: a change made during the scan is looked at again.
 	r.remove = cfg.Core.AddListener(chatcore.ListenerFuncs{
 		Event: func(v chatcore.ChatView, ev chatcore.Event) {
-			if ev.Type == chatcore.EventParticipantJoined || ev.Type == chatcore.EventParticipantLeft {
-				r.mark(v.ID)
+			switch {
+			case ev.Type == chatcore.EventParticipantLeft && ev.From.Type != chatcore.Client,
+				ev.Type == chatcore.EventParticipantJoined && ev.From.Type == chatcore.Client:
+				r.markWait(v.ID, true) // may start a wait (an agent or bot left; a regular chat began)
+			case ev.Type == chatcore.EventParticipantJoined || ev.Type == chatcore.EventParticipantLeft:
+				r.markWait(v.ID, false)
 			}
 		},
-		Properties: func(v chatcore.ChatView, _ map[string]string) { r.mark(v.ID) },
+		Properties: func(v chatcore.ChatView, changed map[string]string) {
+			s, ok := changed[chatcore.PropAsyncStatus]
+			r.markWait(v.ID, ok && s != "" && s[0] != '-' && s != "0")
+		},
 	})
 	for _, id := range cfg.Core.ChatIDs() {
-		r.dirty[id] = now
+		r.dirty[id] = marks{first: now}
 	}
 	r.starting = true
 	r.step()
@@ -142,17 +149,29 @@ func (r *Router) settle() {
 	}
 }
 
-// mark queues a chat to be re-read by the loop (the listener; never blocks).
-func (r *Router) mark(chatID string) {
+// marks say when a chat was marked: first since it was last read, and the latest change
+// that can start a wait (so a wait starts when it did, not when the loop got to it).
+type marks struct{ first, waitFrom time.Time }
+
+// mark queues a chat to be re-read by the loop (never blocks).
+func (r *Router) mark(chatID string) { r.markWait(chatID, false) }
+
+// markWait is mark from the listener; waitStart says the change may start a wait.
+func (r *Router) markWait(chatID string, waitStart bool) {
 	now := r.clock.Now()
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return
 	}
-	if _, ok := r.dirty[chatID]; !ok {
-		r.dirty[chatID] = now
+	m, ok := r.dirty[chatID]
+	if !ok {
+		m.first = now
 	}
+	if waitStart {
+		m.waitFrom = now
+	}
+	r.dirty[chatID] = m
 	r.mu.Unlock()
 	r.poke()
 }
@@ -216,7 +235,11 @@ func (r *Router) step() time.Time {
 	}
 	r.mu.Lock()
 	reads := make([]read, 0, len(r.dirty))
-	for id, at := range r.dirty {
+	for id, m := range r.dirty {
+		at := m.first
+		if !m.waitFrom.IsZero() {
+			at = m.waitFrom
+		}
 		reads = append(reads, read{id: id, marked: at})
 	}
 	clear(r.dirty)
