@@ -246,7 +246,7 @@ func bigPayload(i, n int) json.RawMessage {
 // the heap does not grow with the deliveries, the drops are counted, and a later connect
 // gets the newest messages in order.
 func TestQueueBytesBoundedForSessionThatNeverConnects(t *testing.T) {
-	const msgSize, n = 200 << 10, 150     // 30 MB delivered in total
+	const msgSize, n = 200 << 10, 150 // 30 MB delivered in total
 	// Default bounds (1 MiB per session); a long MaxInterval so that the idle session cannot
 	// expire on a slow machine before the attack is over.
 	srv, hs := newHTTPServer(t, Config{MaxInterval: 5 * time.Minute})
@@ -335,4 +335,82 @@ func TestWebSocketFrameListBoundedInBytes(t *testing.T) {
 	if srv.Stats().QueueDrops == 0 {
 		t.Fatal("no drop counted: the frame list did not fill")
 	}
+}
+
+// subscribeFrame is a /meta/subscribe of n channels with long names (the attack's shape:
+// 512-byte names, many per session, many sessions per socket).
+func subscribeFrame(clientID, id string, from, n int) string {
+	return `{"channel":"/meta/subscribe","id":"` + id + `","clientId":"` + clientID + `","subscription":` + jsonChannels(from, n) + `}`
+}
+
+// TestSubscriptionCapsPerSocketAndServer is issue 7 item 6: sessions handshaken on one
+// websocket (64 of them, the per-browser session cap) each subscribing to as many long channel
+// names as they may. The socket's sessions together stop at the per-browser cap, with
+// 403::too_many_subscriptions on the refused /meta/subscribe; the server-wide cap stops
+// several sockets together; unsubscribing and session removal give the room back.
+func TestSubscriptionCapsPerSocketAndServer(t *testing.T) {
+	const perSession, perBrowser, total = 50, 300, 500
+	srv, hs := newHTTPServer(t, Config{MaxSubscriptionsPerSession: perSession, MaxSubscriptionsPerBrowser: perBrowser, MaxSubscriptions: total,
+		HandshakesPerMinute: -1, MaxInterval: 5 * time.Minute})
+	attack := func(ws *wsClient) (ok, refused int, ids []string) {
+		for s := range 64 {
+			ws.write(`{"channel":"/meta/handshake","id":"h","version":"1.0","supportedConnectionTypes":["websocket"]}`)
+			r := ws.read()[0]
+			if !r.ok() {
+				t.Fatalf("handshake %d: %+v", s, r)
+			}
+			ids = append(ids, r.ClientID)
+			for k := range perSession/50 + 1 { // one batch more than a session may have
+				ws.write(subscribeFrame(r.ClientID, "s", k*50, 50))
+				rr := ws.read()[0]
+				switch {
+				case rr.ok():
+					ok += 50
+				case rr.Error == "403::too_many_subscriptions":
+					refused++
+				default:
+					t.Fatalf("subscribe: %s", rr.Error)
+				}
+			}
+		}
+		return ok, refused, ids
+	}
+	a := dialWS(t, hs.URL, nil)
+	okA, refusedA, idsA := attack(a)
+	if okA != perBrowser || refusedA != 64*(perSession/50+1)-perBrowser/50 {
+		t.Fatalf("one socket: %d subscriptions accepted, %d refused", okA, refusedA)
+	}
+	b := dialWS(t, hs.URL, nil)
+	if okB, _, _ := attack(b); okB != total-perBrowser {
+		t.Fatalf("second socket: %d accepted, want the %d left of the server cap", okB, total-perBrowser)
+	}
+	st := srv.Stats()
+	if st.Subscriptions != total || st.Refusals["subscriptions"] == 0 {
+		t.Fatalf("stats: %d subscriptions, %d refusals", st.Subscriptions, st.Refusals["subscriptions"])
+	}
+	// Unsubscribing gives room back to that browser and the server.
+	a.write(`{"channel":"/meta/unsubscribe","id":"u","clientId":"` + idsA[0] + `","subscription":` + jsonChannels(0, 50) + `}`)
+	if r := a.read()[0]; !r.ok() {
+		t.Fatalf("unsubscribe: %s", r.Error)
+	}
+	a.write(subscribeFrame(idsA[perBrowser/perSession], "s2", 1000, 50)) // a session without any yet
+	if r := a.read()[0]; !r.ok() {
+		t.Fatalf("subscribe after unsubscribe: %s", r.Error)
+	}
+	// Removing a socket's sessions frees their subscriptions.
+	for _, id := range idsA {
+		a.write(`{"channel":"/meta/disconnect","id":"d","clientId":"` + id + `"}`)
+		a.read()
+	}
+	if n := srv.Stats().Subscriptions; n != total-perBrowser {
+		t.Fatalf("after disconnects %d subscriptions, want %d", n, total-perBrowser)
+	}
+}
+
+func jsonChannels(from, n int) string {
+	chans := make([]string, n)
+	for i := range chans {
+		chans[i] = fmt.Sprintf(`"/x/%0500d"`, from+i)
+	}
+	return "[" + strings.Join(chans, ",") + "]"
 }

@@ -42,6 +42,14 @@ type Config struct {
 	// it, the queue a message is added to drops its oldest, down to the new message itself
 	// (256 MiB). Negative: no total bound.
 	MaxTotalQueueBytes int64
+	// MaxSubscriptionsPerSession, MaxSubscriptionsPerBrowser and MaxSubscriptions bound the
+	// subscriptions of one session (1000), of the sessions of one browser id — the
+	// BAYEUX_BROWSER cookie, or the websocket when it came without one (1000) — and of the
+	// whole server (100,000). A /meta/subscribe over a cap is refused whole with
+	// 403::too_many_subscriptions. Negative: no cap.
+	MaxSubscriptionsPerSession int
+	MaxSubscriptionsPerBrowser int
+	MaxSubscriptions           int
 	// MaxRequestBytes bounds an HTTP body or websocket frame (1 MiB).
 	MaxRequestBytes int64
 	// MaxMessagesPerBatch bounds the messages of one request or frame (100).
@@ -103,6 +111,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxTotalQueueBytes == 0 {
 		c.MaxTotalQueueBytes = 256 << 20
+	}
+	if c.MaxSubscriptionsPerSession == 0 {
+		c.MaxSubscriptionsPerSession = 1000
+	}
+	if c.MaxSubscriptionsPerBrowser == 0 {
+		c.MaxSubscriptionsPerBrowser = 1000
+	}
+	if c.MaxSubscriptions == 0 {
+		c.MaxSubscriptions = 100_000
 	}
 	if c.MaxRequestBytes <= 0 {
 		c.MaxRequestBytes = 1 << 20

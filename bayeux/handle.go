@@ -19,9 +19,6 @@ type conn struct {
 	remote    string
 }
 
-// maxSubscriptionsPerSession bounds one session's subscriptions (abuse limit).
-const maxSubscriptionsPerSession = 1000
-
 // process handles a batch in order and returns the encoded replies. Over polling transports
 // the last /meta/connect is returned unanswered for the caller to hold; over a websocket it
 // is answered (or held) here.
@@ -429,21 +426,34 @@ func (s *Server) subscribe(ctx context.Context, c *conn, m *inMessage, sub bool)
 		sess.mu.Unlock()
 		return mustEncode(errorReply(m, errSessionUnknown))
 	}
+	if sub {
+		// All or nothing: the new subscriptions of the message are reserved against the
+		// session's, the browser's and the server's caps together.
+		added := 0
+		for i, ch := range keep {
+			if _, had := sess.subs[ch]; !had && !slices.Contains(keep[:i], ch) {
+				added++
+			}
+		}
+		if added > 0 && !s.reserveSubs(sess, added) {
+			sess.mu.Unlock()
+			return mustEncode(errorReply(m, errTooManySubs))
+		}
+	}
+	freed := 0
 	for _, ch := range keep {
 		_, had := sess.subs[ch]
 		switch {
 		case sub && !had:
-			if len(sess.subs) >= maxSubscriptionsPerSession {
-				sess.mu.Unlock()
-				return mustEncode(errorReply(m, &Error{Code: 403, Message: "too_many_subscriptions"}))
-			}
 			sess.subs[ch] = struct{}{}
 			s.subs.add(ch, sess)
 		case !sub && had:
 			delete(sess.subs, ch)
 			s.subs.remove(ch, sess)
+			freed++
 		}
 	}
+	s.releaseSubs(sess, freed)
 	sess.mu.Unlock()
 	return mustEncode(reply{Channel: m.Channel, ID: m.ID, ClientID: sess.id, Successful: true, Subscription: m.Subscription})
 }

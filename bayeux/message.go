@@ -104,6 +104,7 @@ var (
 	errServiceFailed     = &Error{Code: 500, Message: "service_failed"}
 	errTooManySessions   = &Error{Code: 403, Message: "too_many_sessions"}
 	errHandshakeRate     = &Error{Code: 429, Message: "too_many_handshakes"}
+	errTooManySubs       = &Error{Code: 403, Message: "too_many_subscriptions"}
 	errUnknownMeta       = &Error{Code: 404, Message: "unknown_meta_channel"}
 	errShuttingDown      = &Error{Code: 503, Message: "shutting_down"}
 	errBadRequestMessage = errors.New("bayeux: malformed message")

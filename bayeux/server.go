@@ -34,12 +34,13 @@ var ErrSessionUnknown = errors.New("bayeux: session unknown")
 
 // Stats is a snapshot of the server's counters (same fields as web.BayeuxStats).
 type Stats struct {
-	Sessions    int64            // live sessions
-	Connections map[string]int64 // open connections now by transport: held polls, open websockets
-	MessagesIn  uint64           // messages received from clients
-	MessagesOut uint64           // messages sent to clients
-	QueueDrops  uint64           // messages dropped on a full session queue
-	QueuedBytes int64            // encoded bytes waiting in session queues and websocket frame lists
+	Sessions      int64            // live sessions
+	Connections   map[string]int64 // open connections now by transport: held polls, open websockets
+	MessagesIn    uint64           // messages received from clients
+	MessagesOut   uint64           // messages sent to clients
+	QueueDrops    uint64           // messages dropped on a full session queue
+	QueuedBytes   int64            // encoded bytes waiting in session queues and websocket frame lists
+	Subscriptions int64            // subscriptions of all live sessions
 	// Refusals counts what the abuse limits refused, by reason (RefusalReasons).
 	Refusals map[string]uint64
 }
@@ -50,12 +51,13 @@ type refusal int
 const (
 	refusedHandshakeRate   refusal = iota // per-address handshake rate
 	refusedBrowserSessions                // live sessions of one browser id
+	refusedSubscriptions                  // subscriptions per session, browser or server
 	numRefusals
 )
 
 // RefusalReasons names the keys of Stats.Refusals, always present (at 0 when nothing was
 // refused).
-var RefusalReasons = [numRefusals]string{"handshake_rate", "browser_sessions"}
+var RefusalReasons = [numRefusals]string{"handshake_rate", "browser_sessions", "subscriptions"}
 
 // Server is a Bayeux 1.0 server. It is an http.Handler for the Bayeux endpoint and every
 // path below it; see the package documentation.
@@ -72,6 +74,7 @@ type Server struct {
 	sessions map[string]*session
 	browsers map[string]*browser
 	wsConns  map[*wsConn]struct{}
+	subCount int // subscriptions of all sessions (Config.MaxSubscriptions)
 	closing  bool
 	pingStop chan struct{}  // closed by Shutdown; non-nil once the websocket pinger runs
 	wg       sync.WaitGroup // requests and websocket goroutines in flight; Add only while !closing
@@ -98,6 +101,43 @@ type Server struct {
 type browser struct {
 	sessions map[*session]struct{}
 	held     int // long-polls held now
+	subs     int // subscriptions of its sessions
+}
+
+// reserveSubs accounts n new subscriptions of sess against the caps (per session, per
+// browser id — which is also per websocket, whose sessions share the socket's browser id —
+// and per server); false refuses them, counted and logged. Called with sess.mu held (lock
+// order: session.mu before Server.mu).
+func (s *Server) reserveSubs(sess *session, n int) bool {
+	ok := s.cfg.MaxSubscriptionsPerSession < 0 || len(sess.subs)+n <= s.cfg.MaxSubscriptionsPerSession
+	if ok {
+		s.mu.Lock()
+		b := s.browsers[sess.browser] // exists while the session lives
+		ok = (s.cfg.MaxSubscriptionsPerBrowser < 0 || b.subs+n <= s.cfg.MaxSubscriptionsPerBrowser) &&
+			(s.cfg.MaxSubscriptions < 0 || s.subCount+n <= s.cfg.MaxSubscriptions)
+		if ok {
+			b.subs += n
+			s.subCount += n
+		}
+		s.mu.Unlock()
+	}
+	if !ok {
+		s.refuse(refusedSubscriptions, "bayeux subscribe refused: too many subscriptions", "session", sess.id, "remote", sess.remote)
+	}
+	return ok
+}
+
+// releaseSubs forgets n subscriptions of sess. Called with sess.mu held.
+func (s *Server) releaseSubs(sess *session, n int) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	if b := s.browsers[sess.browser]; b != nil {
+		b.subs -= n
+	}
+	s.subCount -= n
+	s.mu.Unlock()
 }
 
 // NewServer builds a server; it starts no goroutine of its own.
@@ -189,12 +229,19 @@ func (s *Server) Stats() Stats {
 			TransportLongPolling:     s.stats.longPoll.Load(),
 			TransportCallbackPolling: s.stats.callback.Load(),
 		},
-		MessagesIn:  s.stats.in.Load(),
-		MessagesOut: s.stats.out.Load(),
-		QueueDrops:  s.stats.drops.Load(),
-		QueuedBytes: s.bounds.total.Load(),
-		Refusals:    s.refusals(),
+		MessagesIn:    s.stats.in.Load(),
+		MessagesOut:   s.stats.out.Load(),
+		QueueDrops:    s.stats.drops.Load(),
+		QueuedBytes:   s.bounds.total.Load(),
+		Subscriptions: s.subscriptionCount(),
+		Refusals:      s.refusals(),
 	}
+}
+
+func (s *Server) subscriptionCount() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return int64(s.subCount)
 }
 
 func (s *Server) refusals() map[string]uint64 {
@@ -437,7 +484,9 @@ func (s *Server) removeSession(sess *session, reason RemoveReason, disconnectExt
 
 	s.mu.Lock()
 	delete(s.sessions, sess.id)
+	s.subCount -= len(subs)
 	if b := s.browsers[sess.browser]; b != nil {
+		b.subs -= len(subs)
 		delete(b.sessions, sess)
 		if len(b.sessions) == 0 && b.held == 0 {
 			delete(s.browsers, sess.browser)

@@ -44,13 +44,14 @@ func (l slogPromLogger) Println(v ...any) { l.log.Warn("metrics", "err", fmt.Spr
 // BayeuxStats is the snapshot the Bayeux collector exports; it mirrors bayeux.Stats so that
 // the collector can be tested without a Bayeux server.
 type BayeuxStats struct {
-	Sessions    int64             // live sessions
-	Connections map[string]int64  // open connections by transport
-	MessagesIn  uint64            // messages received from clients
-	MessagesOut uint64            // messages sent to clients
-	QueueDrops  uint64            // messages dropped on a full session queue
-	QueuedBytes int64             // encoded bytes waiting in session queues and websocket frame lists
-	Refusals    map[string]uint64 // refused by an abuse limit, by reason
+	Sessions      int64             // live sessions
+	Connections   map[string]int64  // open connections by transport
+	MessagesIn    uint64            // messages received from clients
+	MessagesOut   uint64            // messages sent to clients
+	QueueDrops    uint64            // messages dropped on a full session queue
+	QueuedBytes   int64             // encoded bytes waiting in session queues and websocket frame lists
+	Subscriptions int64             // subscriptions of all live sessions
+	Refusals      map[string]uint64 // refused by an abuse limit, by reason
 }
 
 // bayeuxCollector reads a fresh snapshot on every scrape, so the Bayeux server keeps plain
@@ -63,6 +64,7 @@ type bayeuxCollector struct {
 	drops       *prometheus.Desc
 	refusals    *prometheus.Desc
 	queued      *prometheus.Desc
+	subs        *prometheus.Desc
 }
 
 // NewBayeuxCollector exports stats() as chatgate_bayeux_* metrics.
@@ -75,6 +77,7 @@ func NewBayeuxCollector(stats func() BayeuxStats) prometheus.Collector {
 		in:          prometheus.NewDesc(name("messages_in_total"), "Bayeux messages received from clients.", nil, nil),
 		out:         prometheus.NewDesc(name("messages_out_total"), "Bayeux messages sent to clients.", nil, nil),
 		drops:       prometheus.NewDesc(name("queue_drops_total"), "Messages dropped because a session queue was full.", nil, nil),
+		subs:        prometheus.NewDesc(name("subscriptions"), "Bayeux subscriptions of all live sessions (service-channel subscriptions are not recorded).", nil, nil),
 		queued:      prometheus.NewDesc(name("queued_bytes"), "Encoded bytes waiting for Bayeux clients (session queues, unacknowledged messages, unsent websocket frames).", nil, nil),
 		refusals:    prometheus.NewDesc(name("refusals_total"), "Requests refused by a Bayeux abuse limit (docs/operations.md, Limits and abuse), by reason.", []string{"reason"}, nil),
 	}
@@ -91,6 +94,7 @@ func (c *bayeuxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.drops
 	ch <- c.refusals
 	ch <- c.queued
+	ch <- c.subs
 }
 
 func (c *bayeuxCollector) Collect(ch chan<- prometheus.Metric) {
@@ -108,6 +112,7 @@ func (c *bayeuxCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.out, prometheus.CounterValue, float64(s.MessagesOut))
 	ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(s.QueueDrops))
 	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(s.QueuedBytes))
+	ch <- prometheus.MustNewConstMetric(c.subs, prometheus.GaugeValue, float64(s.Subscriptions))
 	for reason, n := range s.Refusals {
 		ch <- prometheus.MustNewConstMetric(c.refusals, prometheus.CounterValue, float64(n), reason)
 	}

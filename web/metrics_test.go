@@ -11,13 +11,14 @@ func TestBayeuxCollector(t *testing.T) {
 	var in atomic.Uint64
 	stats := func() BayeuxStats {
 		return BayeuxStats{
-			Sessions:    3,
-			Connections: map[string]int64{"websocket": 2, "long-polling": 1},
-			MessagesIn:  in.Load(),
-			MessagesOut: 9,
-			QueueDrops:  1,
-			QueuedBytes: 4096,
-			Refusals:    map[string]uint64{"handshake_rate": 7, "browser_sessions": 0},
+			Sessions:      3,
+			Connections:   map[string]int64{"websocket": 2, "long-polling": 1},
+			MessagesIn:    in.Load(),
+			MessagesOut:   9,
+			QueueDrops:    1,
+			QueuedBytes:   4096,
+			Subscriptions: 11,
+			Refusals:      map[string]uint64{"handshake_rate": 7, "browser_sessions": 0},
 		}
 	}
 	s := NewServer(ServerOptions{})
@@ -46,6 +47,9 @@ chatgate_bayeux_queued_bytes 4096
 # TYPE chatgate_bayeux_refusals_total counter
 chatgate_bayeux_refusals_total{reason="browser_sessions"} 0
 chatgate_bayeux_refusals_total{reason="handshake_rate"} 7
+# HELP chatgate_bayeux_subscriptions Bayeux subscriptions of all live sessions (service-channel subscriptions are not recorded).
+# TYPE chatgate_bayeux_subscriptions gauge
+chatgate_bayeux_subscriptions 11
 # HELP chatgate_bayeux_sessions Live Bayeux sessions (handshaken, not yet disconnected or expired).
 # TYPE chatgate_bayeux_sessions gauge
 chatgate_bayeux_sessions 3

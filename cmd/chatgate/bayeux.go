@@ -12,24 +12,27 @@ import (
 // origins and client publish channels).
 func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
 	return bayeux.NewServer(bayeux.Config{
-		Timeout:               cfg.BayeuxTimeout,
-		Interval:              cfg.BayeuxInterval,
-		MaxInterval:           cfg.BayeuxMaxInterval,
-		MultiSessionInterval:  cfg.BayeuxMultiSessionInterval,
-		MaxSessionsPerBrowser: cfg.BayeuxMaxSessionsPerBrowser,
-		HandshakesPerMinute:   offIfZero(cfg.BayeuxHandshakesPerMinute),
-		HandshakeBurst:        cfg.BayeuxHandshakeBurst,
-		MaxQueue:              cfg.BayeuxMaxQueue,
-		MaxQueueBytes:         cfg.BayeuxMaxQueueBytes,
-		MaxTotalQueueBytes:    cfg.BayeuxMaxTotalQueueBytes,
-		MaxRequestBytes:       cfg.BayeuxMaxRequestBytes,
-		MaxMessagesPerBatch:   cfg.BayeuxMaxMessagesPerBatch,
-		MaxMessageBytes:       cfg.BayeuxMaxMessageBytes,
-		TrustClientSession:    cfg.BayeuxTrustClientSession,
-		AllowedOrigins:        cfg.AllowedOrigins,
-		ClientPublishChannels: cfg.ClientPublishChannels,
-		TestEcho:              cfg.BayeuxTestEcho,
-		Logger:                log.With("component", "bayeux"),
+		Timeout:                    cfg.BayeuxTimeout,
+		Interval:                   cfg.BayeuxInterval,
+		MaxInterval:                cfg.BayeuxMaxInterval,
+		MultiSessionInterval:       cfg.BayeuxMultiSessionInterval,
+		MaxSessionsPerBrowser:      cfg.BayeuxMaxSessionsPerBrowser,
+		HandshakesPerMinute:        offIfZero(cfg.BayeuxHandshakesPerMinute),
+		HandshakeBurst:             cfg.BayeuxHandshakeBurst,
+		MaxQueue:                   cfg.BayeuxMaxQueue,
+		MaxQueueBytes:              cfg.BayeuxMaxQueueBytes,
+		MaxTotalQueueBytes:         cfg.BayeuxMaxTotalQueueBytes,
+		MaxSubscriptionsPerSession: cfg.BayeuxMaxSubsPerSession,
+		MaxSubscriptionsPerBrowser: cfg.BayeuxMaxSubsPerBrowser,
+		MaxSubscriptions:           cfg.BayeuxMaxSubscriptions,
+		MaxRequestBytes:            cfg.BayeuxMaxRequestBytes,
+		MaxMessagesPerBatch:        cfg.BayeuxMaxMessagesPerBatch,
+		MaxMessageBytes:            cfg.BayeuxMaxMessageBytes,
+		TrustClientSession:         cfg.BayeuxTrustClientSession,
+		AllowedOrigins:             cfg.AllowedOrigins,
+		ClientPublishChannels:      cfg.ClientPublishChannels,
+		TestEcho:                   cfg.BayeuxTestEcho,
+		Logger:                     log.With("component", "bayeux"),
 	})
 }
 
@@ -49,7 +52,7 @@ func bayeuxStats(srv *bayeux.Server) func() web.BayeuxStats {
 		return web.BayeuxStats{
 			Sessions: st.Sessions, Connections: st.Connections,
 			MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut, QueueDrops: st.QueueDrops,
-			QueuedBytes: st.QueuedBytes, Refusals: st.Refusals,
+			QueuedBytes: st.QueuedBytes, Subscriptions: st.Subscriptions, Refusals: st.Refusals,
 		}
 	}
 }

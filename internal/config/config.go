@@ -79,6 +79,9 @@ type Config struct {
 	BayeuxMaxQueue              int           `key:"bayeux-max-queue" help:"Messages queued per session while it has no connect held; on overflow the oldest is dropped, logged and counted (chatgate_bayeux_queue_drops_total)."`
 	BayeuxMaxQueueBytes         int64         `key:"bayeux-max-queue-bytes" help:"Encoded bytes queued per Bayeux session (and per websocket's unsent frames); on overflow the oldest messages are dropped (the newest is always kept), logged and counted (chatgate_bayeux_queue_drops_total)."`
 	BayeuxMaxTotalQueueBytes    int64         `key:"bayeux-max-total-queue-bytes" help:"Encoded bytes queued in all Bayeux sessions of this node together (chatgate_bayeux_queued_bytes); past it the queue a message is added to drops its oldest, down to the new message, counted in chatgate_bayeux_queue_drops_total."`
+	BayeuxMaxSubsPerSession     int           `key:"bayeux-max-subscriptions-per-session" help:"Bayeux subscriptions one session may hold; a /meta/subscribe past it is refused 403::too_many_subscriptions (chatgate_bayeux_refusals_total{reason=\"subscriptions\"})."`
+	BayeuxMaxSubsPerBrowser     int           `key:"bayeux-max-subscriptions-per-browser" help:"Bayeux subscriptions the sessions of one browser id (BAYEUX_BROWSER cookie, or one websocket without it) may hold together; refused like bayeux-max-subscriptions-per-session."`
+	BayeuxMaxSubscriptions      int           `key:"bayeux-max-subscriptions" help:"Bayeux subscriptions of all sessions of this node together (chatgate_bayeux_subscriptions); refused like bayeux-max-subscriptions-per-session."`
 	BayeuxMaxRequestBytes       int64         `key:"bayeux-max-request-bytes" help:"Largest HTTP request body or websocket frame accepted on /genesys/cometd, in bytes."`
 	BayeuxMaxMessagesPerBatch   int           `key:"bayeux-max-messages-per-batch" help:"Most Bayeux messages accepted in one request or frame."`
 	BayeuxMaxMessageBytes       int           `key:"bayeux-max-message-bytes" help:"Largest single Bayeux message accepted, in bytes."`
@@ -128,6 +131,9 @@ func Default() Config {
 		BayeuxMaxQueue:              1000,
 		BayeuxMaxQueueBytes:         1 << 20,
 		BayeuxMaxTotalQueueBytes:    256 << 20,
+		BayeuxMaxSubsPerSession:     1000,
+		BayeuxMaxSubsPerBrowser:     1000,
+		BayeuxMaxSubscriptions:      100_000,
 		BayeuxMaxRequestBytes:       1 << 20,
 		BayeuxMaxMessagesPerBatch:   100,
 		BayeuxMaxMessageBytes:       64 << 10,
@@ -305,6 +311,9 @@ func (c Config) Validate() error {
 		{"bayeux-handshake-burst", int64(c.BayeuxHandshakeBurst)},
 		{"bayeux-max-queue-bytes", c.BayeuxMaxQueueBytes},
 		{"bayeux-max-total-queue-bytes", c.BayeuxMaxTotalQueueBytes},
+		{"bayeux-max-subscriptions-per-session", int64(c.BayeuxMaxSubsPerSession)},
+		{"bayeux-max-subscriptions-per-browser", int64(c.BayeuxMaxSubsPerBrowser)},
+		{"bayeux-max-subscriptions", int64(c.BayeuxMaxSubscriptions)},
 		{"bayeux-max-request-bytes", c.BayeuxMaxRequestBytes},
 		{"bayeux-max-messages-per-batch", int64(c.BayeuxMaxMessagesPerBatch)},
 		{"bayeux-max-message-bytes", int64(c.BayeuxMaxMessageBytes)},
