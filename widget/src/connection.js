@@ -5,14 +5,17 @@
 
 import { CometD } from "cometd";
 
+const REFRESH_TIMEOUT = 10000; // ms for a REST refresh answer
+
 export class Connection {
   // base: server origin ("https://chat.example.com"); service: GMS chat service name.
   // onData(d): every response object pushed on the service channel.
   // onState(s): "connecting" | "online" | "offline".
   // onHandshake(): a new Bayeux session exists (the first, or after the server forgot the
   // old one): the chat must be re-attached with requestNotifications.
-  constructor({ base, service, onData, onState, onHandshake, cometd = {} }) {
+  constructor({ base, service, onData, onState, onHandshake, cometd = {}, refreshTimeout }) {
     this.base = base.replace(/\/+$/, "");
+    this.refreshTimeout = refreshTimeout || REFRESH_TIMEOUT;
     this.service = service;
     this.channel = `/service/chatV2/${service}`;
     this.onData = onData;
@@ -95,6 +98,8 @@ export class Connection {
       method: "POST",
       body,
       credentials: "include",
+      // A network that swallows the answer must not leave the message "sending" for ever.
+      signal: AbortSignal.timeout(this.refreshTimeout || REFRESH_TIMEOUT),
     });
     return r.json();
   }

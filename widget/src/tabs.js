@@ -80,7 +80,7 @@ export class SharedConnection {
   // The plain HTTP calls need no Bayeux session of their own (chat-ntf needs the browser's
   // BAYEUX_BROWSER cookie, which the leader's session set for every tab).
   #http() {
-    return this.real || { base: this.opts.base.replace(/\/+$/, ""), service: this.opts.service };
+    return this.real || { base: this.opts.base.replace(/\/+$/, ""), service: this.opts.service, refreshTimeout: this.opts.refreshTimeout };
   }
 
   stop() {

@@ -18,7 +18,7 @@ import { build, field } from "./view.js";
 import { css } from "./styles.js";
 import { texts, pickLanguage } from "./i18n.js";
 
-const SEND_TIMEOUT = 12000; // ms without the own Message event before reconciling
+const SEND_TIMEOUT = 12000; // ms without the own Message event before reconciling (option sendTimeout)
 const START_TIMEOUT = 15000; // ms for the requestChat answer
 const TYPING_IDLE = 3000; // ms of no input after which stopTyping is sent
 const MAX_MESSAGE = 4000; // characters (the server's limit is 16 KiB of UTF-8)
@@ -258,6 +258,7 @@ export class Widget {
       base: this.cfg.server,
       service: this.cfg.service,
       cometd: this.cfg.cometd,
+      refreshTimeout: this.cfg.refreshTimeout,
       onData: (d) => this.#onData(d),
       onState: () => this.#onState(),
       onHandshake: () => this.#onHandshake(),
@@ -507,7 +508,7 @@ export class Widget {
     p.queued = false;
     p.since = this.session.lastIndex;
     clearTimeout(p.timer);
-    p.timer = setTimeout(() => this.#reconcile(p), SEND_TIMEOUT);
+    p.timer = setTimeout(() => this.#reconcile(p), this.cfg.sendTimeout || SEND_TIMEOUT);
     this.conn.publish({ operation: "sendMessage", secureKey: this.session.secureKey, message: p.text })
       .catch(() => this.#reconcile(p));
   }

@@ -9,6 +9,7 @@ import { SeverableProxy } from "../../clients/lib/proxy.js";
 import { waitFor } from "../../clients/lib/wait.js";
 import { launch, newPage, w, screenshot } from "../lib/browser.js";
 import { NoWebSocketProxy } from "../lib/http-proxy.js";
+import { MuteProxy } from "../lib/mute-proxy.js";
 import { session, otherSide, startChat, type, items, waitItem, assertNoDuplicates } from "../lib/chat.js";
 
 const transport = (p) => p.evaluate(() => window.ChatGate.widget.conn?.transport);
@@ -59,6 +60,68 @@ describe("widget on a bad network", () => {
       assert.deepEqual(t.messages.filter((e) => e.type === "Message").map((e) => e.text),
         ["before the cut", "answered while the customer was cut off", "typed while offline"]);
       assertNoDuplicates(await items(p));
+      await ctx.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  // serverTexts is the customer's messages as the server holds them.
+  const serverTexts = async (s) => (await other.transcript(s)).messages.filter((e) => e.type === "Message").map((e) => e.text);
+
+  it("delivered but the answer lost: shown as not sent, then settled as sent, never published twice", async () => {
+    const proxy = await MuteProxy.start(server.addr);
+    try {
+      const ctx = await browser.newContext();
+      const p = await newPage(ctx);
+      pages.push(p);
+      await p.goto(`${proxy.url}/`);
+      await p.evaluate(() => window.ChatGate.init({ service: "customer-support", sendTimeout: 1500, refreshTimeout: 1500 }));
+      const s = await startChat(p, { name: "Mia" });
+      proxy.mute();
+      await type(p, "did this arrive?");
+      await waitFor("the server to hold the message", async () => (await serverTexts(s)).length === 1);
+      // No event comes back and the reconciliation's answer is lost too: not sent.
+      await waitItem(p, "did this arrive?", { state: "failed", timeout: 20000 });
+      proxy.unmute();
+      proxy.sever();
+      // Whether the replay after reconnecting or the customer's retry settles it, the
+      // message ends up sent and the server still holds it once.
+      await waitFor("the message to be settled", async () => {
+        const it = (await items(p)).find((i) => i.text === "did this arrive?");
+        if (it.state === "failed") await w(p, ".item.failed button.linkbtn").click().catch(() => {});
+        return it.state === "sent";
+      }, { timeout: 20000, every: 200 });
+      assert.deepEqual(await serverTexts(s), ["did this arrive?"]);
+      assert.equal((await items(p)).filter((i) => i.text === "did this arrive?").length, 1);
+      await ctx.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("not delivered: shown as not sent; Retry publishes it once", async () => {
+    const proxy = await SeverableProxy.start(server.addr);
+    try {
+      const ctx = await browser.newContext();
+      const p = await newPage(ctx);
+      pages.push(p);
+      await p.goto(`http://${proxy.addr}/`);
+      await p.evaluate(() => window.ChatGate.init({ service: "customer-support", sendTimeout: 1500, refreshTimeout: 1500 }));
+      const s = await startChat(p, { name: "Nia" });
+      proxy.blackhole(); // nothing passes, connections stay open
+      await type(p, "lost on the way");
+      await waitItem(p, "lost on the way", { state: "failed", timeout: 20000 });
+      assert.deepEqual(await serverTexts(s), []);
+      proxy.forward();
+      proxy.sever();
+      await w(p, ".banner").waitFor({ state: "hidden", timeout: 20000 });
+      assert.equal((await items(p)).find((i) => i.text === "lost on the way").state, "failed",
+        "a message the server never got stays failed until the customer retries");
+      await w(p, ".item.failed button.linkbtn").click();
+      await waitItem(p, "lost on the way", { state: "sent" });
+      assert.deepEqual(await serverTexts(s), ["lost on the way"]);
+      assert.equal((await items(p)).filter((i) => i.text === "lost on the way").length, 1);
       await ctx.close();
     } finally {
       await proxy.close();
