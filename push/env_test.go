@@ -124,18 +124,6 @@ func (e *env) waitTimer() time.Duration {
 	return 0
 }
 
-// eventually polls cond until it holds or 10 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // deliver sends n and waits for its result, also consuming the copy reported to OnResult,
 // so e.result() sees only later notifications.
 func (e *env) deliver(ctx context.Context, n push.Notification) (push.Result, error) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatgate/chatgate/internal/testwait"
 	"github.com/chatgate/chatgate/push"
 	"github.com/chatgate/chatgate/push/pushtest"
 )
@@ -380,7 +381,7 @@ func TestResendUntilAcknowledged(t *testing.T) {
 		t.Fatalf("resend in %v", d)
 	}
 	e.clock.Advance(15 * time.Second)
-	eventually(t, "resend", func() bool { return e.recv.Count() == 2 })
+	testwait.Until(t, 10*time.Second, "resend", func() bool { return e.recv.Count() == 2 })
 	e.waitTimer()
 	if !e.d.Ack(id) {
 		t.Fatal("ack of a pending notification returned false")
@@ -411,9 +412,9 @@ func TestResendStopsAfterMaxAttempts(t *testing.T) {
 	for i := 2; i <= 3; i++ {
 		e.waitTimer()
 		e.clock.Advance(10 * time.Second)
-		eventually(t, "resend", func() bool { return e.recv.Count() == int64(i) })
+		testwait.Until(t, 10*time.Second, "resend", func() bool { return e.recv.Count() == int64(i) })
 	}
-	eventually(t, "pending cleared", func() bool { return e.d.PendingAcks() == 0 })
+	testwait.Until(t, 10*time.Second, "pending cleared", func() bool { return e.d.PendingAcks() == 0 })
 	e.clock.Advance(time.Hour)
 	if e.recv.Count() != 3 {
 		t.Fatalf("count %d", e.recv.Count())
@@ -450,7 +451,7 @@ func TestQueueOverflowIsExplicitAndCounted(t *testing.T) {
 	if _, err := d.Enqueue(n); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "worker busy", func() bool { return d.Stats()[push.KindHTTP].Queued == 0 })
+	testwait.Until(t, 10*time.Second, "worker busy", func() bool { return d.Stats()[push.KindHTTP].Queued == 0 })
 	for range 2 {
 		if _, err := d.Enqueue(n); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/chatcore/jetstore"
 	"github.com/chatgate/chatgate/internal/natsserver"
+	"github.com/chatgate/chatgate/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -215,14 +216,8 @@ func (s *recSink) withdrawals(chatID string) []Withdrawal {
 	return out
 }
 
-// eventually polls cond until it holds (bounded in real time, for failure only).
+// eventually is testwait.Until with this package's 20 s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	limit := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(limit) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, 20*time.Second, what, cond)
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatgate/chatgate/internal/testwait"
 )
 
 // The end-to-end tests run the real binary, built once per test run.
@@ -183,16 +185,10 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// eventually polls cond every 10 ms until it returns true or d passes.
+// eventually is testwait.Until (kept as a name: many tests of this package use it).
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, d, what, cond)
 }
 
 // metricValue finds the value of the sample "name" (with labels, if given) in a

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chatgate/chatgate/internal/natsserver"
+	"github.com/chatgate/chatgate/internal/testwait"
 	"github.com/chatgate/chatgate/push"
 	"github.com/chatgate/chatgate/push/credstore"
 )
@@ -82,7 +83,7 @@ func TestEncryptedRoundTripAndWatch(t *testing.T) {
 		t.Fatal("stored value contains plaintext")
 	}
 	// The watch installs it.
-	eventually(t, "watch apply", func() bool { _, err := reg.Resolve(push.Target{Kind: push.KindWebPush}); return err == nil })
+	testwait.Until(t, 10*time.Second, "watch apply", func() bool { _, err := reg.Resolve(push.Target{Kind: push.KindWebPush}); return err == nil })
 
 	// Another store with the wrong key cannot read it.
 	bad, _ := credstore.New(kv, secret(t), nil)
@@ -104,7 +105,7 @@ func TestEncryptedRoundTripAndWatch(t *testing.T) {
 	if err := s.Delete(ctx, c.Key); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "watch remove", func() bool {
+	testwait.Until(t, 10*time.Second, "watch remove", func() bool {
 		_, err := reg.Resolve(push.Target{Kind: push.KindWebPush})
 		return errors.Is(err, push.ErrNoProvider)
 	})
@@ -127,16 +128,5 @@ func TestEncryptedRoundTripAndWatch(t *testing.T) {
 func TestKeyLength(t *testing.T) {
 	if _, err := credstore.New(nil, make([]byte, 16), nil); err == nil {
 		t.Fatal("16-byte key accepted")
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

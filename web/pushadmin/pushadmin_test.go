@@ -14,15 +14,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatgate/chatgate/web/adminauth"
-
-	"go.uber.org/goleak"
-
 	"github.com/chatgate/chatgate/internal/natsserver"
+	"github.com/chatgate/chatgate/internal/testwait"
 	"github.com/chatgate/chatgate/push"
 	"github.com/chatgate/chatgate/push/credstore"
 	"github.com/chatgate/chatgate/push/pushtest"
+	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/pushadmin"
+
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -133,7 +133,7 @@ func TestUploadRotateAndDeleteAPNsKey(t *testing.T) {
 		t.Fatalf("push after upload: %+v %v", r, err)
 	}
 	// The second node got it through the KV watch.
-	eventually(t, "watch", func() bool { _, err := e.reg2.Resolve(n.Target); return err == nil })
+	testwait.Until(t, 10*time.Second, "watch", func() bool { _, err := e.reg2.Resolve(n.Target); return err == nil })
 
 	// Rotate: a new key under a new key id; the fake stops accepting the old one. The very
 	// next push must use the new key.
@@ -169,7 +169,7 @@ func TestUploadRotateAndDeleteAPNsKey(t *testing.T) {
 	if r, _ := e.d.Deliver(t.Context(), n); r.Outcome != push.OutcomeFailed || r.Reason != "no_provider" {
 		t.Fatalf("push after delete: %+v", r)
 	}
-	eventually(t, "watch delete", func() bool { _, err := e.reg2.Resolve(n.Target); return err != nil })
+	testwait.Until(t, 10*time.Second, "watch delete", func() bool { _, err := e.reg2.Resolve(n.Target); return err != nil })
 }
 
 func TestValidationMessages(t *testing.T) {
@@ -234,17 +234,6 @@ func TestGenerateVAPIDAndFCMUpload(t *testing.T) {
 	st, body = e.do("GET", "/credentials/fcm/android?debug=true", bearer, nil)
 	if st != 200 || !strings.Contains(body, fcm.Email) {
 		t.Fatalf("get fcm: %d %s", st, body)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

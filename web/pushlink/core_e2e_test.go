@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/chatcore/jetstore"
+	"github.com/chatgate/chatgate/internal/testwait"
 	"github.com/chatgate/chatgate/push"
 	"github.com/chatgate/chatgate/push/pushtest"
 )
@@ -149,7 +150,7 @@ func startCore(t testing.TB, svc map[string]chatcore.Options) *coreEnv {
 // waitHandled waits until the link has been handed the chat's events up to index.
 func (e *coreEnv) waitHandled(chatID string, index int64) {
 	e.t.Helper()
-	waitFor(e.t, fmt.Sprintf("link handed %s #%d", chatID, index), func() bool {
+	testwait.Until(e.t, 10*time.Second, fmt.Sprintf("link handed %s #%d", chatID, index), func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return e.handled[chatID] >= index
@@ -280,7 +281,7 @@ func TestCoreDrivenPush(t *testing.T) {
 				join, msg := e.agentJoinsAndWrites(cr.ChatID, "Анна", "Ваш заказ отправлен")
 				switch {
 				case tc.want != nil:
-					waitFor(t, "two APNs pushes", func() bool { return e.apnsGot() == before+2 })
+					testwait.Until(t, 10*time.Second, "two APNs pushes", func() bool { return e.apnsGot() == before+2 })
 					got := apnsTo(e.apns, tc.token)
 					for typ, payload := range tc.want(cr, join, msg) {
 						if len(got[typ]) != 1 {
@@ -299,7 +300,7 @@ func TestCoreDrivenPush(t *testing.T) {
 						}
 					}
 				case tc.webpush != nil:
-					waitFor(t, "two Web Push messages", func() bool { return e.wpGot() == wpBefore+2 })
+					testwait.Until(t, 10*time.Second, "two Web Push messages", func() bool { return e.wpGot() == wpBefore+2 })
 					got := map[string]map[string]any{}
 					for _, m := range e.wp.Messages()[wpBefore:] {
 						var p map[string]any
@@ -348,7 +349,7 @@ func TestCoreDrivenPush(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.waitHandled(cr.ChatID, lastIndex(t, r))
-		waitFor(t, "push after backgrounding", func() bool { return e.apnsGot() == before+1 })
+		testwait.Until(t, 10*time.Second, "push after backgrounding", func() bool { return e.apnsGot() == before+1 })
 		if got := apnsTo(e.apns, "ios-token-conn"); len(got) != 1 || len(got["Message"]) != 1 ||
 			!reflect.DeepEqual(got["Message"][0].Payload["aps"], alert("Anna", "Still there?")) {
 			t.Fatalf("pushes %+v", got)
@@ -364,22 +365,22 @@ func TestCoreDrivenPush(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.agentJoinsAndWrites(cr.ChatID, "Anna", "before rotation")
-		waitFor(t, "pushes with the first key", func() bool { return len(apnsTo(e.apns, "ios-token-rot")) == 2 })
+		testwait.Until(t, 10*time.Second, "pushes with the first key", func() bool { return len(apnsTo(e.apns, "ios-token-rot")) == 2 })
 		e.rotateAPNsKey() // from here the fake refuses tokens signed with the old key
-		waitFor(t, "dispatcher idle", func() bool { st := e.d.Stats()[push.KindAPNs]; return st.Sent == st.Enqueued })
+		testwait.Until(t, 10*time.Second, "dispatcher idle", func() bool { st := e.d.Stats()[push.KindAPNs]; return st.Sent == st.Enqueued })
 		before := e.d.Stats()[push.KindAPNs]
 		r, err := e.core.SendMessage(ctx, cr.ChatID, "agent-7", "after rotation", "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.waitHandled(cr.ChatID, lastIndex(t, r))
-		waitFor(t, "push with the rotated key", func() bool { return len(apnsTo(e.apns, "ios-token-rot")["Message"]) == 2 })
+		testwait.Until(t, 10*time.Second, "push with the rotated key", func() bool { return len(apnsTo(e.apns, "ios-token-rot")["Message"]) == 2 })
 		if m := apnsTo(e.apns, "ios-token-rot")["Message"][1]; !reflect.DeepEqual(m.Payload["aps"], alert("Anna", "after rotation")) {
 			t.Fatalf("push %+v", m)
 		}
 		// Accepted at the first attempt: the new key was in use, no 403 and retry. (The fake
 		// counts a request before the dispatcher has its answer: wait for the dispatcher.)
-		waitFor(t, "dispatcher counts the send", func() bool { return e.d.Stats()[push.KindAPNs].Sent == before.Sent+1 })
+		testwait.Until(t, 10*time.Second, "dispatcher counts the send", func() bool { return e.d.Stats()[push.KindAPNs].Sent == before.Sent+1 })
 		if st := e.d.Stats()[push.KindAPNs]; st.Sent != before.Sent+1 || !maps.Equal(st.Failed, before.Failed) || st.Retried != before.Retried {
 			t.Fatalf("stats %+v, before %+v", st, before)
 		}
@@ -407,13 +408,13 @@ func TestCoreLiveness(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.waitHandled(cr.ChatID, 1)
-		waitFor(t, "flex-push-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(timeout)) })
+		testwait.Until(t, 10*time.Second, "flex-push-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(timeout)) })
 
 		e.clock.Advance(timeout) // silent for flex-push-timeout: the core asks the link
-		waitFor(t, "the ping's dead result", func() bool {
+		testwait.Until(t, 10*time.Second, "the ping's dead result", func() bool {
 			return e.link.isDead(push.Target{Kind: push.KindAPNs, DeviceID: "ios-dead"})
 		})
-		waitFor(t, "re-armed once", func() bool { return e.clock.armedAt(coreT0.Add(2 * timeout)) })
+		testwait.Until(t, 10*time.Second, "re-armed once", func() bool { return e.clock.armedAt(coreT0.Add(2 * timeout)) })
 		if st := e.d.Stats()[push.KindAPNs]; st.Dead != 1 || st.Sent != 0 {
 			t.Fatalf("one ping, answered dead: %+v", st)
 		}
@@ -422,7 +423,7 @@ func TestCoreLiveness(t *testing.T) {
 			t.Fatalf("removed before the re-armed period ended: %+v", v)
 		}
 		e.clock.Advance(time.Millisecond)
-		waitFor(t, "customer removed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended && !v.CustomerPresent })
+		testwait.Until(t, 10*time.Second, "customer removed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended && !v.CustomerPresent })
 
 		page, err := e.core.EventsPage(ctx, cr.ChatID, 1, 0, 0)
 		if err != nil || page.More {
@@ -457,7 +458,7 @@ func TestCoreLiveness(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.agentJoinsAndWrites(cr.ChatID, "Anna", "Your order has shipped")
-		waitFor(t, "the push's dead result", func() bool {
+		testwait.Until(t, 10*time.Second, "the push's dead result", func() bool {
 			return e.link.isDead(push.Target{Kind: push.KindAPNs, DeviceID: "ios-gone"})
 		})
 		r, err := e.core.SendMessage(ctx, cr.ChatID, "agent-7", "Hello?", "")
@@ -471,11 +472,11 @@ func TestCoreLiveness(t *testing.T) {
 		if st0.SkippedDead < 1 || st0.Notified+st0.SkippedDead != 3 || ds0.Sent != 0 {
 			t.Fatalf("a message to a known-dead token was pushed: link %+v, apns %+v", st0, ds0)
 		}
-		waitFor(t, "flex-push-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(timeout)) })
+		testwait.Until(t, 10*time.Second, "flex-push-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(timeout)) })
 		e.clock.Advance(timeout)
-		waitFor(t, "re-armed once", func() bool { return e.clock.armedAt(coreT0.Add(2 * timeout)) })
+		testwait.Until(t, 10*time.Second, "re-armed once", func() bool { return e.clock.armedAt(coreT0.Add(2 * timeout)) })
 		e.clock.Advance(timeout)
-		waitFor(t, "customer removed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended && !v.CustomerPresent })
+		testwait.Until(t, 10*time.Second, "customer removed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended && !v.CustomerPresent })
 		page, err := e.core.EventsPage(ctx, cr.ChatID, 1, 0, 0)
 		if err != nil || page.More {
 			t.Fatalf("transcript read: more %v, %v", page.More, err)
@@ -510,7 +511,7 @@ func TestCoreLiveness(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "flex-disconnect-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(45 * time.Second)) })
+		testwait.Until(t, 10*time.Second, "flex-disconnect-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(45 * time.Second)) })
 		e.clock.Advance(10 * time.Second)
 		if _, err := e.core.UpdateUserData(ctx, cr.ChatID, cr.UserID, ud("ios-late")); err != nil {
 			t.Fatal(err)
@@ -518,13 +519,13 @@ func TestCoreLiveness(t *testing.T) {
 		// The core's timer loop keeps its earlier wake-up (45 s) and re-arms from there.
 		e.clock.Advance(35 * time.Second)
 		at := coreT0.Add(10*time.Second + timeout) // the update is a request: checked 300 s after it
-		waitFor(t, "flex-push-timeout armed", func() bool { return e.clock.armedAt(at) })
+		testwait.Until(t, 10*time.Second, "flex-push-timeout armed", func() bool { return e.clock.armedAt(at) })
 		if v, _ := e.core.Chat(cr.ChatID); !v.CustomerPresent {
 			t.Fatal("removed after flex-disconnect-timeout although push-enabled")
 		}
 		e.clock.Advance(timeout - 36*time.Second) // 1 s before the check
 		_, msg := e.agentJoinsAndWrites(cr.ChatID, "Anna", "Here now")
-		waitFor(t, "pushes", func() bool { return len(apnsTo(e.apns, "ios-late")["Message"]) == 1 })
+		testwait.Until(t, 10*time.Second, "pushes", func() bool { return len(apnsTo(e.apns, "ios-late")["Message"]) == 1 })
 		if p := apnsTo(e.apns, "ios-late")["Message"][0].Payload; p["transcriptPosition"] != fmt.Sprint(msg) {
 			t.Fatalf("push %v", p)
 		}
@@ -540,11 +541,11 @@ func TestCoreLiveness(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.waitHandled(cr.ChatID, 1)
-		waitFor(t, "flex-push-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(timeout)) })
+		testwait.Until(t, 10*time.Second, "flex-push-timeout armed", func() bool { return e.clock.armedAt(coreT0.Add(timeout)) })
 		for i := 1; i <= 2; i++ {
 			e.clock.Advance(timeout)
-			waitFor(t, "ping", func() bool { return e.apnsGot() == int64(i) })
-			waitFor(t, "next check armed", func() bool { return e.clock.armedAt(coreT0.Add(time.Duration(i+1) * timeout)) })
+			testwait.Until(t, 10*time.Second, "ping", func() bool { return e.apnsGot() == int64(i) })
+			testwait.Until(t, 10*time.Second, "next check armed", func() bool { return e.clock.armedAt(coreT0.Add(time.Duration(i+1) * timeout)) })
 		}
 		pings := apnsTo(e.apns, "ios-live")["Ping"]
 		if len(pings) != 2 {
@@ -558,7 +559,7 @@ func TestCoreLiveness(t *testing.T) {
 		// The app comes to the foreground (CometD connected): alive without a ping.
 		e.pres.set(cr.ChatID, cr.UserID, true)
 		e.clock.Advance(timeout)
-		waitFor(t, "next check armed", func() bool { return e.clock.armedAt(coreT0.Add(4 * timeout)) })
+		testwait.Until(t, 10*time.Second, "next check armed", func() bool { return e.clock.armedAt(coreT0.Add(4 * timeout)) })
 		if e.apnsGot() != 2 {
 			t.Fatalf("pinged a connected customer: %d", e.apnsGot())
 		}
@@ -604,7 +605,7 @@ func TestCoreIdleAndEndPushes(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.waitHandled(cr.ChatID, v.LastIndex)
-		waitFor(t, "dispatcher idle", func() bool { st := e.d.Stats()[push.KindAPNs]; return st.Sent == st.Enqueued })
+		testwait.Until(t, 10*time.Second, "dispatcher idle", func() bool { st := e.d.Stats()[push.KindAPNs]; return st.Sent == st.Enqueued })
 		got := apnsTo(e.apns, token)
 		if s := summary(got); len(s) != n {
 			t.Fatalf("%d pushes, want %d: %v", len(s), n, s)
@@ -623,7 +624,7 @@ func TestCoreIdleAndEndPushes(t *testing.T) {
 			t.Fatalf("alert %v", summary(got))
 		}
 		e.clock.Advance(50 * time.Second)
-		waitFor(t, "chat closed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended })
+		testwait.Until(t, 10*time.Second, "chat closed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended })
 		// One push for the close, with message-close; not a ChatEnded per participant.
 		got = pushed(t, cr, "ios-idle", 4)
 		if len(got["IdleClose"]) != 1 || body(got["IdleClose"][0]) != "Closed for inactivity" {
@@ -637,9 +638,9 @@ func TestCoreIdleAndEndPushes(t *testing.T) {
 		start := e.clock.Now()
 		cr := chat(t, "ios-quiet")
 		e.clock.Advance(100 * time.Second) // the alert: no notice, the phase advances
-		waitFor(t, "close armed", func() bool { return e.clock.armedAt(start.Add(150 * time.Second)) })
+		testwait.Until(t, 10*time.Second, "close armed", func() bool { return e.clock.armedAt(start.Add(150 * time.Second)) })
 		e.clock.Advance(50 * time.Second)
-		waitFor(t, "chat closed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended })
+		testwait.Until(t, 10*time.Second, "chat closed", func() bool { v, _ := e.core.Chat(cr.ChatID); return v.Ended })
 		if got := pushed(t, cr, "ios-quiet", 3); len(got["ChatEnded"]) != 1 {
 			t.Fatalf("pushed %v", summary(got))
 		}

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatgate/chatgate/web/adminauth"
-
 	"github.com/chatgate/chatgate/internal/natsserver"
+	"github.com/chatgate/chatgate/internal/testwait"
 	"github.com/chatgate/chatgate/push"
 	"github.com/chatgate/chatgate/push/credstore"
 	"github.com/chatgate/chatgate/push/pushtest"
+	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/pushadmin"
 )
 
@@ -121,7 +121,7 @@ func (p *pushSide) uploadCredentials() {
 	p.admin("PUT", "/credentials/apns/default", map[string]string{"authKeyP8": string(p.apns.KeyP8), "keyId": p.apns.KeyID, "teamId": p.apns.TeamID, "topic": "com.example.chat"})
 	vapid := p.admin("POST", "/credentials/webpush/default/generate", map[string]string{"subject": "ops@example.com"})
 	p.wp.VAPIDPublicKey = vapid["publicKey"].(string)
-	waitFor(p.t, "watch installs credentials", func() bool { return len(p.reg.Infos()) == 2 })
+	testwait.Until(p.t, 10*time.Second, "watch installs credentials", func() bool { return len(p.reg.Infos()) == 2 })
 }
 
 // rotateAPNsKey uploads a new APNs key (key id ROTATED002) through the admin API, waits
@@ -137,7 +137,7 @@ func (p *pushSide) rotateAPNsKey() {
 	k2.Close()
 	p.apns.AddKey("ROTATED002", &k2.Key.PublicKey)
 	p.admin("PUT", "/credentials/apns/default", map[string]string{"authKeyP8": string(k2.KeyP8), "keyId": "ROTATED002", "teamId": p.apns.TeamID, "topic": "com.example.chat"})
-	waitFor(t, "watch installs the rotated key", func() bool {
+	testwait.Until(t, 10*time.Second, "watch installs the rotated key", func() bool {
 		for _, i := range p.reg.Infos() {
 			if i.Key.Kind == push.KindAPNs && i.KeyID == "ROTATED002" {
 				return true
@@ -179,7 +179,7 @@ func TestPushSideEndToEnd(t *testing.T) {
 
 	link.HandleEvent(ctx, "ios-chat", agentMsg("Your order has shipped"))
 	link.HandleEvent(ctx, "web-chat", Event{Index: 3, Type: "ParticipantJoined", FromID: "a", FromNickname: "Анна", FromType: ParticipantAgent})
-	waitFor(t, "both pushes", func() bool { return p.apnsGot() == 1 && p.wpGot() == 1 })
+	testwait.Until(t, 10*time.Second, "both pushes", func() bool { return p.apnsGot() == 1 && p.wpGot() == 1 })
 	if r := apns.Requests()[0]; r.DeviceToken != "ios-token" || r.Payload["aps"].(map[string]any)["alert"].(map[string]any)["body"] != "Your order has shipped" || r.Payload["chatId"] != "ios-chat" {
 		t.Fatalf("apns %+v", r)
 	}
@@ -196,17 +196,17 @@ func TestPushSideEndToEnd(t *testing.T) {
 	// push uses the new one.
 	p.rotateAPNsKey()
 	link.HandleEvent(ctx, "ios-chat", agentMsg("Anything else?"))
-	waitFor(t, "push with the rotated key", func() bool { return apns.Count() == 2 })
+	testwait.Until(t, 10*time.Second, "push with the rotated key", func() bool { return apns.Count() == 2 })
 	// The fake counts a request before its answer reaches the dispatcher: wait for the
 	// dispatcher too, or the next push can overtake it and the stats below read Sent 1.
-	waitFor(t, "dispatcher counts it", func() bool { return d.Stats()[push.KindAPNs].Sent == 2 })
+	testwait.Until(t, 10*time.Second, "dispatcher counts it", func() bool { return d.Stats()[push.KindAPNs].Sent == 2 })
 
 	// 4. The app is uninstalled: APNs answers 410. The next push finds the token dead; from
 	// then on the liveness check answers "not alive" without pushing, so the core removes
 	// the customer after its re-armed flex-push-timeout.
 	apns.Always("ios-token", pushtest.Reply{Status: 410, Reason: "Unregistered"})
 	link.HandleEvent(ctx, "ios-chat", agentMsg("Hello?"))
-	waitFor(t, "dead token noticed", func() bool { return link.isDead(push.Target{Kind: push.KindAPNs, DeviceID: "ios-token"}) })
+	testwait.Until(t, 10*time.Second, "dead token noticed", func() bool { return link.isDead(push.Target{Kind: push.KindAPNs, DeviceID: "ios-token"}) })
 	for range 2 { // first expiry, then the re-armed one
 		if alive, err := link.CheckAlive(ctx, "ios-chat", "u1"); alive || err != nil {
 			t.Fatalf("dead token alive=%v err=%v", alive, err)
@@ -221,17 +221,6 @@ func TestPushSideEndToEnd(t *testing.T) {
 	link.HandleEvent(ctx, "web-chat", agentMsg("are you there"))
 	if alive, _ := link.CheckAlive(ctx, "web-chat", "u2"); !alive || wp.Count() != 1 {
 		t.Fatalf("connected customer: alive=%v pushes=%d", alive, wp.Count())
-	}
-}
-
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
