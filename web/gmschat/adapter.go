@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 )
 
 // Paths served by the adapter.
@@ -21,7 +20,7 @@ const (
 
 // Options configures the adapter.
 type Options struct {
-	// Limits bounds request decoding (zero fields: DefaultLimits).
+	// Limits bounds request decoding (zero fields: the defaults documented on Limits).
 	Limits Limits
 	// Services decides which service names exist; nil accepts every syntactically valid name.
 	Services func(name string) bool
@@ -32,13 +31,12 @@ type Options struct {
 
 // Adapter serves the GMS Chat API v2 (REST, chat-ntf, CometD service channel) over a Backend.
 type Adapter struct {
-	be   Backend
-	ss   Sessions
-	lim  Limits
-	svc  func(string) bool
-	log  *slog.Logger
-	idx  *attachIndex
-	drop atomic.Int64 // pushes that failed because the session was gone
+	be  Backend
+	ss  Sessions
+	lim Limits
+	svc func(string) bool
+	log *slog.Logger
+	idx *attachIndex
 }
 
 // NewAdapter builds an adapter over a chat backend and a Bayeux session source.
@@ -315,9 +313,5 @@ func (a *Adapter) Touch(ctx context.Context, sessionID string) {
 }
 
 func (a *Adapter) dropped(sessionID string, err error) {
-	a.drop.Add(1)
 	a.log.Debug("gms push dropped: Bayeux session gone", "session", sessionID, "err", err)
 }
-
-// Dropped is the number of pushes lost because the Bayeux session was gone.
-func (a *Adapter) Dropped() int64 { return a.drop.Load() }

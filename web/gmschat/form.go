@@ -102,11 +102,6 @@ func readAllLimited(r io.Reader, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeURLEncoded decodes an urlencoded body (exported for the fuzz target and tests).
-func DecodeURLEncoded(body []byte, lim Limits) (*Request, error) {
-	return decodeURLEncoded(bytes.NewReader(body), lim.withDefaults())
-}
-
 func decodeURLEncoded(body io.Reader, lim Limits) (*Request, error) {
 	raw, err := readAllLimited(body, lim.MaxBodyBytes)
 	if err != nil {
@@ -135,11 +130,6 @@ func decodeURLEncoded(body io.Reader, lim Limits) (*Request, error) {
 		}
 	}
 	return s.req, nil
-}
-
-// DecodeMultipart decodes a multipart/form-data body (exported for the fuzz target and tests).
-func DecodeMultipart(body []byte, boundary string, lim Limits) (*Request, error) {
-	return decodeMultipart(bytes.NewReader(body), boundary, lim.withDefaults())
 }
 
 // multipartOverhead is the allowance for part headers and boundaries on top of the field and

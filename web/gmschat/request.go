@@ -24,7 +24,7 @@ type Limits struct {
 	MaxFileBytes int64
 }
 
-// DefaultLimits are the limits used where a field of Limits is zero.
+// defaultLimits are the limits used where a field of Limits is zero.
 var defaultLimits = Limits{
 	MaxBodyBytes:  64 << 10,
 	MaxFields:     128,
@@ -32,9 +32,6 @@ var defaultLimits = Limits{
 	MaxValueBytes: 16 << 10,
 	MaxFileBytes:  2 << 20,
 }
-
-// DefaultLimits returns the default Limits.
-func DefaultLimits() Limits { return defaultLimits }
 
 // withDefaults fills zero fields with the defaults.
 func (l Limits) withDefaults() Limits {
