@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/chatgate/chatgate/internal/testwait"
 )
 
 type wsClient struct {
@@ -144,7 +146,7 @@ func TestWebSocketAckDeliversThroughConnectOnly(t *testing.T) {
 	c.connect(`"advice":{"timeout":0},"ext":{"ack":0}`)
 	c.until(isConnect)
 	c.connect(`"ext":{"ack":1}`)
-	time.Sleep(10 * time.Millisecond) // let the server hold it (a held connect only delays)
+	waitFor(t, func() bool { return holding(srv, c.id) }) // deliver into the held connect
 	srv.Deliver(context.Background(), c.id, "/e", 1)
 	got := c.until(isConnect)
 	if len(got) != 2 || string(got[0].Data) != "1" || string(got[1].Ext) != `{"ack":2}` {
@@ -188,7 +190,7 @@ func TestShutdownClosesWebSocketsAndAnswersHeldConnect(t *testing.T) {
 	c.connect(`"advice":{"timeout":0}`)
 	c.until(isConnect)
 	c.connect("")
-	time.Sleep(10 * time.Millisecond)
+	waitFor(t, func() bool { return holding(srv, c.id) }) // Shutdown must answer a held connect
 	done := make(chan error, 1)
 	go func() { done <- srv.Shutdown(context.Background()) }()
 	r := c.until(isConnect)[0]
@@ -208,16 +210,21 @@ func TestShutdownClosesWebSocketsAndAnswersHeldConnect(t *testing.T) {
 	var _ json.RawMessage
 }
 
-// waitFor polls cond (network tests only: the server notices a closed socket asynchronously).
+// holding reports whether the server holds a /meta/connect of session id.
+func holding(srv *Server, id string) bool {
+	sess := srv.session(id)
+	if sess == nil {
+		return false
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.held != nil
+}
+
+// waitFor is testwait.Until with this package's 5 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5 s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testwait.Until(t, 5*time.Second, "condition", cond)
 }
 
 func TestWebSocketKeepAliveCookieAndLimits(t *testing.T) {
