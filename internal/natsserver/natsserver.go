@@ -90,11 +90,15 @@ type Conn struct {
 	JS jetstream.JetStream
 
 	replicas int
-	srv      *server.Server // nil when external
 	log      *slog.Logger
 	closed   chan struct{} // closed by the client's ClosedHandler
 	once     sync.Once
 	closeErr error
+
+	// embedded is nil when external; it owns the in-process server and its restarts.
+	embedded *embedded
+	// probe is the readiness write check (a put and get on the health bucket).
+	probe *writeProbe
 }
 
 // Start starts an embedded server under o.DataDir, or connects to o.ExternalURL, and returns
@@ -112,6 +116,7 @@ func Start(ctx context.Context, o Options) (*Conn, error) {
 	defer cancel()
 
 	c := &Conn{log: log, closed: make(chan struct{}), replicas: o.Replicas}
+	c.probe = &writeProbe{c: c}
 	copts := []nats.Option{
 		nats.Name("chatgate"),
 		nats.ClosedHandler(func(*nats.Conn) { close(c.closed) }),
@@ -145,15 +150,17 @@ func Start(ctx context.Context, o Options) (*Conn, error) {
 		if c.replicas <= 0 {
 			c.replicas = 1
 		}
-		c.srv, err = startEmbedded(o, log, timeout)
+		c.embedded, err = startEmbedded(o, log, timeout)
 		if err != nil {
 			return nil, err
 		}
-		copts = append(copts, nats.InProcessServer(c.srv), nats.MaxReconnects(-1))
+		// The client dials through c.embedded, so that after a restart of the server (see
+		// recover.go) it reconnects to the new one by itself.
+		copts = append(copts, nats.InProcessServer(c.embedded), nats.MaxReconnects(-1),
+			nats.ReconnectWait(100*time.Millisecond))
 		c.NC, err = nats.Connect("", copts...)
 		if err != nil {
-			c.srv.Shutdown()
-			c.srv.WaitForShutdown()
+			c.embedded.stop()
 			return nil, fmt.Errorf("natsserver: in-process connect: %w", err)
 		}
 	}
@@ -166,7 +173,8 @@ func Start(ctx context.Context, o Options) (*Conn, error) {
 		_ = c.Close(context.Background())
 		return nil, err
 	}
-	if c.srv != nil {
+	if c.embedded != nil {
+		c.embedded.startRecovery()
 		log.Info("embedded nats ready", "data", o.DataDir, "sync", effectiveSync(o.Sync), "listen", c.ClientURL())
 	} else {
 		log.Info("external nats ready", "url", c.NC.ConnectedUrlRedacted(), "replicas", c.replicas)
@@ -181,7 +189,9 @@ func effectiveSync(p SyncPolicy) SyncPolicy {
 	return p
 }
 
-func startEmbedded(o Options, log *slog.Logger, timeout time.Duration) (*server.Server, error) {
+// serverOptions builds the embedded server's options from o. Called for every (re)start,
+// because nats-server adjusts the options it is given.
+func serverOptions(o Options) (*server.Options, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("natsserver: DataDir is required for the embedded server")
 	}
@@ -226,11 +236,16 @@ func startEmbedded(o Options, log *slog.Logger, timeout time.Duration) (*server.
 			sopts.SyncInterval = DefaultSyncInterval
 		}
 	}
+	return sopts, nil
+}
+
+// runServer starts one embedded server and waits until it accepts connections.
+func runServer(sopts *server.Options, logger server.Logger, debug bool, timeout time.Duration) (*server.Server, error) {
 	ns, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("natsserver: new server: %w", err)
 	}
-	ns.SetLoggerV2(slogLogger{log: log}, log.Enabled(context.Background(), slog.LevelDebug), false, false)
+	ns.SetLoggerV2(logger, debug, false, false)
 	ns.Start()
 	if !ns.ReadyForConnections(timeout) {
 		ns.Shutdown()
@@ -263,8 +278,8 @@ func (c *Conn) waitJetStream(ctx context.Context) error {
 	}
 }
 
-// Ping checks that the connection is up and JetStream answers an API request. It is the
-// readiness check behind /readyz.
+// Ping checks that the connection is up and JetStream answers an API request (reading
+// only; Ready also checks that the store can write).
 func (c *Conn) Ping(ctx context.Context) error {
 	if !c.NC.IsConnected() {
 		return fmt.Errorf("%w: nats %s", ErrNotReady, c.NC.Status())
@@ -276,7 +291,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 }
 
 // Embedded reports whether the server runs inside this process.
-func (c *Conn) Embedded() bool { return c.srv != nil }
+func (c *Conn) Embedded() bool { return c.embedded != nil }
 
 // Replicas is the replica count used for streams and buckets created through c.
 func (c *Conn) Replicas() int { return c.replicas }
@@ -284,10 +299,14 @@ func (c *Conn) Replicas() int { return c.replicas }
 // ClientURL is the embedded server's client listener URL, or "" when it has none or the
 // server is external.
 func (c *Conn) ClientURL() string {
-	if c.srv == nil || c.srv.Addr() == nil {
+	if c.embedded == nil {
 		return ""
 	}
-	return c.srv.ClientURL()
+	srv := c.embedded.current()
+	if srv == nil || srv.Addr() == nil {
+		return ""
+	}
+	return srv.ClientURL()
 }
 
 // Stream creates or updates a stream with c's storage defaults: file storage and c's replica
@@ -339,6 +358,10 @@ func (c *Conn) Close(ctx context.Context) error {
 
 func (c *Conn) close(ctx context.Context) error {
 	var errs []error
+	if c.embedded != nil {
+		// No restart may begin while the client drains and the server stops.
+		c.embedded.stopRecovery()
+	}
 	if c.NC != nil {
 		if err := c.NC.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			errs = append(errs, fmt.Errorf("natsserver: drain: %w", err))
@@ -352,15 +375,18 @@ func (c *Conn) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("natsserver: drain: %w", ctx.Err()))
 		}
 	}
-	if c.srv != nil {
-		c.srv.Shutdown()
-		c.srv.WaitForShutdown()
+	if c.embedded != nil {
+		c.embedded.stop()
 	}
 	return errors.Join(errs...)
 }
 
-// slogLogger adapts nats-server's printf-style logger to slog.
-type slogLogger struct{ log *slog.Logger }
+// slogLogger adapts nats-server's printf-style logger to slog. onError, if set, sees every
+// error line (the embedded server's only report of a store that stopped accepting writes).
+type slogLogger struct {
+	log     *slog.Logger
+	onError func(msg string)
+}
 
 func (l slogLogger) Noticef(format string, v ...any) {
 	l.log.Info(fmt.Sprintf(format, v...), "component", "nats")
@@ -372,7 +398,11 @@ func (l slogLogger) Fatalf(format string, v ...any) {
 	l.log.Error(fmt.Sprintf(format, v...), "component", "nats", "fatal", true)
 }
 func (l slogLogger) Errorf(format string, v ...any) {
-	l.log.Error(fmt.Sprintf(format, v...), "component", "nats")
+	msg := fmt.Sprintf(format, v...)
+	l.log.Error(msg, "component", "nats")
+	if l.onError != nil {
+		l.onError(msg)
+	}
 }
 func (l slogLogger) Debugf(format string, v ...any) {
 	l.log.Debug(fmt.Sprintf(format, v...), "component", "nats")

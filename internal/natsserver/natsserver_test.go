@@ -120,6 +120,13 @@ func TestExternalDefaultsToR3(t *testing.T) {
 	if _, err := ext.KV(ctx, jetstream.KeyValueConfig{Bucket: "R3"}); err == nil {
 		t.Fatal("R3 bucket on a single non-clustered server succeeded")
 	}
+	// Readiness says so too: the store cannot write what chatgate would write.
+	if err := ext.Ready(ctx); !errors.Is(err, ErrWriteFailed) || !strings.Contains(err.Error(), "replicas") {
+		t.Fatalf("Ready with an R3 store on one server = %v", err)
+	}
+	if err := srv.Ready(ctx); err != nil {
+		t.Fatalf("Ready of the embedded server = %v", err)
+	}
 }
 
 func TestStartErrors(t *testing.T) {
