@@ -21,6 +21,11 @@ const (
 	MetricsPath = "/metrics"
 )
 
+// DefaultBodyReadTimeout is ServerOptions.BodyReadTimeout's default: a 2 MiB upload still
+// fits at about 600 kbit/s, while a body trickled byte by byte holds its connection for
+// half a minute at most.
+const DefaultBodyReadTimeout = 30 * time.Second
+
 // ServerOptions configures NewServer.
 type ServerOptions struct {
 	// Logger receives access-log lines (debug level only) and errors. Default: discard.
@@ -35,6 +40,10 @@ type ServerOptions struct {
 	Registry *prometheus.Registry
 	// ReadyTimeout bounds one readiness check (default 2 s).
 	ReadyTimeout time.Duration
+	// BodyReadTimeout bounds how long reading a request body may take, counted from the
+	// start of the handler (default 30 s; see bodyDeadline for why held long-polls are not
+	// affected).
+	BodyReadTimeout time.Duration
 }
 
 // Server is chatgate's HTTP surface: one router for Bayeux, the GMS API adapters, and the
@@ -47,6 +56,9 @@ type Server struct {
 	registry *prometheus.Registry
 	draining atomic.Bool
 	handler  http.Handler
+	// accessLog is whether the access log wraps handler (debug level only: it costs a
+	// wrapper and a log call per request).
+	accessLog bool
 }
 
 // NewServer builds the router with the ops endpoints and, if given, the Bayeux handler.
@@ -77,9 +89,19 @@ func NewServer(o ServerOptions) *Server {
 		s.mux.Handle(BayeuxPath, o.Bayeux)
 		s.mux.Handle(BayeuxPath+"/", o.Bayeux)
 	}
-	s.handler = s.mux
+	bodyTO := o.BodyReadTimeout
+	if bodyTO <= 0 {
+		bodyTO = DefaultBodyReadTimeout
+	}
+	bodyTimeouts := prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: MetricsNamespace, Subsystem: "http", Name: "body_read_timeouts_total",
+		Help: "Request bodies cut off because they were not sent within body-read-timeout.",
+	})
+	s.registry.MustRegister(bodyTimeouts)
+	s.handler = bodyDeadline(bodyTO, bodyTimeouts, s.mux)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.handler = accessLog(s.log, s.mux)
+		s.handler = accessLog(s.log, s.handler)
+		s.accessLog = true
 	}
 	return s
 }
