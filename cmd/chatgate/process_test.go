@@ -81,8 +81,15 @@ func startProcess(t *testing.T, args ...string) *process {
 // startProcessEnv is startProcess with extra environment variables.
 func startProcessEnv(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
+	return startCommand(t, env, exec.Command(binary(t), args...))
+}
+
+// startCommand runs cmd (the binary, possibly through a wrapper such as a shell that
+// lowers a resource limit) like startProcessEnv.
+func startCommand(t *testing.T, env []string, cmd *exec.Cmd) *process {
+	t.Helper()
 	p := &process{t: t, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary(t), args...)
+	p.cmd = cmd
 	p.cmd.Env = append(append(os.Environ(), "GORACE=halt_on_error=1"), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -44,9 +44,10 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 		return errors.Join(fmt.Errorf("bayeux: %w", err), p.stop(false))
 	}
 	p.surface = web.NewServer(web.ServerOptions{
-		Logger: log.With("component", "http"),
-		Ready:  web.ReadyFunc(store.Ping),
-		Bayeux: p.bayeux,
+		Logger:          log.With("component", "http"),
+		Ready:           web.ReadyFunc(store.Ready),
+		Bayeux:          p.bayeux,
+		BodyReadTimeout: cfg.BodyReadTimeout,
 	})
 	p.surface.Registry().MustRegister(web.NewBayeuxCollector(bayeuxStats(p.bayeux)))
 	mountWidget(p.surface, cfg)
@@ -72,6 +73,9 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), p.stop(false))
 	}
+	nofile := web.OpenFileLimit()
+	maxConns := web.ConnectionCap(cfg.MaxConnections, nofile)
+	ln = p.surface.LimitListener(ln, maxConns)
 	p.http = &http.Server{
 		Handler:           p.surface,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -82,7 +86,8 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 	}
 	p.serveErr = make(chan error, 1)
 	go func() { p.serveErr <- p.http.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.Data, "store", storeKind(store))
+	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.Data, "store", storeKind(store),
+		"max_connections", maxConns, "open_file_limit", nofile)
 	if listening != nil {
 		listening(ln.Addr())
 	}

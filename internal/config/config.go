@@ -101,6 +101,8 @@ type Config struct {
 	SecretsKey    Secret `key:"secrets-key" help:"Key that encrypts stored push credentials: 32 random bytes, base64-encoded (openssl rand -base64 32). Empty disables storing credentials. Secret: never logged."`
 
 	ReadHeaderTimeout time.Duration `key:"read-header-timeout" help:"Longest time a client may take to send request headers (slowloris guard). There is deliberately no write timeout: it would cut Bayeux long-polls."`
+	BodyReadTimeout   time.Duration `key:"body-read-timeout" help:"Longest time a client may take to send a request body, counted from the end of its headers; a slower body is cut off (connection closed, counted in chatgate_http_body_read_timeouts_total). A held Bayeux /meta/connect is not affected: its small body is read first."`
+	MaxConnections    int           `key:"max-connections" help:"Most HTTP connections open at once (held long-polls and websockets included); further clients wait in the accept queue. 0 derives it from the open-file limit at start (limit minus a quarter, at least 128 descriptors, kept for the store and outgoing connections); -1 means no cap."`
 	IdleTimeout       time.Duration `key:"idle-timeout" help:"How long an idle keep-alive HTTP connection stays open."`
 	ShutdownDelay     time.Duration `key:"shutdown-delay" help:"On SIGTERM, how long /readyz reports not-ready before connections are closed, so a load balancer stops routing here first. 0 in development; about 5s behind a load balancer."`
 	ShutdownTimeout   time.Duration `key:"shutdown-timeout" help:"Upper bound on graceful shutdown after the delay (answering long-polls, closing websockets, flushing the store). A second signal exits at once."`
@@ -156,6 +158,7 @@ func Default() Config {
 		StoreMaxFileBytes:       2 << 30,
 
 		ReadHeaderTimeout: 10 * time.Second,
+		BodyReadTimeout:   30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ShutdownDelay:     0,
 		ShutdownTimeout:   20 * time.Second,
@@ -283,6 +286,7 @@ func (c Config) Validate() error {
 	}{
 		{"bayeux-timeout", c.BayeuxTimeout}, {"bayeux-max-interval", c.BayeuxMaxInterval},
 		{"read-header-timeout", c.ReadHeaderTimeout}, {"idle-timeout", c.IdleTimeout},
+		{"body-read-timeout", c.BodyReadTimeout},
 		{"shutdown-timeout", c.ShutdownTimeout}, {"store-sync-interval", c.StoreSyncInterval},
 	}
 	for _, p := range positive {
@@ -348,6 +352,9 @@ func (c Config) Validate() error {
 	}
 	if c.BayeuxMaxMessageBytes > 0 && c.BayeuxMaxRequestBytes > 0 && int64(c.BayeuxMaxMessageBytes) > c.BayeuxMaxRequestBytes {
 		bad("bayeux-max-message-bytes", "%d exceeds bayeux-max-request-bytes %d", c.BayeuxMaxMessageBytes, c.BayeuxMaxRequestBytes)
+	}
+	if c.MaxConnections < -1 {
+		bad("max-connections", "must be -1 (no cap), 0 (from the open-file limit) or a positive number, got %d", c.MaxConnections)
 	}
 	if (c.AdminUser == "") != (c.AdminPassword.Reveal() == "") {
 		bad("admin-user", "admin-user and admin-password go together")
