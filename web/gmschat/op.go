@@ -2,6 +2,7 @@ package gmschat
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -249,6 +250,9 @@ func buildOp(kind OpKind, req *Request) (Op, error) {
 		if op.Text, err = req.Required("pushUrl"); err != nil {
 			return Op{}, err
 		}
+		if !webURL(op.Text) {
+			return Op{}, Errorf(CodeInvalidField, "pushUrl must be an absolute http or https URL")
+		}
 	case OpUpdateNickname:
 		if op.Nickname, err = req.Required("nickname"); err != nil {
 			return Op{}, err
@@ -267,6 +271,17 @@ func buildOp(kind OpKind, req *Request) (Op, error) {
 		op.File = req.File
 	}
 	return op, nil
+}
+
+// webURL accepts only absolute http and https URLs with a host: agents click pushed URLs, so
+// javascript:, data:, file: and the like (and anything url.Parse refuses, such as control
+// characters a browser would strip to reveal "javascript:") never reach the transcript.
+func webURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return false
+	}
+	return strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https")
 }
 
 // validName accepts service names: [A-Za-z0-9_.-]{1,64}.
