@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -120,4 +123,36 @@ func OpenBucket(ctx context.Context, kvs KVOpener, replicas int) (jetstream.KeyV
 		return nil, fmt.Errorf("routing: open %s: %w", Bucket, err)
 	}
 	return kv, nil
+}
+
+// ParseService reads a service's routing from configuration values: "queue", "priority"
+// (an integer), "no-agent-notice". Unknown keys and bad values are errors naming them.
+func ParseService(values map[string]string) (Service, error) {
+	var s Service
+	for k, v := range values {
+		switch k {
+		case "queue":
+			s.Queue = strings.TrimSpace(v)
+		case "priority":
+			p, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return Service{}, fmt.Errorf("routing: priority %q: %w", v, ErrInvalid)
+			}
+			s.Priority = p
+		case "no-agent-notice":
+			s.NoAgentNotice = v
+		default:
+			return Service{}, fmt.Errorf("routing: unknown option %q: %w", k, ErrInvalid)
+		}
+	}
+	return s, nil
+}
+
+// SetServices replaces the service routing at runtime (a configuration reload). It applies
+// to chats that start to wait from now on; waiting chats keep their queue and priority.
+func (r *Router) SetServices(services map[string]Service, def Service) {
+	services = maps.Clone(services)
+	r.mu.Lock()
+	r.cfg.Services, r.cfg.Default = services, def
+	r.mu.Unlock()
 }

@@ -515,3 +515,31 @@ func TestRules(t *testing.T) {
 		})
 	}
 }
+
+func TestParseService(t *testing.T) {
+	s, err := ParseService(map[string]string{"queue": " vip ", "priority": "5", "no-agent-notice": "Please wait ({position})."})
+	if err != nil || s != (Service{Queue: "vip", Priority: 5, NoAgentNotice: "Please wait ({position})."}) {
+		t.Fatalf("%+v %v", s, err)
+	}
+	for _, bad := range []map[string]string{{"priority": "high"}, {"queues": "x"}} {
+		if _, err := ParseService(bad); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("%v: %v", bad, err)
+		}
+	}
+}
+
+// TestSetServices: a reload applies to chats that start to wait afterwards.
+func TestSetServices(t *testing.T) {
+	h := newHarness(t, nil)
+	before := h.chat("sales", nil).ChatID
+	h.r.settle()
+	h.r.SetServices(map[string]Service{"sales": {Queue: "new"}}, Service{})
+	after := h.chat("sales", nil).ChatID
+	h.r.settle()
+	if p, _ := h.r.Position(before); p.Queue != "sales" {
+		t.Fatalf("waiting chat moved to %q", p.Queue)
+	}
+	if p, _ := h.r.Position(after); p.Queue != "new" {
+		t.Fatalf("new chat in %q", p.Queue)
+	}
+}
