@@ -296,8 +296,11 @@ export class Widget {
     if (d.chatId && d.chatId !== s.chatId) return;
     if (d.alias) s.alias = d.alias;
     if (d.statusCode !== 0) this.#onFailure(d);
-    for (const ev of Array.isArray(d.messages) ? d.messages : []) this.#event(ev, true);
+    const evs = Array.isArray(d.messages) ? d.messages : [];
+    for (const ev of evs) this.#event(ev, true);
     if (d.chatEnded) this.#ended();
+    // A replay is paged: a push whose nextPosition lies beyond what arrived has more behind it.
+    else if (evs.length && d.nextPosition - 1 > s.lastIndex) this.#resync();
   }
 
   #started(d) {
@@ -345,19 +348,18 @@ export class Widget {
   }
 
   // event applies one transcript event once, in index order. live: arrived now (counts as
-  // unread, may change state); otherwise replayed from local storage.
-  #event(ev, live) {
+  // unread, may change state); otherwise replayed from local storage. trusted: part of a
+  // REST refresh answer, a complete list of what this customer may see from a position, so
+  // a missing index is an event not meant for customers (an agent's internal message), not
+  // a loss.
+  #event(ev, live, trusted = false) {
     const s = this.session;
     if (!ev || typeof ev !== "object" || !(ev.index > 0)) return; // index 0: answers like file limits
     if (ev.index <= s.lastIndex) return;
-    if (ev.index > s.lastIndex + 1 && live) {
-      // A gap: keep it until the missing events arrive (a replay is requested once).
+    if (ev.index > s.lastIndex + 1 && live && !trusted) {
+      // A gap: keep the event until the transcript from the missing index has been read.
       this.ahead.set(ev.index, ev);
-      if (!this.resyncing && this.conn && this.conn.online) {
-        this.resyncing = true;
-        this.conn.publish({ operation: "requestNotifications", secureKey: s.secureKey, transcriptPosition: String(s.lastIndex + 1) })
-          .catch(() => {}).finally(() => { this.resyncing = false; });
-      }
+      this.#resync();
       return;
     }
     s.lastIndex = ev.index;
@@ -369,6 +371,46 @@ export class Widget {
       this.ahead.delete(next.index);
       this.#event(next, live);
     }
+  }
+
+  // resync reads the transcript from the last index seen over REST, page by page (an answer
+  // holds at most a page of events), until it is caught up; then applies what waited in
+  // ahead. Used for gaps and when a push says the server has more (nextPosition).
+  async #resync() {
+    if (this.resyncing || !this.conn) return;
+    this.resyncing = true;
+    let complete = false;
+    try {
+      for (let page = 0; page < 100; page++) {
+        const s = this.session;
+        if (!s || s.ended || !this.conn) break;
+        const from = s.lastIndex + 1;
+        const r = await this.conn.refresh(s.chatId, s.secureKey, from);
+        if (!r || r.statusCode !== 0 || this.session !== s) break;
+        const evs = Array.isArray(r.messages) ? r.messages : [];
+        for (const ev of evs) this.#event(ev, true, true);
+        // Everything below nextPosition was considered for this answer: what is missing
+        // there is not for customers.
+        if (r.nextPosition - 1 > s.lastIndex) s.lastIndex = r.nextPosition - 1;
+        if (r.chatEnded) this.#ended();
+        if (evs.length === 0 || s.lastIndex + 1 === from) {
+          complete = true;
+          break;
+        }
+      }
+    } catch {
+      // offline: the next handshake replays from the last index seen
+    } finally {
+      this.resyncing = false;
+    }
+    const s = this.session;
+    if (!s || !complete) return; // what waits in ahead stays until the gap is filled
+    for (const i of [...this.ahead.keys()].sort((a, b) => a - b)) {
+      const ev = this.ahead.get(i);
+      this.ahead.delete(i);
+      this.#event(ev, true, true);
+    }
+    this.#save();
   }
 
   #kind(from) {
@@ -554,7 +596,7 @@ export class Widget {
       const s = this.session;
       const r = await this.conn.refresh(s.chatId, s.secureKey, p.since + 1);
       if (r && r.statusCode === 0) {
-        for (const ev of r.messages || []) this.#event(ev, true);
+        for (const ev of r.messages || []) this.#event(ev, true, true);
         if (r.chatEnded) this.#ended();
       }
     } catch {

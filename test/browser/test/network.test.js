@@ -128,6 +128,38 @@ describe("widget on a bad network", () => {
     }
   });
 
+  it("pushes dropped by the server's queue limit: the gap is read back, every message shown once, in order", async () => {
+    // A server whose per-session queue holds one message, behind a proxy that forces
+    // long-polling: a burst of events between two polls overflows it and drops pushes.
+    const small = await new ChatgateServer({ name: "chatgate-widget-queue", args: ["--bayeux-max-queue", "1"] }).start();
+    const proxy = await NoWebSocketProxy.start(small.addr);
+    try {
+      const side = otherSide(small);
+      const ctx = await browser.newContext();
+      const p = await newPage(ctx);
+      pages.push(p);
+      await p.goto(`${proxy.url}/`);
+      const s = await startChat(p, { name: "Quinn" });
+      assert.equal(await transport(p), "long-polling");
+      const burst = Array.from({ length: 15 }, (_, i) => `burst ${i + 1}`);
+      await Promise.all(burst.map((t) => side.say(s, t)));
+      const order = (await side.transcript(s)).messages.filter((e) => e.type === "Message").map((e) => e.text);
+      await waitFor("every message of the burst", async () => {
+        const shown = (await items(p)).filter((i) => i.kind !== "system").map((i) => i.text);
+        return shown.length === burst.length && shown;
+      }, { timeout: 20000, every: 100 });
+      const list = await items(p);
+      assertNoDuplicates(list);
+      assert.deepEqual(list.filter((i) => i.kind !== "system").map((i) => i.text), order, "shown in transcript order");
+      const drops = [...(await small.metrics())].filter(([k]) => k.startsWith("chatgate_bayeux_queue_drops_total")).reduce((n, [, v]) => n + v, 0);
+      assert.ok(drops > 0, "the burst did not overflow the queue: the gap path was not exercised");
+      await ctx.close();
+    } finally {
+      await proxy.close();
+      await small.close();
+    }
+  });
+
   it("websocket refused by a proxy: the widget falls back to long-polling and chats", async () => {
     const proxy = await NoWebSocketProxy.start(server.addr);
     try {
