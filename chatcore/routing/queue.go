@@ -130,7 +130,28 @@ func (r *Router) unindex(ag *agent) {
 	}
 }
 
-func (r *Router) free(ag *agent) int { return ag.Capacity - r.load[ag.ID] - len(ag.offers) }
+func (r *Router) free(ag *agent) int { return ag.Capacity - r.load(ag) }
+
+// load is what counts against an agent's capacity: the chats it is in and its offers.
+func (r *Router) load(ag *agent) int { return len(r.chatsOf[ag.ID]) + len(ag.offers) }
+
+func (r *Router) addChat(agentID, chatID string) {
+	m := r.chatsOf[agentID]
+	if m == nil {
+		m = map[string]struct{}{}
+		r.chatsOf[agentID] = m
+	}
+	m[chatID] = struct{}{}
+}
+
+func (r *Router) removeChat(agentID, chatID string) {
+	if m := r.chatsOf[agentID]; m != nil {
+		delete(m, chatID)
+		if len(m) == 0 {
+			delete(r.chatsOf, agentID)
+		}
+	}
+}
 
 // wants says whether a chat asks for an agent (with none in it).
 func wants(v chatcore.ChatView) bool {
@@ -167,9 +188,7 @@ func (r *Router) applyView(id string, v chatcore.ChatView, ok bool, now time.Tim
 		}
 		left = append(left, ag)
 		delete(in, ag)
-		if r.load[ag]--; r.load[ag] <= 0 {
-			delete(r.load, ag)
-		}
+		r.removeChat(ag, id)
 		r.st.handle.observe(now.Sub(at))
 		r.rememberLast(id, v, ag, now)
 		if a := r.agents[ag]; a != nil {
@@ -186,7 +205,7 @@ func (r *Router) applyView(id string, v chatcore.ChatView, ok bool, now time.Tim
 			r.handling[id] = in
 		}
 		in[ag] = now
-		r.load[ag]++
+		r.addChat(ag, id)
 		if e != nil && e.offeredTo == ag {
 			r.assigned(e, now) // the accepted offer's Join, seen before Accept returned
 			e = nil
@@ -486,7 +505,7 @@ func (r *Router) preferredFree(e *entry, now time.Time) *agent {
 
 // betterAgent: lower load first, then the longest since its last offer, then the id.
 func (r *Router) betterAgent(a, b *agent) bool {
-	la, lb := r.load[a.ID]+len(a.offers), r.load[b.ID]+len(b.offers)
+	la, lb := r.load(a), r.load(b)
 	if la != lb {
 		return la < lb
 	}

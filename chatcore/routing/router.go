@@ -34,7 +34,7 @@ type Router struct {
 	entries    map[string]*entry               // waiting or offered chats
 	preferring map[string]map[string]*entry    // agent → entries preferring it
 	handling   map[string]map[string]time.Time // chat → agents in it → since
-	load       map[string]int                  // agent → chats it is in (logged in or not)
+	chatsOf    map[string]map[string]struct{}  // agent → chats it is in (logged in or not): its load
 	last       map[string]lastRec              // "c.<chat>" / "k.<hash>" → last agent
 	waitRecs   map[string]waitRec              // loaded at start, consumed by the first pass
 	dl         *deadline.Queue                 // "o:<chat>" offer expiry, "x:<chat>" cooldown end
@@ -67,7 +67,7 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 		cfg: cfg, core: cfg.Core, clock: cfg.Clock, log: cfg.Logger.With("component", "routing"),
 		dirty: map[string]marks{}, agents: map[string]*agent{}, queues: map[string]*queue{},
 		entries: map[string]*entry{}, preferring: map[string]map[string]*entry{},
-		handling: map[string]map[string]time.Time{}, load: map[string]int{},
+		handling: map[string]map[string]time.Time{}, chatsOf: map[string]map[string]struct{}{},
 		last: map[string]lastRec{}, waitRecs: map[string]waitRec{}, dl: deadline.New(), st: newCounters(),
 		todoChats: map[*entry]struct{}{}, todoAgents: map[*agent]struct{}{},
 		wake: make(chan struct{}, 1), barrier: make(chan chan struct{}), stop: make(chan struct{}),
@@ -435,7 +435,7 @@ func (r *Router) Accept(ctx context.Context, agentID, chatID string) (chatcore.P
 			}
 			if _, in := r.handling[chatID][agentID]; !in {
 				r.handling[chatID][agentID] = now
-				r.load[agentID]++
+				r.addChat(agentID, chatID)
 			}
 		}
 	}
@@ -497,12 +497,7 @@ func (r *Router) Agents() []AgentStatus {
 func (r *Router) status(ag *agent) AgentStatus {
 	s := AgentStatus{Agent: ag.Agent, State: ag.state, Reason: ag.reason, Since: ag.since}
 	s.Queues = slices.Clone(ag.Queues)
-	for chat, in := range r.handling {
-		if _, ok := in[ag.ID]; ok {
-			s.Chats = append(s.Chats, chat)
-		}
-	}
-	slices.Sort(s.Chats)
+	s.Chats = slices.Sorted(maps.Keys(r.chatsOf[ag.ID]))
 	s.Offers = slices.Sorted(maps.Keys(ag.offers))
 	return s
 }

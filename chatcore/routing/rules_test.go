@@ -543,3 +543,49 @@ func TestSetServices(t *testing.T) {
 		t.Fatalf("new chat in %q", p.Queue)
 	}
 }
+
+// autoAnswer accepts every offer from inside Offer (chat.auto-answer): the sink calls back
+// into the router, which must hold no lock while it delivers.
+type autoAnswer struct {
+	r    *Router
+	errs chan error
+}
+
+func (a *autoAnswer) Offer(o Offer) {
+	_, _, err := a.r.Accept(context.Background(), o.AgentID, o.ChatID)
+	a.errs <- err
+}
+
+func (a *autoAnswer) OfferWithdrawn(Offer, Withdrawal) {}
+
+func TestSinkMayCallBack(t *testing.T) {
+	h := newHarness(t, nil)
+	aa := &autoAnswer{r: h.r, errs: make(chan error, 4)}
+	h.r.SetSink(aa)
+	h.login("a", 2, "sales")
+	h.state("a", StateReady)
+	c1 := h.chat("sales", nil).ChatID
+	c2 := h.chat("sales", nil).ChatID
+	for range 2 {
+		select {
+		case err := <-aa.errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("no offer accepted")
+		}
+	}
+	h.r.settle()
+	st, _ := h.r.Agent("a")
+	got := slices.Sorted(slices.Values(st.Chats))
+	want := slices.Sorted(slices.Values([]string{c1, c2}))
+	if !slices.Equal(got, want) || len(st.Offers) != 0 {
+		t.Fatalf("agent a: chats %v offers %v", st.Chats, st.Offers)
+	}
+	for _, id := range want {
+		if v, _ := h.core.Chat(id); v.AsyncStatus != chatcore.AsyncProcessing {
+			t.Fatalf("chat %s status %d", id, v.AsyncStatus)
+		}
+	}
+}
