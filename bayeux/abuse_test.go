@@ -318,7 +318,9 @@ func TestQueueBytesBoundedAcrossSessions(t *testing.T) {
 // unsent frame list for it stays under the byte bound while deliveries keep coming.
 func TestWebSocketFrameListBoundedInBytes(t *testing.T) {
 	const msgSize = 128 << 10
-	srv, hs := newHTTPServer(t, Config{MaxQueueBytes: 512 << 10, WriteTimeout: time.Minute})
+	// MaxInterval well past the run: 200 large deliveries under -race on a loaded machine can
+	// outlast the 10 s default, and an expired session would fail Deliver for the wrong reason.
+	srv, hs := newHTTPServer(t, Config{MaxQueueBytes: 512 << 10, WriteTimeout: time.Minute, MaxInterval: 5 * time.Minute})
 	ws := dialWS(t, hs.URL, nil)
 	ws.handshake("")
 	ws.connect(`"advice":{"timeout":0}`)
