@@ -47,13 +47,26 @@ type chatParts struct {
 	hupDone chan struct{}
 }
 
+// chatDeps is what startChat builds on: the configuration (and the file it came from, for
+// SIGHUP reloads), the logger, the store connection, and the parts started before it.
+type chatDeps struct {
+	cfg        config.Config
+	configFile string
+	log        *slog.Logger
+	conn       *natsserver.Conn
+	surface    *web.Server
+	bayeux     *bayeux.Server
+	push       *pushParts
+	auth       *adminauth.Credentials
+}
+
 // startChat opens the chat store, loads every chat (firing timers that fell due while the
 // server was down, once the listeners are attached), mounts the GMS Chat API v2, the
 // /service/chatV2/* handler and the workflow API (behind auth), and reloads chat options
 // from configFile on SIGHUP.
-func startChat(ctx context.Context, cfg config.Config, configFile string, log *slog.Logger, conn *natsserver.Conn,
-	surface *web.Server, bx *bayeux.Server, pp *pushParts, auth *adminauth.Credentials) (*chatParts, error) {
-	log = log.With("component", "chat")
+func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
+	cfg, configFile, conn, surface, bx, pp, auth := d.cfg, d.configFile, d.conn, d.surface, d.bayeux, d.push, d.auth
+	log := d.log.With("component", "chat")
 	opts, err := newLiveOptions(cfg.Chat)
 	if err != nil {
 		return nil, err

@@ -64,7 +64,10 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 
 	// 4. Chat core, GMS Chat API v2 (REST, CometD service channel, chat-ntf), push link,
 	// workflow API.
-	if p.chat, err = startChat(ctx, cfg, res.File, log, store, p.surface, p.bayeux, p.push, auth); err != nil {
+	if p.chat, err = startChat(ctx, chatDeps{
+		cfg: cfg, configFile: res.File, log: log, conn: store,
+		surface: p.surface, bayeux: p.bayeux, push: p.push, auth: auth,
+	}); err != nil {
 		return errors.Join(err, p.stop(false))
 	}
 
