@@ -42,7 +42,7 @@ func BenchmarkEncodeConnectReply(b *testing.B) {
 func BenchmarkFanout(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			srv, err := NewServer(Config{MaxQueue: 1 << 30, MaxBrowserSessions: -1, HandshakesPerMinute: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			srv, err := NewServer(Config{MaxQueue: 1 << 30, MaxLiveSessionsPerBrowser: -1, HandshakesPerMinute: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package bayeux
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -17,14 +18,16 @@ type Config struct {
 	// (plus Interval) is expired (10 s).
 	MaxInterval time.Duration
 	// MultiSessionInterval is the polling interval advised to a browser that holds more
-	// long-polls than MaxSessionsPerBrowser (2 s). Negative: such connects are refused.
+	// long-polls than MaxHeldPollsPerBrowser (2 s). Negative: such connects are refused.
 	MultiSessionInterval time.Duration
-	// MaxSessionsPerBrowser is the number of long-polls one browser (BAYEUX_BROWSER cookie)
-	// may hold at once (1). Websockets do not count. Negative: unlimited.
-	MaxSessionsPerBrowser int
-	// MaxBrowserSessions bounds the live sessions of one browser id, an abuse limit on
+	// MaxHeldPollsPerBrowser is the number of long-polls one browser (BAYEUX_BROWSER cookie)
+	// may hold at once (1): CometD's maxSessionsPerBrowser, hence the configuration key
+	// bayeux-max-sessions-per-browser, though it counts held connects, not sessions.
+	// Websockets do not count. Negative: unlimited.
+	MaxHeldPollsPerBrowser int
+	// MaxLiveSessionsPerBrowser bounds the live sessions of one browser id, an abuse limit on
 	// handshakes (64). Negative: unlimited.
-	MaxBrowserSessions int
+	MaxLiveSessionsPerBrowser int
 	// HandshakesPerMinute is the sustained rate of handshakes one client address (an IPv4
 	// address, an IPv6 /64) may make, HandshakeBurst how many it may make at once (300 and
 	// 50). A refused handshake is answered 429::too_many_handshakes with advice
@@ -80,6 +83,29 @@ type Config struct {
 	TestEcho bool
 }
 
+// Validate reports every setting NewServer refuses: a negative timeout, interval or max
+// interval, a client publish pattern that is not a channel pattern (or is under /meta), an
+// allowed origin that is not an origin pattern. These rules live here only: cmd/chatgate
+// calls Validate when it loads its configuration, so a bad value is a configuration error
+// listing each problem, and NewServer calls it again.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Timeout < 0 || c.Interval < 0 || c.MaxInterval < 0 {
+		errs = append(errs, errors.New("bayeux: negative timeout, interval or max interval"))
+	}
+	for _, p := range c.ClientPublishChannels {
+		if !validChannel(p, true) || isMeta(p) {
+			errs = append(errs, fmt.Errorf("bayeux: client publish channel pattern %q: want /segment/... with non-empty segments of letters, digits and -_!~()$@.:+=,%%, the last may be * or **, not under /meta", p))
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if _, err := parseOriginPattern(o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (c Config) withDefaults() (Config, error) {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -91,11 +117,11 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.MultiSessionInterval, 2*time.Second)
 	def(&c.PingPeriod, 20*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
-	if c.MaxSessionsPerBrowser == 0 {
-		c.MaxSessionsPerBrowser = 1
+	if c.MaxHeldPollsPerBrowser == 0 {
+		c.MaxHeldPollsPerBrowser = 1
 	}
-	if c.MaxBrowserSessions == 0 {
-		c.MaxBrowserSessions = 64
+	if c.MaxLiveSessionsPerBrowser == 0 {
+		c.MaxLiveSessionsPerBrowser = 64
 	}
 	if c.HandshakesPerMinute == 0 {
 		c.HandshakesPerMinute = 300
@@ -130,18 +156,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 64 << 10
 	}
-	if c.Timeout < 0 || c.Interval < 0 || c.MaxInterval < 0 {
-		return c, fmt.Errorf("bayeux: negative timeout, interval or max interval")
-	}
-	for _, p := range c.ClientPublishChannels {
-		if !validChannel(p, true) || isMeta(p) {
-			return c, fmt.Errorf("bayeux: invalid client publish channel pattern %q", p)
-		}
-	}
-	for _, o := range c.AllowedOrigins {
-		if _, err := parseOriginPattern(o); err != nil {
-			return c, err
-		}
+	if err := c.Validate(); err != nil {
+		return c, err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -152,9 +152,9 @@ func (s *Server) handshake(ctx context.Context, c *conn, m *inMessage) []byte {
 		b = &browser{sessions: map[*session]struct{}{}}
 		s.browsers[c.browser] = b
 	}
-	if s.cfg.MaxBrowserSessions > 0 && len(b.sessions) >= s.cfg.MaxBrowserSessions {
+	if s.cfg.MaxLiveSessionsPerBrowser > 0 && len(b.sessions) >= s.cfg.MaxLiveSessionsPerBrowser {
 		s.mu.Unlock()
-		s.refuse(refusedBrowserSessions, "bayeux handshake refused: too many sessions for one browser", "max", s.cfg.MaxBrowserSessions, "remote", c.remote)
+		s.refuse(refusedBrowserSessions, "bayeux handshake refused: too many sessions for one browser", "max", s.cfg.MaxLiveSessionsPerBrowser, "remote", c.remote)
 		return fail(errTooManySessions, ReconnectNone)
 	}
 	b.sessions[sess] = struct{}{}
@@ -288,10 +288,10 @@ func (s *Server) connectPoll(ctx context.Context, c *conn, m *inMessage) (out []
 	info := sess.info()
 	h := &held{msgID: m.ID, transport: c.transport, done: make(chan struct{}), ts: ts}
 	multiple := false
-	if hold > 0 && s.cfg.MaxSessionsPerBrowser > 0 {
+	if hold > 0 && s.cfg.MaxHeldPollsPerBrowser > 0 {
 		s.mu.Lock()
 		if b := s.browsers[sess.browser]; b != nil {
-			if b.held >= s.cfg.MaxSessionsPerBrowser {
+			if b.held >= s.cfg.MaxHeldPollsPerBrowser {
 				multiple = true
 			} else {
 				b.held++

@@ -17,6 +17,7 @@ type originPattern struct {
 
 func parseOriginPattern(p string) (originPattern, error) {
 	p = strings.TrimSpace(strings.ToLower(p))
+	orig := p
 	if p == "*" {
 		return originPattern{any: true}, nil
 	}
@@ -24,7 +25,7 @@ func parseOriginPattern(p string) (originPattern, error) {
 	if i := strings.Index(p, "://"); i >= 0 {
 		o.scheme, p = p[:i], p[i+3:]
 		if o.scheme != "http" && o.scheme != "https" {
-			return o, fmt.Errorf("bayeux: allowed origin %q: scheme must be http or https", p)
+			return o, fmt.Errorf("bayeux: allowed origin %q: scheme must be http or https", orig)
 		}
 	}
 	p = strings.TrimSuffix(p, "/")
@@ -32,7 +33,7 @@ func parseOriginPattern(p string) (originPattern, error) {
 		o.wild, p = true, p[2:]
 	}
 	if p == "" || strings.ContainsAny(p, "/*?#@ ") {
-		return o, fmt.Errorf("bayeux: allowed origin %q is not an origin or *.domain pattern", p)
+		return o, fmt.Errorf("bayeux: allowed origin %q is not an origin or *.domain pattern", orig)
 	}
 	o.host = p
 	return o, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/chatgate/chatgate/bayeux"
@@ -8,15 +9,31 @@ import (
 	"github.com/chatgate/chatgate/web"
 )
 
-// newBayeux builds the Bayeux server from the configuration (every bayeux-* key, allowed
-// origins and client publish channels).
+// newBayeux builds the Bayeux server from the configuration.
 func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
-	return bayeux.NewServer(bayeux.Config{
+	c := bayeuxConfig(cfg)
+	c.Logger = log.With("component", "bayeux")
+	return bayeux.NewServer(c)
+}
+
+// checkBayeux applies the bayeux package's own rules (bayeux.Config.Validate, the one place
+// they live) to the configuration, as a configuration error: cli reports it like any other
+// bad setting (exit status 2) before anything starts.
+func checkBayeux(cfg config.Config) error {
+	if err := bayeuxConfig(cfg).Validate(); err != nil {
+		return fmt.Errorf("%w: bayeux settings (allowed-origins, client-publish-channels, bayeux-*): %w", config.ErrInvalid, err)
+	}
+	return nil
+}
+
+// bayeuxConfig maps every bayeux-* key, allowed origins and client publish channels.
+func bayeuxConfig(cfg config.Config) bayeux.Config {
+	return bayeux.Config{
 		Timeout:                    cfg.BayeuxTimeout,
 		Interval:                   cfg.BayeuxInterval,
 		MaxInterval:                cfg.BayeuxMaxInterval,
 		MultiSessionInterval:       cfg.BayeuxMultiSessionInterval,
-		MaxSessionsPerBrowser:      cfg.BayeuxMaxSessionsPerBrowser,
+		MaxHeldPollsPerBrowser:     cfg.BayeuxMaxSessionsPerBrowser,
 		HandshakesPerMinute:        offIfZero(cfg.BayeuxHandshakesPerMinute),
 		HandshakeBurst:             cfg.BayeuxHandshakeBurst,
 		MaxQueue:                   cfg.BayeuxMaxQueue,
@@ -32,8 +49,7 @@ func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
 		AllowedOrigins:             cfg.AllowedOrigins,
 		ClientPublishChannels:      cfg.ClientPublishChannels,
 		TestEcho:                   cfg.BayeuxTestEcho,
-		Logger:                     log.With("component", "bayeux"),
-	})
+	}
 }
 
 // offIfZero maps a configuration limit where 0 means off to bayeux.Config, where 0 means the

@@ -26,6 +26,9 @@ func cli(args, environ []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if err == nil {
+		err = checkBayeux(res.Config)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "chatgate: %v\n", err)
 		return 2

@@ -192,10 +192,7 @@ func (c Config) SecretsKeyBytes() []byte {
 // ErrInvalid is wrapped by every validation error.
 var ErrInvalid = errors.New("invalid configuration")
 
-var (
-	serviceName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	hostPattern = regexp.MustCompile(`^(\*\.)?[A-Za-z0-9.-]+(:[0-9]+)?$`)
-)
+var serviceName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 // Validate checks every field and returns all problems at once, each naming its key.
 func (c Config) Validate() error {
@@ -254,27 +251,8 @@ func (c Config) Validate() error {
 	default:
 		bad("store-sync", "%q is not one of background, always", c.StoreSync)
 	}
-	for _, o := range c.AllowedOrigins {
-		if o == "*" {
-			continue
-		}
-		host := o
-		if i := strings.Index(o, "://"); i >= 0 {
-			if s := o[:i]; s != "http" && s != "https" {
-				bad("allowed-origins", "%q: scheme must be http or https", o)
-				continue
-			}
-			host = o[i+3:]
-		}
-		if !hostPattern.MatchString(host) {
-			bad("allowed-origins", "%q is not an origin like https://shop.example.com or *.example.com", o)
-		}
-	}
-	for _, p := range c.ClientPublishChannels {
-		if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/meta/") || strings.Contains(p, " ") {
-			bad("client-publish-channels", "%q must be a channel pattern starting with / and not under /meta/", p)
-		}
-	}
+	// allowed-origins and client-publish-channels follow the bayeux package's rules, which
+	// live there only (bayeux.Config.Validate); cmd/chatgate applies them right after Load.
 	for _, s := range c.Services {
 		if !serviceName.MatchString(s) {
 			bad("services", "%q: a service name is letters, digits, '_', '.' or '-'", s)
