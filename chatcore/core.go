@@ -3,7 +3,6 @@ package chatcore
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chatgate/chatgate/chatcore/internal/deadline"
+	"github.com/chatgate/chatgate/chatcore/jetstore"
 	"golang.org/x/time/rate"
 )
 
@@ -165,9 +165,10 @@ type Core struct {
 	lmu       sync.RWMutex
 	listeners []*listenerEntry
 
-	mu     sync.RWMutex
-	chats  map[string]*chat
-	byKey  map[[32]byte]*chat
+	mu    sync.RWMutex
+	chats map[string]*chat
+	// byKey finds a chat in memory from its secureKey's hash (keyHash).
+	byKey  map[string]*chat
 	closed bool
 
 	tmu   sync.Mutex
@@ -203,6 +204,9 @@ type chat struct {
 	stale, reload bool
 	// gone: the chat was removed (its creation never completed).
 	gone bool
+	// released: an ended chat no longer held in Core.chats (released, or read from the
+	// store on demand); operations on it are refused as on any ended chat.
+	released bool
 	// dirty: the stored state misses changes that do not follow from events.
 	dirty bool
 	// delivered is the last index handed to listeners (-1: unknown, after a load).
@@ -249,7 +253,7 @@ func New(ctx context.Context, cfg Config) (*Core, error) {
 	co := &Core{
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, opts: cfg.Options, live: cfg.Liveness,
 		node: cfg.NodeName, limits: cfg.Limits.withDefaults(), stTO: cfg.StoreTimeout,
-		chats: map[string]*chat{}, byKey: map[[32]byte]*chat{},
+		chats: map[string]*chat{}, byKey: map[string]*chat{},
 		q: deadline.New(), wake: make(chan struct{}, 1), tick: make(chan struct{}, 1), warmed: make(chan struct{}), work: make(chan string, 1024), workers: cfg.Workers,
 	}
 	for _, l := range cfg.Listeners {
@@ -301,6 +305,7 @@ func (co *Core) warm() {
 				}
 				c.mu.Unlock()
 				co.deliver(c)
+				co.release(c)
 			}
 		})
 	}
@@ -311,20 +316,26 @@ func (co *Core) warm() {
 // load reads every stored chat into memory and arms its timers.
 func (co *Core) load(ctx context.Context) error {
 	now := co.clock.Now()
-	n := 0
+	n, released := 0, 0
 	err := co.store.EachChat(ctx, func(id string, raw []byte, rev uint64) error {
-		var st chatState
-		if err := json.Unmarshal(raw, &st); err != nil || st.ID != id {
+		st, migrated, err := decodeState(raw)
+		if err != nil || st.ID != id {
 			co.log.Error("chatcore: skipping undecodable chat state", "chat", id, "err", err)
 			return nil
 		}
-		// An ended chat's document was saved after its last event; others may lag it.
-		c := &chat{id: id, st: st, rev: rev, savedIndex: st.LastIndex, stale: !st.Ended, delivered: -1, lastReq: now}
+		if st.Ended && st.KeyIndexed && !migrated {
+			// Released when it ended: read on demand, not held in memory.
+			released++
+			return nil
+		}
+		// An ended chat's document was saved after its last event; others may lag it. An
+		// ended chat still here is released once the warm-up has indexed its key.
+		c := &chat{id: id, st: st, rev: rev, savedIndex: st.LastIndex, stale: !st.Ended, delivered: -1, lastReq: now, dirty: migrated}
 		if st.Ended {
 			c.delivered = st.LastIndex
 		}
 		co.chats[id] = c
-		co.byKey[keyHash(st.SecureKey)] = c
+		co.byKey[st.KeyHash] = c
 		co.rescheduleLocked(c)
 		n++
 		return nil
@@ -332,7 +343,7 @@ func (co *Core) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("chatcore: loading chats: %w", storeErr("each", err))
 	}
-	co.log.Info("chatcore: chats loaded", "chats", n)
+	co.log.Info("chatcore: chats loaded", "chats", n, "ended_not_loaded", released)
 	return nil
 }
 
@@ -361,19 +372,80 @@ func (co *Core) Close() {
 // NodeName is the node's name (alias).
 func (co *Core) NodeName() string { return co.node }
 
-func keyHash(k string) [32]byte { return sha256.Sum256([]byte(k)) }
-
 func (co *Core) get(chatID string) (*chat, error) {
 	co.mu.RLock()
-	defer co.mu.RUnlock()
-	if co.closed {
+	c, ok := co.chats[chatID]
+	closed := co.closed
+	co.mu.RUnlock()
+	if closed {
 		return nil, ErrClosed
 	}
-	c, ok := co.chats[chatID]
-	if !ok {
-		return nil, fmt.Errorf("chat %.64q: %w", chatID, ErrChatNotFound)
+	if ok {
+		return c, nil
 	}
-	return c, nil
+	return co.loadReleased(chatID)
+}
+
+// loadReleased reads an ended chat that is not held in memory from the store, for this one
+// call (it is not kept: reads of ended chats cost a store read, not memory). A chat that is
+// not in memory and not ended is not this node's: ErrChatNotFound, as for no chat at all.
+func (co *Core) loadReleased(chatID string) (*chat, error) {
+	notFound := fmt.Errorf("chat %.64q: %w", chatID, ErrChatNotFound)
+	ctx, cancel := context.WithTimeout(co.ctx, co.stTO)
+	defer cancel()
+	raw, rev, err := co.store.LoadChat(ctx, chatID)
+	switch {
+	case errors.Is(err, jetstore.ErrNotFound), errors.Is(err, jetstore.ErrInvalid):
+		return nil, notFound
+	case err != nil:
+		return nil, storeErr("chatcore: load "+chatID, err)
+	}
+	st, _, err := decodeState(raw)
+	if err != nil || st.ID != chatID || !st.Ended {
+		return nil, notFound
+	}
+	return &chat{id: chatID, st: st, rev: rev, savedIndex: st.LastIndex, delivered: st.LastIndex, released: true}, nil
+}
+
+// release forgets an ended chat once its end is stored and delivered, so ended chats do not
+// accumulate in memory: its key goes into the store's key index (so Authenticate by key
+// alone still finds it) and its state document is saved with that fact; later reads load it
+// on demand (loadReleased). Whatever fails leaves the chat in memory, to be retried after
+// its next use. Lock order: c.mu, then co.mu.
+func (co *Core) release(c *chat) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.released || c.gone || !c.st.Ended || c.stale || len(c.out) > 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(co.ctx, co.stTO)
+	defer cancel()
+	if !c.st.KeyIndexed {
+		if err := co.store.PutKey(ctx, c.st.KeyHash, c.id); err != nil {
+			co.log.Warn("chatcore: indexing an ended chat's key", "chat", c.id, "err", err)
+			return
+		}
+		ns := c.st
+		ns.KeyIndexed = true
+		if err := co.saveState(ctx, c, ns); err != nil {
+			co.log.Warn("chatcore: saving an ended chat before releasing it", "chat", c.id, "err", err)
+			return
+		}
+		c.st = ns
+	} else if c.dirty || c.savedIndex < c.st.LastIndex {
+		if err := co.saveState(ctx, c, c.st); err != nil {
+			co.log.Warn("chatcore: saving an ended chat before releasing it", "chat", c.id, "err", err)
+			return
+		}
+	}
+	c.released = true
+	co.mu.Lock()
+	if co.chats[c.id] == c {
+		delete(co.chats, c.id)
+		delete(co.byKey, c.st.KeyHash)
+	}
+	co.mu.Unlock()
+	co.unschedule(c.id)
 }
 
 // Authenticate checks a customer's credentials in constant time and returns the chat. With
@@ -385,17 +457,33 @@ func (co *Core) Authenticate(chatID, secureKey, userID, alias string) (ChatView,
 	if secureKey == "" {
 		return ChatView{}, fmt.Errorf("%w: no secureKey", ErrBadSecureKey)
 	}
+	h := keyHash(secureKey)
 	var c *chat
 	if chatID == "" {
 		co.mu.RLock()
-		c = co.byKey[keyHash(secureKey)]
+		c = co.byKey[h]
 		closed := co.closed
 		co.mu.RUnlock()
 		if closed {
 			return ChatView{}, ErrClosed
 		}
 		if c == nil {
-			return ChatView{}, ErrBadSecureKey
+			// Not in memory: an ended chat is found through the store's key index.
+			ctx, cancel := context.WithTimeout(co.ctx, co.stTO)
+			id, err := co.store.ChatForKey(ctx, h)
+			cancel()
+			switch {
+			case errors.Is(err, jetstore.ErrNotFound):
+				return ChatView{}, ErrBadSecureKey
+			case err != nil:
+				return ChatView{}, storeErr("chatcore: key index", err)
+			}
+			if c, err = co.get(id); err != nil {
+				if errors.Is(err, ErrChatNotFound) {
+					return ChatView{}, ErrBadSecureKey
+				}
+				return ChatView{}, err
+			}
 		}
 	} else {
 		var err error
@@ -408,7 +496,9 @@ func (co *Core) Authenticate(chatID, secureKey, userID, alias string) (ChatView,
 	if err := co.syncNow(c); err != nil {
 		return ChatView{}, err
 	}
-	ok := subtle.ConstantTimeCompare([]byte(secureKey), []byte(c.st.SecureKey)) == 1
+	// Hashes of equal length compared in constant time: nothing about the stored key leaks
+	// through timing, and the key itself is not kept.
+	ok := subtle.ConstantTimeCompare([]byte(h), []byte(c.st.KeyHash)) == 1
 	if userID != "" && subtle.ConstantTimeCompare([]byte(userID), []byte(c.st.Customer)) != 1 {
 		ok = false
 	}
@@ -524,6 +614,7 @@ func (co *Core) exec(ctx context.Context, chatID string, fn func(t *txn) error) 
 	res, err := co.execLocked(ctx, c, fn)
 	c.mu.Unlock()
 	co.deliver(c)
+	co.release(c)
 	return res, err
 }
 
@@ -686,14 +777,18 @@ func (co *Core) sync(ctx context.Context, c *chat) error {
 		return nil
 	}
 	st, rev := c.st, c.rev
+	migrated := false
 	if c.reload {
 		raw, r, err := co.store.LoadChat(ctx, c.id)
 		if err != nil {
 			return storeErr("chatcore: reload "+c.id, err)
 		}
-		st, rev = chatState{}, r
-		if err := json.Unmarshal(raw, &st); err != nil {
+		if st, migrated, err = decodeState(raw); err != nil {
 			return fmt.Errorf("chatcore: reload %s: %w: %w", c.id, ErrUnavailable, err)
+		}
+		rev = r
+		if st.clearKey == "" {
+			st.clearKey = c.st.clearKey
 		}
 	}
 	last, err := co.store.LastIndex(ctx, c.id)
@@ -744,7 +839,7 @@ func (co *Core) sync(ctx context.Context, c *chat) error {
 	}
 	before := c.st.propState()
 	c.st, c.rev, c.savedIndex, c.stale, c.reload = st, rev, saved, false, false
-	c.dirty = false
+	c.dirty = migrated
 	if len(late) > 0 {
 		c.out = append(c.out, delivery{events: late})
 		co.queueProps(c, before)
@@ -761,7 +856,7 @@ func (co *Core) remove(c *chat) {
 	co.mu.Lock()
 	if co.chats[c.id] == c {
 		delete(co.chats, c.id)
-		delete(co.byKey, keyHash(c.st.SecureKey))
+		delete(co.byKey, c.st.KeyHash)
 	}
 	co.mu.Unlock()
 	co.unschedule(c.id)

@@ -40,7 +40,10 @@
 // (ErrRateLimited), and the transcript is only ever read one page at a time (EventsPage:
 // at most Limits.MaxPageEvents events and MaxPageBytes bytes, Page.Next is the GMS
 // nextPosition), by callers and by the Core's own re-reads, so a read's memory is one page
-// whatever the transcript's length. The store's own quotas surface as ErrQuota.
+// whatever the transcript's length. The store's own quotas surface as ErrQuota. Ended
+// chats leave memory once their end is stored and delivered (release) and are read from
+// the store on demand, so memory follows the live chats, not every chat ever held. The
+// secureKey is stored only as its SHA-256 and compared as a hash in constant time.
 //
 // docs/chatcore.md lists the rules as implemented and every choice chatgate made where the
 // Genesys material is silent.

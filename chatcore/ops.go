@@ -62,9 +62,11 @@ func (co *Core) CreateChat(ctx context.Context, r CreateRequest) (Created, error
 	}
 	st := chatState{
 		V: stateVersion, ID: randomID(16, idAlphabet), Service: r.Service, Created: ms,
-		Subject: r.Subject, Email: r.Email, SecureKey: randomHex(16, false), Customer: randomHex(8, true),
+		Subject: r.Subject, Email: r.Email, Customer: randomHex(8, true),
 		UserData: ud, Async: parseBool(ud[PropAsyncMode]), NextPID: 2, Owner: co.node, LastActivity: ms,
 	}
+	key := randomHex(16, false)
+	st.KeyHash, st.clearKey = keyHash(key), key
 	cust := participant{PID: 1, UserID: st.Customer, Type: Client, Nickname: nick, Joined: ms}
 	st.Parts = []participant{cust}
 	if st.Async {
@@ -97,12 +99,12 @@ func (co *Core) CreateChat(ctx context.Context, r CreateRequest) (Created, error
 		return Created{}, ErrClosed
 	}
 	co.chats[st.ID] = c
-	co.byKey[keyHash(st.SecureKey)] = c
+	co.byKey[st.KeyHash] = c
 	co.mu.Unlock()
 	if err := co.commit(ctx, c, t); err != nil {
 		co.mu.Lock()
 		delete(co.chats, st.ID)
-		delete(co.byKey, keyHash(st.SecureKey))
+		delete(co.byKey, st.KeyHash)
 		co.mu.Unlock()
 		co.unschedule(st.ID)
 		c.out = nil
@@ -116,7 +118,7 @@ func (co *Core) CreateChat(ctx context.Context, r CreateRequest) (Created, error
 		c.out[n-1].props = st.properties(co.node)
 	}
 	res := Result{Chat: c.st.view(co.node), Events: t.events}
-	return Created{ChatID: st.ID, UserID: st.Customer, SecureKey: st.SecureKey, Alias: co.node, Result: res}, nil
+	return Created{ChatID: st.ID, UserID: st.Customer, SecureKey: key, Alias: co.node, Result: res}, nil
 }
 
 // participantOp is the common frame of an operation by a present participant of a live chat.
@@ -382,11 +384,15 @@ func (co *Core) Purge(ctx context.Context, chatID string) error {
 	if err := co.store.DeleteChat(ctx, chatID); err != nil {
 		return storeErr("chatcore: purge "+chatID, err)
 	}
+	if err := co.store.DeleteKey(ctx, c.st.KeyHash); err != nil {
+		// The chat is gone; a stale index entry leads to no chat (ErrBadSecureKey).
+		co.log.Warn("chatcore: purge: deleting the key index entry", "chat", chatID, "err", err)
+	}
 	c.gone = true
 	co.mu.Lock()
 	if co.chats[chatID] == c {
 		delete(co.chats, chatID)
-		delete(co.byKey, keyHash(c.st.SecureKey))
+		delete(co.byKey, c.st.KeyHash)
 	}
 	co.mu.Unlock()
 	co.unschedule(chatID)

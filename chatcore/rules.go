@@ -220,6 +220,7 @@ func (co *Core) fire(id string) {
 	user := c.st.Customer
 	c.mu.Unlock()
 	co.deliver(c)
+	co.release(c) // an idle close or flex removal ended it
 	if check {
 		co.tmu.Lock()
 		co.inflight++

@@ -1,6 +1,9 @@
 package chatcore
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strconv"
@@ -39,13 +42,24 @@ type fileInfo struct {
 // chat is re-read from the store, so not every event needs a state write. LastIndex is the
 // last event the stored document already includes.
 type chatState struct {
-	V         int               `json:"v"`
-	ID        string            `json:"id"`
-	Service   string            `json:"service"`
-	Created   int64             `json:"created"` // epoch ms
-	Subject   string            `json:"subject,omitempty"`
-	Email     string            `json:"email,omitempty"`
-	SecureKey string            `json:"secureKey"`
+	V       int    `json:"v"`
+	ID      string `json:"id"`
+	Service string `json:"service"`
+	Created int64  `json:"created"` // epoch ms
+	Subject string `json:"subject,omitempty"`
+	Email   string `json:"email,omitempty"`
+	// SecureKey is only read, from documents written before KeyHash existed (the key in
+	// clear); decodeState moves it to clearKey and the next save drops it.
+	SecureKey string `json:"secureKey,omitempty"`
+	// KeyHash is the hex SHA-256 of the customer's secureKey: the key itself is never
+	// stored (128 random bits, so a plain hash cannot be reversed by search).
+	KeyHash string `json:"keyHash,omitempty"`
+	// KeyIndexed: the store's key index maps KeyHash to this chat (written when the chat
+	// ended, before it leaves memory; see Core.release).
+	KeyIndexed bool `json:"keyIndexed,omitempty"`
+	// clearKey is the secureKey itself, known only in the process that created the chat (or
+	// read from a document of before KeyHash); never stored.
+	clearKey  string
 	Customer  string            `json:"customer"` // userId of the Client who created the chat
 	UserData  map[string]string `json:"userData,omitempty"`
 	Async     bool              `json:"async,omitempty"`
@@ -258,7 +272,8 @@ type ChatView struct {
 	// Customer is the userId of the chat's Client.
 	Customer        string
 	CustomerPresent bool
-	// SecureKey is the customer's secret (for push content; never log it).
+	// SecureKey is the customer's secret (for push content; never log it). Only the process
+	// that created the chat knows it (the store keeps a hash): empty after a restart.
 	SecureKey string
 	Subject   string
 	// Email is the customer's e-mail address given at creation ("" if none).
@@ -315,7 +330,7 @@ func (st *chatState) view(alias string) ChatView {
 	}
 	return ChatView{
 		ID: st.ID, Service: st.Service, Alias: alias, Async: st.Async, Ended: st.Ended,
-		Customer: st.Customer, CustomerPresent: st.customerPresent(), SecureKey: st.SecureKey,
+		Customer: st.Customer, CustomerPresent: st.customerPresent(), SecureKey: st.clearKey,
 		Subject: st.Subject, Email: st.Email, UserData: st.UserData, Participants: ps, LastIndex: st.LastIndex,
 		AsyncStatus: st.AsyncStatus, CheckAt: st.CheckAt, Created: time.UnixMilli(st.Created),
 		Restored: st.Restored, RestoredBy: RestoreBy(st.RestoredBy), RestoredAt: restoredAt(st.RestoredAt),
@@ -355,4 +370,27 @@ func lookupKey(ud map[string]string, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// decodeState decodes a stored state document. A document of before KeyHash carries the
+// key in clear: it is hashed, kept in memory only, and migrated reports that the document
+// must be rewritten (the next save stores the hash and drops the clear key).
+func decodeState(raw []byte) (st chatState, migrated bool, err error) {
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return chatState{}, false, err
+	}
+	if st.SecureKey != "" {
+		if st.KeyHash == "" {
+			st.KeyHash = keyHash(st.SecureKey)
+		}
+		st.clearKey, st.SecureKey, migrated = st.SecureKey, "", true
+	}
+	return st, migrated, nil
+}
+
+// keyHash is the hex SHA-256 of a secureKey: the stored form, the key of the in-memory and
+// stored key indexes.
+func keyHash(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(h[:])
 }

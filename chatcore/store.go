@@ -25,6 +25,12 @@ type Store interface {
 	EachChat(ctx context.Context, fn func(chatID string, state []byte, rev uint64) error) error
 	DeleteChat(ctx context.Context, chatID string) error
 
+	// The key index: the hex SHA-256 of a chat's secureKey -> the chat id, for chats that
+	// are not held in memory (ended ones). Only hashes are stored.
+	PutKey(ctx context.Context, keyHash, chatID string) error
+	ChatForKey(ctx context.Context, keyHash string) (chatID string, err error)
+	DeleteKey(ctx context.Context, keyHash string) error
+
 	AppendJSON(ctx context.Context, chatID string, afterIndex int64, events [][]byte) error
 	// EventsPage reads at most maxEvents events and maxBytes bytes of event JSON from index
 	// from on (at least one event when there is any), so a read's memory is bounded by

@@ -8,6 +8,7 @@ const (
 	EventsStream = "CHAT_EVENTS" // transcripts, subject chat.<chatID>.ev
 	StateBucket  = "CHAT_STATE"  // chat state, key <chatID>
 	FilesBucket  = "CHAT_FILES"  // uploaded files, object <chatID>/<fileID>
+	KeysBucket   = "CHAT_KEYS"   // secureKey hash -> chat id, key <hex SHA-256>
 
 	transcriptSubjects = "chat.*.ev"
 )

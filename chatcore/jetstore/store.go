@@ -40,6 +40,7 @@ type Store struct {
 	tr     *transcripts
 	st     *states
 	fl     *files
+	keys   *keys
 	log    *slog.Logger
 	quota  Options
 	// refusals counts writes refused with ErrQuota.
@@ -67,12 +68,17 @@ func Open(ctx context.Context, conn *natsserver.Conn, o Options) (*Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("jetstore: open: %w", err)
 	}
+	kkv, err := conn.KV(ctx, keysBucketConfig())
+	if err != nil {
+		return nil, fmt.Errorf("jetstore: open: %w", err)
+	}
 	return &Store{
 		conn:   conn,
 		events: events,
 		tr:     newTranscripts(conn.NC, conn.JS, EventsStream, o.TailCache),
 		st:     &states{kv: kv},
 		fl:     &files{obs: obs},
+		keys:   &keys{kv: kkv},
 		log:    log,
 		quota:  o,
 	}, nil

@@ -350,7 +350,10 @@ func (l *Link) notification(chat ChatInfo, sub Subscription, set Settings, typ T
 		case "user-id":
 			data["userId"] = chat.CustomerID
 		case "secure-key":
-			data["secureKey"] = chat.SecureKey
+			// Known only to the node that created the chat (the store keeps a hash).
+			if chat.SecureKey != "" {
+				data["secureKey"] = chat.SecureKey
+			}
 		case "app-dbid":
 			if set.AppDBID != "" {
 				data["appDbid"] = set.AppDBID
