@@ -1,15 +1,16 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -44,27 +45,29 @@ type ServerOptions struct {
 	// start of the handler (default 30 s; see bodyDeadline for why held long-polls are not
 	// affected).
 	BodyReadTimeout time.Duration
+	// RequestTimeout cancels the context of a GMS REST or admin request after this long
+	// (default DefaultRequestTimeout); never applied to /genesys/cometd (see routeGroups).
+	RequestTimeout time.Duration
 }
 
 // Server is chatgate's HTTP surface: one router for Bayeux, the GMS API adapters, and the
 // ops endpoints. It is an http.Handler; the caller owns the http.Server and its listener.
 type Server struct {
-	mux      *http.ServeMux
+	router   chi.Router
 	log      *slog.Logger
 	ready    ReadyChecker
 	readyTO  time.Duration
 	registry *prometheus.Registry
 	draining atomic.Bool
-	handler  http.Handler
-	// accessLog is whether the access log wraps handler (debug level only: it costs a
-	// wrapper and a log call per request).
+	groups   []routeGroup
+	// accessLog is whether access-log lines are written (debug level only).
 	accessLog bool
 }
 
 // NewServer builds the router with the ops endpoints and, if given, the Bayeux handler.
 func NewServer(o ServerOptions) *Server {
 	s := &Server{
-		mux:      http.NewServeMux(),
+		router:   chi.NewRouter(),
 		log:      o.Logger,
 		ready:    o.Ready,
 		readyTO:  o.ReadyTimeout,
@@ -79,16 +82,6 @@ func NewServer(o ServerOptions) *Server {
 	if s.registry == nil {
 		s.registry = NewRegistry()
 	}
-	s.mux.HandleFunc("GET "+HealthzPath, s.serveHealthz)
-	s.mux.HandleFunc("GET "+ReadyzPath, s.serveReadyz)
-	s.mux.Handle("GET "+MetricsPath, metricsHandler(s.registry, s.log))
-	if o.Bayeux != nil {
-		// Both patterns: the exact path (no redirect to the slash form, which POSTs would
-		// not follow) and every suffix. No middleware that buffers, compresses or imposes a
-		// deadline sits in front of it: long-polls are held ~30 s and websockets hijack.
-		s.mux.Handle(BayeuxPath, o.Bayeux)
-		s.mux.Handle(BayeuxPath+"/", o.Bayeux)
-	}
 	bodyTO := o.BodyReadTimeout
 	if bodyTO <= 0 {
 		bodyTO = DefaultBodyReadTimeout
@@ -98,22 +91,71 @@ func NewServer(o ServerOptions) *Server {
 		Help: "Request bodies cut off because they were not sent within body-read-timeout.",
 	})
 	s.registry.MustRegister(bodyTimeouts)
-	s.handler = bodyDeadline(bodyTO, bodyTimeouts, s.mux)
-	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.handler = accessLog(s.log, s.handler)
-		s.accessLog = true
+	s.accessLog = s.log.Enabled(context.Background(), slog.LevelDebug)
+	s.groups = routeGroups(o)
+
+	// Every request: an id (the client's X-Request-Id or a new one) for the log lines, the
+	// access log (written at debug level; always installed because it is also where the
+	// recoverer reports panics), panic recovery (a 500 instead of a dropped connection),
+	// HEAD served by GET routes (as net/http.ServeMux did), and the body read deadline.
+	s.router.Use(
+		middleware.RequestID,
+		middleware.RequestLogger(requestLogFormatter{log: s.log, lines: s.accessLog}),
+		middleware.Recoverer,
+		middleware.GetHead,
+		func(next http.Handler) http.Handler { return bodyDeadline(bodyTO, bodyTimeouts, next) },
+	)
+	s.HandleFunc("GET "+HealthzPath, s.serveHealthz)
+	s.HandleFunc("GET "+ReadyzPath, s.serveReadyz)
+	s.Handle("GET "+MetricsPath, metricsHandler(s.registry, s.log))
+	if o.Bayeux != nil {
+		// Both patterns: the exact path (no redirect to the slash form, which POSTs would
+		// not follow) and every suffix. No middleware that buffers, compresses or imposes a
+		// deadline sits in front of it: long-polls are held ~30 s and websockets hijack
+		// (its route group has no timeout).
+		s.Handle(BayeuxPath, o.Bayeux)
+		s.Handle(BayeuxPath+"/", o.Bayeux)
 	}
 	return s
 }
 
-// Handle registers a handler for a net/http ServeMux pattern (Go 1.22 syntax, e.g.
-// "POST /genesys/2/chat/{service}"). Adapters such as web/gmschat mount their routes here.
-// Like ServeMux.Handle it panics on a pattern that conflicts with one already registered.
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// Handle registers a handler for a pattern in net/http ServeMux syntax (Go 1.22), which
+// every adapter already speaks: "[METHOD ]/path", where {name} matches one segment
+// (r.PathValue works), a trailing slash means the path and everything below it, and a
+// trailing {$} means exactly that path. The route gets the middleware of its route group
+// (routeGroups: timeouts per group, none on /genesys/cometd). Adapters such as
+// web/gmschat mount their routes here.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	method, path, hasMethod := strings.Cut(pattern, " ")
+	if !hasMethod {
+		method, path = "", pattern
+	}
+	h = s.groupFor(path).wrap(h)
+	path = chiPath(path)
+	if method == "" {
+		s.router.Handle(path, h)
+		return
+	}
+	s.router.Method(method, path, h)
+}
+
+// chiPath translates a ServeMux path pattern to chi's: "/x/" (subtree) → "/x/*",
+// "/x/{$}" → "/x/", "{rest...}" → "*".
+func chiPath(p string) string {
+	switch {
+	case strings.HasSuffix(p, "/{$}"):
+		return strings.TrimSuffix(p, "{$}")
+	case strings.HasSuffix(p, "...}"):
+		return p[:strings.LastIndex(p, "{")] + "*"
+	case strings.HasSuffix(p, "/"):
+		return p + "*"
+	}
+	return p
+}
 
 // HandleFunc is Handle for a function.
 func (s *Server) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
-	s.mux.HandleFunc(pattern, h)
+	s.Handle(pattern, http.HandlerFunc(h))
 }
 
 // Registry is the registry behind /metrics, for other parts to register their collectors.
@@ -127,78 +169,7 @@ func (s *Server) StartDraining() { s.draining.Store(true) }
 func (s *Server) Draining() bool { return s.draining.Load() }
 
 // ServeHTTP routes r.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
-
-// accessLog logs one debug line per request. The wrapper keeps the writer's optional
-// interfaces (Flusher for long-polls, Hijacker for websockets) and exposes Unwrap for
-// http.ResponseController. Only the path is logged, never the query: callback-polling
-// carries whole Bayeux messages (and with them chat secrets) in the query string.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rw := &recordingWriter{ResponseWriter: w}
-		defer func() {
-			status := rw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", status), slog.Int64("bytes", rw.bytes),
-				slog.Duration("duration", time.Since(start)), slog.String("remote", r.RemoteAddr),
-				slog.Bool("hijacked", rw.hijacked))
-		}()
-		next.ServeHTTP(rw, r)
-	})
-}
-
-// recordingWriter records status and size for the access log.
-type recordingWriter struct {
-	http.ResponseWriter
-	status   int
-	bytes    int64
-	hijacked bool
-}
-
-func (w *recordingWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *recordingWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// Flush keeps long-poll and streaming responses flushable through the wrapper.
-func (w *recordingWriter) Flush() {
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Hijack keeps websocket upgrades working through the wrapper (gorilla/websocket asserts
-// http.Hijacker directly).
-func (w *recordingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil {
-		w.hijacked = true
-		w.status = http.StatusSwitchingProtocols
-	}
-	return c, rw, err
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer (deadlines, full duplex).
-func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-var _ interface {
-	http.Flusher
-	http.Hijacker
-} = (*recordingWriter)(nil)
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
 // errDraining is what /readyz reports while draining.
 var errDraining = errors.New("draining")

@@ -210,7 +210,7 @@ func TestAccessLogKeepsFlushAndHijack(t *testing.T) {
 
 	waitFor(t, func() bool { return strings.Count(logs.String(), "msg=\"http request\"") >= 2 })
 	out := logs.String()
-	for _, want := range []string{"path=/genesys/cometd/poll", "status=200", "path=/genesys/cometd/ws", "status=101", "hijacked=true"} {
+	for _, want := range []string{"path=/genesys/cometd/poll", "status=200", "path=/genesys/cometd/ws", "status=101", "hijacked=true", "request_id="} {
 		if !strings.Contains(out, want) {
 			t.Errorf("access log lacks %q:\n%s", want, out)
 		}

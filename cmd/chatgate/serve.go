@@ -48,6 +48,7 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 		Ready:           web.ReadyFunc(store.Ready),
 		Bayeux:          p.bayeux,
 		BodyReadTimeout: cfg.BodyReadTimeout,
+		RequestTimeout:  cfg.RequestTimeout,
 	})
 	p.surface.Registry().MustRegister(web.NewBayeuxCollector(bayeuxStats(p.bayeux)))
 	mountWidget(p.surface, cfg)

@@ -102,6 +102,7 @@ type Config struct {
 
 	ReadHeaderTimeout time.Duration `key:"read-header-timeout" help:"Longest time a client may take to send request headers (slowloris guard). There is deliberately no write timeout: it would cut Bayeux long-polls."`
 	BodyReadTimeout   time.Duration `key:"body-read-timeout" help:"Longest time a client may take to send a request body, counted from the end of its headers; a slower body is cut off (connection closed, counted in chatgate_http_body_read_timeouts_total). A held Bayeux /meta/connect is not affected: its small body is read first."`
+	RequestTimeout    time.Duration `key:"request-timeout" help:"Longest a GMS REST (/genesys/2/...) or admin (/admin/, /workflow/) request may take; then its work is cancelled and it is answered 504. Never applied to /genesys/cometd, whose connects are held for bayeux-timeout and whose websockets stay open."`
 	MaxConnections    int           `key:"max-connections" help:"Most HTTP connections open at once (held long-polls and websockets included); further clients wait in the accept queue. 0 derives it from the open-file limit at start (limit minus a quarter, at least 128 descriptors, kept for the store and outgoing connections); -1 means no cap."`
 	IdleTimeout       time.Duration `key:"idle-timeout" help:"How long an idle keep-alive HTTP connection stays open."`
 	ShutdownDelay     time.Duration `key:"shutdown-delay" help:"On SIGTERM, how long /readyz reports not-ready before connections are closed, so a load balancer stops routing here first. 0 in development; about 5s behind a load balancer."`
@@ -159,6 +160,7 @@ func Default() Config {
 
 		ReadHeaderTimeout: 10 * time.Second,
 		BodyReadTimeout:   30 * time.Second,
+		RequestTimeout:    60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ShutdownDelay:     0,
 		ShutdownTimeout:   20 * time.Second,
@@ -264,7 +266,7 @@ func (c Config) Validate() error {
 	}{
 		{"bayeux-timeout", c.BayeuxTimeout}, {"bayeux-max-interval", c.BayeuxMaxInterval},
 		{"read-header-timeout", c.ReadHeaderTimeout}, {"idle-timeout", c.IdleTimeout},
-		{"body-read-timeout", c.BodyReadTimeout},
+		{"body-read-timeout", c.BodyReadTimeout}, {"request-timeout", c.RequestTimeout},
 		{"shutdown-timeout", c.ShutdownTimeout}, {"store-sync-interval", c.StoreSyncInterval},
 	}
 	for _, p := range positive {

@@ -1,0 +1,64 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// DefaultRequestTimeout is ServerOptions.RequestTimeout's default: longer than
+// DefaultBodyReadTimeout, so a slow but legitimate upload is cut by the body deadline
+// (with its own metric) rather than by this one.
+const DefaultRequestTimeout = 60 * time.Second
+
+// opsTimeout bounds /healthz, /readyz and /metrics (readiness has its own, shorter bound).
+const opsTimeout = 10 * time.Second
+
+// routeGroup is the middleware a part of the URL space gets, chosen by path prefix when a
+// route is registered. Grouping by prefix keeps the adapters' registration unchanged
+// (Server.Handle) while the policy per group lives here, in one table.
+type routeGroup struct {
+	name     string
+	prefixes []string
+	// timeout cancels the request's context after this long (chi middleware.Timeout; a
+	// handler that gives up on the cancelled context is answered 504). 0: none.
+	timeout time.Duration
+}
+
+// routeGroups is the table, first match wins. /genesys/cometd has no timeout at all: a
+// held /meta/connect lasts bayeux-timeout and websockets hijack the connection
+// (docs/architecture.md). Paths outside every group (the widget, the demo page) get none
+// either: they are static files.
+func routeGroups(o ServerOptions) []routeGroup {
+	api := o.RequestTimeout
+	if api <= 0 {
+		api = DefaultRequestTimeout
+	}
+	return []routeGroup{
+		{name: "bayeux", prefixes: []string{BayeuxPath}},
+		{name: "ops", prefixes: []string{HealthzPath, ReadyzPath, MetricsPath}, timeout: opsTimeout},
+		{name: "gms", prefixes: []string{"/genesys/2/"}, timeout: api},
+		{name: "admin", prefixes: []string{"/admin/", "/workflow/"}, timeout: api},
+	}
+}
+
+// groupFor returns the group of a ServeMux path pattern (the zero group: no middleware).
+func (s *Server) groupFor(path string) routeGroup {
+	for _, g := range s.groups {
+		for _, p := range g.prefixes {
+			if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
+				return g
+			}
+		}
+	}
+	return routeGroup{}
+}
+
+func (g routeGroup) wrap(h http.Handler) http.Handler {
+	if g.timeout > 0 {
+		h = middleware.Timeout(g.timeout)(h)
+	}
+	return h
+}
