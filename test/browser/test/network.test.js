@@ -160,6 +160,33 @@ describe("widget on a bad network", () => {
     }
   });
 
+  it("the server is killed and restarted: the widget re-attaches and the chat goes on", async () => {
+    const own = await new ChatgateServer({ name: "chatgate-widget-restart" }).start();
+    try {
+      const side = otherSide(own);
+      const ctx = await browser.newContext();
+      const p = await newPage(ctx);
+      pages.push(p);
+      await p.goto(`${own.httpURL}/`);
+      const s = await startChat(p, { name: "Rita" });
+      await type(p, "before the crash");
+      await waitItem(p, "before the crash", { state: "sent" });
+      await own.restart("SIGKILL");
+      // The old Bayeux session is gone with the process: the widget handshakes again and
+      // re-attaches with requestNotifications from the last index it saw.
+      await side.say(s, "after the restart");
+      await waitItem(p, "after the restart", { timeout: 20000 });
+      await type(p, "still here");
+      await waitItem(p, "still here", { state: "sent" });
+      assert.deepEqual((await side.transcript(s)).messages.filter((e) => e.type === "Message").map((e) => e.text),
+        ["before the crash", "after the restart", "still here"]);
+      assertNoDuplicates(await items(p));
+      await ctx.close();
+    } finally {
+      await own.close();
+    }
+  });
+
   it("websocket refused by a proxy: the widget falls back to long-polling and chats", async () => {
     const proxy = await NoWebSocketProxy.start(server.addr);
     try {
