@@ -18,6 +18,7 @@ import (
 	"github.com/chatgate/chatgate/bayeux"
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/chatcore/jetstore"
+	"github.com/chatgate/chatgate/chatcore/routing"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web"
@@ -43,8 +44,11 @@ type chatParts struct {
 	link    *pushlink.Link
 	metrics *chatmetrics.Metrics
 	opts    *liveOptions
-	stopHUP func()
-	hupDone chan struct{}
+	// routingReload, when set (by the agent wiring), gets the routing settings after a
+	// successful reload.
+	routingReload atomic.Pointer[func(routing.Settings)]
+	stopHUP       func()
+	hupDone       chan struct{}
 }
 
 // chatDeps is what startChat builds on: the configuration (and the file it came from, for
@@ -269,6 +273,9 @@ func (p *chatParts) reloadOptions(path string) error {
 		return err
 	}
 	p.core.OptionsChanged()
+	if f := p.routingReload.Load(); f != nil {
+		(*f)(p.opts.Routing())
+	}
 	return nil
 }
 
@@ -298,6 +305,7 @@ type liveOptions struct {
 type optionTable struct {
 	def      chatcore.Options
 	services map[string]chatcore.Options
+	routing  routing.Settings // the "routing" section of each scope (chatcore does not read it)
 }
 
 func newLiveOptions(raw config.ChatOptions) (*liveOptions, error) {
@@ -309,11 +317,15 @@ func newLiveOptions(raw config.ChatOptions) (*liveOptions, error) {
 }
 
 func (o *liveOptions) replace(raw config.ChatOptions) error {
+	raw, rs, err := splitRouting(raw)
+	if err != nil {
+		return fmt.Errorf("%w: chat options: %w", config.ErrInvalid, err)
+	}
 	def, err := chatcore.DefaultOptions().With(raw[""])
 	if err != nil {
 		return fmt.Errorf("%w: chat options [chat]: %w", config.ErrInvalid, err)
 	}
-	t := &optionTable{def: def, services: map[string]chatcore.Options{}}
+	t := &optionTable{def: def, services: map[string]chatcore.Options{}, routing: rs}
 	var errs []error
 	for _, svc := range raw.Scopes() {
 		if svc == "" {
@@ -332,6 +344,29 @@ func (o *liveOptions) replace(raw config.ChatOptions) error {
 	o.cur.Store(t)
 	return nil
 }
+
+// splitRouting takes the routing section (routing.SectionRouting) out of every scope and
+// parses it; the rest is chatcore's.
+func splitRouting(raw config.ChatOptions) (config.ChatOptions, routing.Settings, error) {
+	core := config.ChatOptions{}
+	scopes := map[string]map[string]string{}
+	for scope, sections := range raw {
+		rest := map[string]map[string]string{}
+		for sec, opts := range sections {
+			if sec == routing.SectionRouting {
+				scopes[scope] = opts
+				continue
+			}
+			rest[sec] = opts
+		}
+		core[scope] = rest
+	}
+	rs, err := routing.ParseSettings(scopes)
+	return core, rs, err
+}
+
+// Routing returns the router's settings from the current options.
+func (o *liveOptions) Routing() routing.Settings { return o.cur.Load().routing }
 
 // Options implements chatcore.OptionSource.
 func (o *liveOptions) Options(service string) chatcore.Options {

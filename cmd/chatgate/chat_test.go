@@ -49,3 +49,28 @@ func TestWarnWhenBayeuxTimeoutReachesFlexDisconnect(t *testing.T) {
 		t.Fatalf("want a warning for chat.slow only, got:\n%s", out)
 	}
 }
+
+// TestLiveOptionsRoutingSection: the routing section of each scope goes to the router, not
+// to chatcore (which would refuse it), and a bad routing option refuses the whole file.
+func TestLiveOptionsRoutingSection(t *testing.T) {
+	o, err := newLiveOptions(config.ChatOptions{
+		"":    {"routing": {"offer-timeout": "20", "no-agent-notice": "wait"}, "settings": {"async-idle-alert": "600"}},
+		"vip": {"routing": {"queue": "sales", "priority": "10"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := o.Routing()
+	if rs.OfferTimeout != 20*time.Second || rs.Services["vip"].Queue != "sales" || rs.Services["vip"].Priority != 10 || rs.Services["vip"].NoAgentNotice != "wait" {
+		t.Fatalf("routing settings %+v", rs)
+	}
+	if got := o.Options("vip").Settings.AsyncIdleAlert; got != 600*time.Second {
+		t.Fatalf("chat options lost beside the routing section: %v", got)
+	}
+	if err := o.replace(config.ChatOptions{"vip": {"routing": {"priority": "high"}}}); !errors.Is(err, config.ErrInvalid) {
+		t.Fatalf("bad routing option: %v", err)
+	}
+	if o.Routing().Services["vip"].Priority != 10 {
+		t.Fatal("a refused file replaced the routing settings")
+	}
+}
