@@ -116,3 +116,20 @@ func transcript(ctx context.Context, co *chatcore.Core, chatID string) ([]chatco
 		from = p.Next
 	}
 }
+
+// TestCoreClosedFirst: a core stopped before its router (a shutdown in the wrong order)
+// leaves the router quiet: the marked chat is dropped, not retried in a loop.
+func TestCoreClosedFirst(t *testing.T) {
+	h := newHarness(t, nil)
+	id := h.chat("sales", nil).ChatID
+	h.r.settle()
+	h.core.Close()
+	h.r.mark(id)
+	h.r.settle()
+	h.r.mu.Lock()
+	n, dirty := h.r.dl.Len(), len(h.r.dirty)
+	h.r.mu.Unlock()
+	if n != 0 || dirty != 0 {
+		t.Fatalf("after the core closed: %d deadlines, %d marked", n, dirty)
+	}
+}

@@ -37,7 +37,7 @@ type Router struct {
 	chatsOf    map[string]map[string]struct{}  // agent → chats it is in (logged in or not): its load
 	last       map[string]lastRec              // "c.<chat>" / "k.<hash>" → last agent
 	waitRecs   map[string]waitRec              // loaded at start, consumed by the first pass
-	dl         *deadline.Queue                 // "o:<chat>" offer expiry, "x:<chat>" cooldown end
+	dl         *deadline.Queue                 // "o:<chat>" offer expiry, "x:<chat>" cooldown end, "r:<chat>" read retry
 	todoChats  map[*entry]struct{}
 	todoAgents map[*agent]struct{}
 	outbox     []func()
@@ -55,6 +55,9 @@ type Router struct {
 }
 
 type sinkBox struct{ s OfferSink }
+
+// readRetry is how long a chat whose state could not be read waits before the next read.
+const readRetry = time.Second
 
 // New derives the queues from the core's chats (every chat is looked at before New
 // returns), attaches a listener to the core and starts the router's goroutines. Close
@@ -252,6 +255,7 @@ func (r *Router) step() time.Time {
 		return cmpString(a.id, b.id)
 	})
 	views := reads[:0]
+	var retry []string
 	for _, rd := range reads {
 		v, err := r.core.Chat(rd.id)
 		switch {
@@ -260,15 +264,21 @@ func (r *Router) step() time.Time {
 			views = append(views, rd)
 		case errors.Is(err, chatcore.ErrChatNotFound):
 			views = append(views, rd)
+		case errors.Is(err, chatcore.ErrClosed):
+			// The core stopped before the router: nothing more to route.
 		default:
-			// Store trouble: look again at the next pass rather than guess.
+			// Store trouble: look again in a second rather than guess (and not at once,
+			// which would spin while the store is away).
 			r.log.Warn("read chat", "chat", rd.id, "err", err)
-			r.mark(rd.id)
+			retry = append(retry, rd.id)
 		}
 	}
 	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, id := range retry {
+		r.dl.Set("r:"+id, now.Add(readRetry))
+	}
 	for _, rd := range views {
 		at := rd.marked // when the change was seen: its time, not this pass's
 		if at.After(now) {
