@@ -179,7 +179,7 @@ func TestGMSRESTEveryOperation(t *testing.T) {
 		t.Fatalf("requestChat messages: %+v next %v", created.Messages, *created.NextPosition)
 	}
 
-	if r := c.op("send", "message", "hello", "messageType", "text"); r.HTTP != 200 || r.StatusCode != 0 || r.SecureKey != "" {
+	if r := c.op("send", "message", "hello", "messageType", "text"); r.HTTP != 200 || r.StatusCode != 0 || r.SecureKey != c.secureKey || r.ChatID != c.chatID {
 		t.Fatalf("send: %+v", r)
 	}
 	for _, step := range []struct{ op, field, value string }{
@@ -286,7 +286,7 @@ func TestGMSRESTRejectsBadInputWithoutEffect(t *testing.T) {
 		}, 401, 200},
 		{"empty message", func() gmsResp { return c.op("send", "message", "") }, 400, 101},
 		{"oversize message", func() gmsResp { return c.op("send", "message", strings.Repeat("x", 17<<10)) }, 413, 401},
-		{"bad transcriptPosition", func() gmsResp { return c.op("refresh", "transcriptPosition", "-1") }, 400, 102},
+		{"bad transcriptPosition", func() gmsResp { return c.op("refresh", "transcriptPosition", "1.5") }, 400, 102},
 		{"forbidden file type", func() gmsResp { return c.upload("evil.exe", []byte("MZ"), "") }, 415, 411},
 		{"over upload-max-files", func() gmsResp { return c.upload("b.txt", []byte("two"), "") }, 413, 403},
 		{"unknown operation", func() gmsResp { return c.op("dance") }, 404, 103},

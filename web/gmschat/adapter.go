@@ -54,6 +54,7 @@ func (a *Adapter) Register(mux interface {
 }) {
 	mux.Handle(RESTPrefix, http.HandlerFunc(a.ServeREST))
 	mux.Handle(NtfPath, http.HandlerFunc(a.ServeNtf))
+	mux.Handle(NtfPath+"/{$}", http.HandlerFunc(a.ServeNtf)) // trailing slash tolerated
 }
 
 func (a *Adapter) serviceOK(name string) bool { return a.svc == nil || a.svc(name) }
@@ -81,10 +82,12 @@ func (a *Adapter) ServeREST(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// answer writes a REST answer; a failure carries the credentials resp holds (those the
+// backend verified before failing).
 func (a *Adapter) answer(w http.ResponseWriter, resp Response, err error) {
 	if err != nil {
 		a.logFailure(err)
-		WriteError(w, err)
+		WriteFailure(w, err, resp.Credentials())
 		return
 	}
 	WriteJSON(w, resp)
@@ -214,7 +217,7 @@ func (a *Adapter) HandleComet(ctx context.Context, sessionID, channel string, da
 		resp, err := a.be.Do(ctx, op)
 		if err != nil {
 			a.logFailure(err)
-			a.push(ctx, sessionID, channel, Failure(err, ""))
+			a.push(ctx, sessionID, channel, Failure(err, "").WithCredentials(resp.Credentials()))
 			return
 		}
 		a.attachAndPush(ctx, sessionID, channel, service, op.SecureKey, resp)
@@ -224,21 +227,25 @@ func (a *Adapter) HandleComet(ctx context.Context, sessionID, channel string, da
 			op.ChatID = at.chatID
 		}
 		// Events of the operation reach the session through OnEvent; the answer carries
-		// events only if the client asked with an explicit transcriptPosition.
-		if !op.PositionGiven {
+		// events only if the client asked with an explicit transcriptPosition (refresh, a
+		// read, keeps the REST rule: absent = all).
+		if !op.PositionGiven && op.Kind != OpRefresh {
 			op.Position = PositionNone
 		}
 		resp, err := a.be.Do(ctx, op)
 		if err != nil {
 			a.logFailure(err)
-			a.push(ctx, sessionID, channel, Failure(err, op.ChatID))
+			a.push(ctx, sessionID, channel, Failure(err, op.ChatID).WithCredentials(resp.Credentials()))
 			return
 		}
 		if !attached {
 			a.attachAndPush(ctx, sessionID, channel, service, op.SecureKey, resp)
 			return
 		}
-		a.pushTo(ctx, at, channel, resp)
+		if err := at.answer(lastIndex(resp), func() error { return a.ss.Deliver(ctx, sessionID, channel, resp) }); err != nil {
+			a.dropped(sessionID, err)
+			a.idx.detach(sessionID)
+		}
 	}
 }
 
@@ -249,7 +256,7 @@ func (a *Adapter) attachAndPush(ctx context.Context, sessionID, channel, service
 	at, err := a.idx.attach(sessionID, resp.ChatID, resp.UserID, service, secureKey, 0)
 	if err != nil {
 		a.log.Warn("gms attach refused", "err", err)
-		a.push(ctx, sessionID, channel, Failure(Errorf(CodeRateLimited, "too many sessions attached to this chat"), resp.ChatID))
+		a.push(ctx, sessionID, channel, Failure(Errorf(CodeRateLimited, "too many sessions attached to this chat"), "").WithCredentials(resp.Credentials()))
 		return
 	}
 	err = a.replayHeld(ctx, at, channel, service, secureKey, resp)
@@ -307,6 +314,7 @@ func lastIndex(r Response) int64 {
 func (a *Adapter) OnEvent(ctx context.Context, chatID, alias string, chatEnded bool, ev Event) {
 	for _, at := range a.idx.chat(chatID) {
 		resp := OK(chatID, at.userID, alias, chatEnded, ev.Index+1, []Event{ev})
+		resp.SecureKey = at.secureKey // §9.4: every answer to the party carries its key
 		a.pushTo(ctx, at, ChannelPrefix+at.service, resp)
 	}
 }

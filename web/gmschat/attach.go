@@ -34,6 +34,15 @@ func (a *attachment) pushHeld(index int64, push func() error) error {
 	return nil
 }
 
+// answer pushes the direct answer to a request of the session: always (the client asked for
+// these events, a refresh paging back included), recording index so that live events it
+// covered are not sent again.
+func (a *attachment) answer(index int64, push func() error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pushHeld(index, push)
+}
+
 // release ends the exclusive phase started by attach.
 func (a *attachment) release() { a.mu.Unlock() }
 

@@ -14,7 +14,8 @@ type Backend interface {
 	// CreateChat runs Request Chat; the response carries secureKey.
 	CreateChat(ctx context.Context, op Op) (Response, error)
 	// Do runs every other customer operation. op.ChatID may be empty (CometD, chat-ntf): the
-	// chat is then found from op.SecureKey.
+	// chat is then found from op.SecureKey. Once the credentials are verified the Response
+	// carries them (Credentials), on an error too, so the failure answer can.
 	Do(ctx context.Context, op Op) (Response, error)
 	// Download opens a file of the chat (REST file download, chat-ntf fileDownload).
 	Download(ctx context.Context, op Op) (FileMeta, io.ReadCloser, error)

@@ -41,11 +41,28 @@ func (b *CoreBackend) CreateChat(ctx context.Context, op Op) (Response, error) {
 // from op.Position. An operation on an ended chat, or by a customer who already left, answers
 // Ended and changes nothing; reading (refresh, requestNotifications) still returns the
 // transcript with chatEnded true, so a customer coming back learns how the chat ended.
+//
+// Once the credentials are verified, the answer — success, Ended or failure — carries them
+// (§9.4): on an error the returned Response holds only the credentials, for the error body.
 func (b *CoreBackend) Do(ctx context.Context, op Op) (Response, error) {
 	view, err := b.authenticate(op)
 	if err != nil {
 		return Response{}, err
 	}
+	resp, err := b.do(ctx, op, view)
+	if err != nil {
+		resp = Response{}
+	}
+	// The alias is the one of the answer's chat view: the node serving it now.
+	own := Credentials{ChatID: view.ID, UserID: view.Customer, SecureKey: op.SecureKey, Alias: view.Alias}
+	if resp.Alias != "" {
+		own.Alias = resp.Alias
+	}
+	return resp.WithCredentials(own), err
+}
+
+func (b *CoreBackend) do(ctx context.Context, op Op, view chatcore.ChatView) (Response, error) {
+	var err error
 	chatID, user := view.ID, view.Customer
 	reading := op.Kind == OpRefresh || op.Kind == OpRequestNotifications
 	if (view.Ended || !view.CustomerPresent) && !reading {
@@ -108,7 +125,10 @@ func (b *CoreBackend) Do(ctx context.Context, op Op) (Response, error) {
 // an unknown chat, so a key cannot be used to act on a chat through a service it is not in
 // (issue 7 item 9).
 func (b *CoreBackend) authenticate(op Op) (chatcore.ChatView, error) {
-	view, err := b.Core.Authenticate(op.ChatID, op.SecureKey, op.UserID, op.Alias)
+	// alias is informational only (§9.4 as corrected): it names the node that served the
+	// last answer and changes with a new container or host name, so it never fails a
+	// request; the answer carries the current one.
+	view, err := b.Core.Authenticate(op.ChatID, op.SecureKey, op.UserID, "")
 	if err != nil {
 		return chatcore.ChatView{}, apiError(err)
 	}
@@ -118,13 +138,22 @@ func (b *CoreBackend) authenticate(op Op) (chatcore.ChatView, error) {
 	return view, nil
 }
 
-// answer builds the success response with the events from position (PositionNone: none):
+// answer builds the success response with the events from position (PositionNone: none;
+// -N: the last N):
 // one bounded page of the transcript (chatcore's page limits); when more events follow,
 // nextPosition points at the first one not sent, so the client's next refresh continues
 // there.
 func (b *CoreBackend) answer(ctx context.Context, view chatcore.ChatView, position int64) (Response, error) {
 	next := view.LastIndex + 1
 	var msgs []Event
+	if position < 0 {
+		// -N: the last N events (-1 = the last one; the async Genesys widget restores with
+		// it, then pages back with positive positions).
+		position = max(PositionAll, view.LastIndex+position+1)
+		if view.LastIndex == 0 {
+			position = PositionNone
+		}
+	}
 	if position != PositionNone {
 		page, err := b.Core.EventsPage(ctx, view.ID, position, 0, 0)
 		if err != nil {

@@ -126,9 +126,11 @@ func AsAPIError(err error) *APIError {
 	return &APIError{Code: CodeInternal, Advice: "internal error", Err: err}
 }
 
-// ErrorBody is the GMS error body: {"errors":[{"code":N,"advice":"..."}]}.
+// ErrorBody is the GMS error body as clients read it: statusCode and errors (the
+// credentials and chatEnded of Response may be present too).
 type ErrorBody struct {
-	Errors []ErrorItem `json:"errors"`
+	StatusCode StatusCode  `json:"statusCode"`
+	Errors     []ErrorItem `json:"errors"`
 }
 
 // ErrorItem is one element of ErrorBody.Errors.
@@ -137,10 +139,15 @@ type ErrorItem struct {
 	Advice string `json:"advice"`
 }
 
-// WriteError answers err with its HTTP status and the GMS error body.
-func WriteError(w http.ResponseWriter, err error) {
+// WriteError answers err with its HTTP status and the GMS error body (Failure), without
+// credentials: for failures before the request's credentials were verified.
+func WriteError(w http.ResponseWriter, err error) { WriteFailure(w, err, Credentials{}) }
+
+// WriteFailure answers err with its HTTP status and the GMS error body carrying the session's
+// verified credentials (§9.4).
+func WriteFailure(w http.ResponseWriter, err error, own Credentials) {
 	ae := AsAPIError(err)
-	body, _ := json.Marshal(ErrorBody{Errors: []ErrorItem{{Code: ae.Code, Advice: ae.Advice}}})
+	body, _ := json.Marshal(Failure(ae, "").WithCredentials(own))
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -414,8 +414,8 @@ func DisconnectPosition(ext []byte) (pos int64, ok bool) {
 		return 0, false
 	}
 	p, err := ParsePosition(text, true)
-	if err != nil {
-		return 0, false
+	if err != nil || p < 0 {
+		return 0, false // an index received, never "the last N"
 	}
 	return p, true
 }

@@ -15,7 +15,7 @@ const (
 	OpRequestChat          OpKind = "requestChat"
 	OpRequestNotifications OpKind = "requestNotifications" // CometD only
 	OpSendMessage          OpKind = "sendMessage"
-	OpRefresh              OpKind = "refresh" // REST only
+	OpRefresh              OpKind = "refresh"
 	OpStartTyping          OpKind = "startTyping"
 	OpStopTyping           OpKind = "stopTyping"
 	OpPushURL              OpKind = "pushUrl"
@@ -42,8 +42,8 @@ type Op struct {
 	// Text is the message, typing preview, custom notice text or pushed URL.
 	Text        string
 	MessageType string
-	// Position is transcriptPosition per §9.7 (absent = PositionAll); PositionGiven says
-	// whether the client sent it.
+	// Position is transcriptPosition per §9.7 (absent = PositionAll, -N = the last N
+	// events); PositionGiven says whether the client sent it.
 	Position      int64
 	PositionGiven bool
 	UserData      map[string]string
@@ -72,6 +72,7 @@ var restOps = map[string]OpKind{
 var cometOps = map[string]OpKind{
 	"requestChat":          OpRequestChat,
 	"requestNotifications": OpRequestNotifications,
+	"refresh":              OpRefresh, // what the async Genesys widget restores with
 	"sendMessage":          OpSendMessage,
 	"startTyping":          OpStartTyping,
 	"stopTyping":           OpStopTyping,
@@ -92,12 +93,16 @@ var ntfOps = map[string]OpKind{
 	"fileDelete":     OpFileDelete,
 }
 
-// ParseRESTPath splits a REST path into service, chat id, operation and file id.
+// ParseRESTPath splits a REST path into service, chat id, operation and file id. One trailing
+// slash is ignored.
 func ParseRESTPath(p string) (service, chatID string, kind OpKind, fileID string, err error) {
 	rest, ok := strings.CutPrefix(p, RESTPrefix)
 	if !ok {
 		return "", "", "", "", Errorf(CodeUnknownOperation, "unknown path")
 	}
+	// One trailing slash is tolerated on every operation: the Genesys widget requests a chat
+	// at /genesys/2/chat/{svc}/.
+	rest = strings.TrimSuffix(rest, "/")
 	seg := strings.Split(rest, "/")
 	if !validName(seg[0]) {
 		return "", "", "", "", Errorf(CodeUnknownService, "unknown service")

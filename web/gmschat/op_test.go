@@ -58,6 +58,15 @@ func TestParseRESTOperations(t *testing.T) {
 			}
 		}},
 		{base + "/c1/file/f-1/delete", cred, OpFileDelete, nil},
+		// One trailing slash is tolerated (the Genesys widget requests a chat at {svc}/).
+		{base + "/", "nickname=N", OpRequestChat, nil},
+		{base + "/c1/send/", cred + "&message=hi", OpSendMessage, nil},
+		{base + "/c1/file/limits/", cred, OpFileLimits, nil},
+		{base + "/c1/refresh", cred + "&transcriptPosition=-1", OpRefresh, func(t *testing.T, op Op) {
+			if op.Position != -1 {
+				t.Errorf("%+v", op)
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {
@@ -93,7 +102,10 @@ func TestParseRESTErrors(t *testing.T) {
 		{http.MethodPost, base + "/c1/updateNickname", "secureKey=k&nickname=%20", CodeMissingField},
 		{http.MethodPost, base + "/c1/updateData", "secureKey=k", CodeMissingField},
 		{http.MethodPost, base + "/c1/file", "secureKey=k", CodeMissingField},
-		{http.MethodPost, base + "/c1/refresh", "secureKey=k&transcriptPosition=-2", CodeInvalidField},
+		{http.MethodPost, base + "/c1/refresh", "secureKey=k&transcriptPosition=--2", CodeInvalidField},
+		{http.MethodPost, base + "/c1/refresh", "secureKey=k&transcriptPosition=-", CodeInvalidField},
+		{http.MethodPost, base + "//", "nickname=x", CodeUnknownOperation},
+		{http.MethodPost, base + "/c1/send//", "secureKey=k&message=m", CodeUnknownOperation},
 		{http.MethodPost, base + "/c.1/refresh", "secureKey=k", CodeForbidden},
 	}
 	for _, c := range cases {
@@ -118,6 +130,10 @@ func TestParseComet(t *testing.T) {
 	if err != nil || op.Kind != OpRequestNotifications || op.Position != 7 {
 		t.Fatalf("%+v %v", op, err)
 	}
+	op, err = ParseComet("svc", []byte(`{"operation":"refresh","secureKey":"k","transcriptPosition":-1}`), Limits{})
+	if err != nil || op.Kind != OpRefresh || op.Position != -1 || !op.PositionGiven {
+		t.Fatalf("%+v %v", op, err)
+	}
 	op, err = ParseComet("svc", []byte(`{"operation":"sendMessage","secureKey":"k","message":"m","auth":{"encoded":"x"}}`), Limits{})
 	if err != nil || op.Kind != OpSendMessage || op.Text != "m" {
 		t.Fatalf("%+v %v", op, err)
@@ -125,7 +141,6 @@ func TestParseComet(t *testing.T) {
 	for data, want := range map[string]Code{
 		`{"secureKey":"k"}`:                          CodeMissingField,
 		`{"operation":"send","secureKey":"k"}`:       CodeUnknownOperation, // REST name is not a CometD operation
-		`{"operation":"refresh","secureKey":"k"}`:    CodeUnknownOperation,
 		`{"operation":"sendMessage","message":"m"}`:  CodeMissingCredentials,
 		`{"operation":"updateData","secureKey":"k"}`: CodeMissingField,
 		`"x"`: CodeMalformed,

@@ -8,11 +8,14 @@ import (
 // Response is the common response object of every Chat V2 request (gms-chat-v2.md §1.4), over
 // REST and in every CometD push on /service/chatV2/{serviceName}.
 //
-// Presence rules (chatgate's, documented in docs/gms-api.md): statusCode is always present.
-// On success (0) chatId, userId, alias, chatEnded, nextPosition and messages (possibly [])
-// are always present. secureKey is only returned where the client cannot know it yet: the
-// Request Chat answer (REST and CometD). userData only on file-upload answers. On statusCode 1
-// or 2 only statusCode, chatEnded and (when known) chatId are present.
+// Presence rules (chatgate's, documented in docs/gms-api.md): statusCode is always present,
+// on REST error bodies too. Every answer to the session's own party carries its
+// credentials — chatId, userId, secureKey, alias (§9.4: the Genesys widget rewrites its stored
+// keys from each answer, so a missing secureKey would blank them) — except a failure before
+// the credentials were verified, which carries none. On success (0) chatEnded, nextPosition
+// and messages (possibly []) are always present; userData only on file-upload answers. On
+// statusCode 1 or 2: chatEnded, errors (unless the chat has ended) and the credentials when
+// known.
 type Response struct {
 	StatusCode   StatusCode        `json:"statusCode"`
 	ChatID       string            `json:"chatId,omitempty"`
@@ -39,14 +42,35 @@ func OK(chatID, userID, alias string, chatEnded bool, nextPosition int64, messag
 	}
 }
 
+// Credentials are the fields of the common response object that identify the session's own
+// party (§1.4, §9.4).
+type Credentials struct {
+	ChatID, UserID, SecureKey, Alias string
+}
+
+// Credentials returns the credential fields of r.
+func (r Response) Credentials() Credentials {
+	return Credentials{ChatID: r.ChatID, UserID: r.UserID, SecureKey: r.SecureKey, Alias: r.Alias}
+}
+
+// WithCredentials returns r carrying c (no change when c is empty: nothing was verified).
+func (r Response) WithCredentials(c Credentials) Response {
+	if c.ChatID == "" {
+		return r
+	}
+	r.ChatID, r.UserID, r.SecureKey, r.Alias = c.ChatID, c.UserID, c.SecureKey, c.Alias
+	return r
+}
+
 // Ended builds the statusCode-2 answer to an operation on a chat that has ended (§9.1: HTTP 200,
 // statusCode 2, chatEnded true).
 func Ended(chatID string) Response {
 	return Response{StatusCode: StatusFatal, ChatID: chatID, ChatEnded: true}
 }
 
-// Failure is the CometD push answering a failed operation: statusCode 1 when a retry may
-// succeed (codes 500, 600, 601), else 2, plus the GMS errors array. chatID may be "".
+// Failure is the answer to a failed operation, the REST error body and the CometD push alike:
+// statusCode 1 when a retry may succeed (codes 500, 600, 601), else 2, plus the GMS errors
+// array. chatID may be "".
 func Failure(err error, chatID string) Response {
 	ae := AsAPIError(err)
 	sc := StatusFatal

@@ -241,7 +241,13 @@ func TestParsePosition(t *testing.T) {
 		{"0", true, PositionNone, false},
 		{"1", true, 1, false},
 		{" 42 ", true, 42, false},
-		{"-1", true, 0, true},
+		{"-1", true, -1, false},
+		{" -25 ", true, -25, false},
+		{"-0", true, 0, false},
+		{"--1", true, 0, true},
+		{"-+1", true, 0, true},
+		{"-", true, 0, true},
+		{"-9007199254740993", true, 0, true},
 		{"+3", true, 0, true},
 		{"1.5", true, 0, true},
 		{"abc", true, 0, true},
@@ -330,6 +336,7 @@ func TestDisconnectPosition(t *testing.T) {
 		{`{"transcriptPosition":12}`, 12, true},
 		{`{"transcriptPosition":"x"}`, 0, false},
 		{`{"transcriptPosition":{}}`, 0, false},
+		{`{"transcriptPosition":"-1"}`, 0, false},
 		{`[1]`, 0, false},
 	}
 	for _, c := range cases {
