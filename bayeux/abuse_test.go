@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // netClient speaks long-polling to a server over a real loopback socket, with full control
@@ -415,4 +418,104 @@ func jsonChannels(from, n int) string {
 		chans[i] = fmt.Sprintf(`"/x/%0500d"`, from+i)
 	}
 	return "[" + strings.Join(chans, ",") + "]"
+}
+
+// jsonp sends one callback-polling request as a script tag would: GET, no Origin, the
+// page's Referer (if any), the visitor's cookie (if any).
+func (c *netClient) jsonp(messages string) (int, string) {
+	c.t.Helper()
+	req, err := http.NewRequestWithContext(c.t.Context(), http.MethodGet, c.url+"?jsonp=cb&message="+url.QueryEscape(messages), nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.headers(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestJSONPFromForeignPageCannotFillVictimSessions is issue 7 item 8: JSONP skipped the
+// origin check, so a foreign page could make the visitor's browser handshake 64 times with
+// the visitor's cookie, after which the visitor's own handshake failed (too_many_sessions,
+// reconnect none). A foreign Referer, or a hidden Referer with a cookie, is now refused; the
+// victim keeps handshaking; JSONP from an allowed page still works.
+func TestJSONPFromForeignPageCannotFillVictimSessions(t *testing.T) {
+	srv, hs := newHTTPServer(t, Config{AllowedOrigins: []string{"https://shop.test"}, HandshakesPerMinute: -1})
+	victim := &netClient{t: t, url: hs.URL + "/genesys/cometd", origin: "https://shop.test"}
+	if r := victim.handshake(); !r.ok() {
+		t.Fatalf("victim handshake: %+v", r)
+	}
+	for _, ck := range victim.last.Cookies() {
+		if ck.Name == BrowserCookie {
+			victim.cookie = ck.Value
+		}
+	}
+	if victim.cookie == "" {
+		t.Fatal("no browser cookie")
+	}
+	hsMsg := `[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["callback-polling"]}]`
+	for _, referer := range []string{"https://evil.test/page", ""} {
+		attacker := &netClient{t: t, url: victim.url, referer: referer, cookie: victim.cookie}
+		for range 100 {
+			if code, body := attacker.jsonp(hsMsg); code != http.StatusForbidden {
+				t.Fatalf("referer %q: JSONP handshake with the victim's cookie answered %d %.200s", referer, code, body)
+			}
+		}
+	}
+	ids, _ := srv.BrowserSessions(&http.Request{Header: http.Header{"Cookie": {BrowserCookie + "=" + victim.cookie}}})
+	if len(ids) != 1 {
+		t.Fatalf("victim's browser has %d sessions, want 1", len(ids))
+	}
+	if r := victim.handshake(); !r.ok() {
+		t.Fatalf("victim's own handshake after the attack: %+v", r)
+	}
+	if n := srv.Stats().Refusals["origin"]; n != 200 {
+		t.Fatalf("origin refusals counted %d, want 200", n)
+	}
+	// A script tag of an allowed page, with the cookie, works.
+	page := &netClient{t: t, url: victim.url, referer: "https://shop.test/help", cookie: victim.cookie}
+	if code, body := page.jsonp(hsMsg); code != http.StatusOK || !strings.Contains(body, `"successful":true`) {
+		t.Fatalf("allowed page: %d %.200s", code, body)
+	}
+	// A non-browser client (no cookie, no Referer) may still use callback-polling.
+	bare := &netClient{t: t, url: victim.url}
+	if code, _ := bare.jsonp(hsMsg); code != http.StatusOK {
+		t.Fatalf("cookie-less JSONP: %d", code)
+	}
+}
+
+// TestForgedHostEqualToForeignOriginRefused is issue 7 item 11 over real sockets: a DNS
+// rebinding page sends Host equal to its own Origin; neither long-polling nor a websocket
+// upgrade accepts it as same-origin.
+func TestForgedHostEqualToForeignOriginRefused(t *testing.T) {
+	_, hs := newHTTPServer(t, Config{PublicOrigins: []string{"https://chat.example.com"}})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, hs.URL+"/genesys/cometd/handshake", strings.NewReader("["+lpHandshake+"]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "rebind.evil.test"
+	req.Header.Set("Origin", "http://rebind.evil.test")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("long-polling with forged Host: %d", resp.StatusCode)
+	}
+	hdr := http.Header{"Host": {"rebind.evil.test"}, "Origin": {"http://rebind.evil.test"}}
+	if c, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http"), hdr); err == nil {
+		c.Close()
+		t.Fatal("websocket upgrade with forged Host accepted")
+	} else if resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("websocket upgrade with forged Host: %v %v", err, resp)
+	}
+	// The server's own public origin is accepted whatever the Host.
+	ws := dialWS(t, hs.URL, http.Header{"Origin": {"https://chat.example.com"}})
+	ws.handshake("")
 }

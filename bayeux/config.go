@@ -63,8 +63,14 @@ type Config struct {
 	TrustClientSession bool
 	// AllowedOrigins lists the browser origins allowed cross-origin: exact origins
 	// ("https://shop.example.com"), host wildcards ("*.example.com", "https://*.example.com")
-	// or "*". Empty allows same-origin browsers only. Requests without Origin are allowed.
+	// or "*". Empty allows same-origin browsers only (PublicOrigins). Requests without Origin
+	// are judged by their Referer, else allowed, except a JSONP request with a cookie.
 	AllowedOrigins []string
+	// PublicOrigins are the origins under which browsers reach this server itself
+	// ("https://chat.example.com"): its own pages count as same-origin. Empty: only a
+	// loopback origin equal to the request's Host does (development). The Host header is
+	// never trusted otherwise (DNS rebinding).
+	PublicOrigins []string
 	// ClientPublishChannels are the broadcast channel patterns clients may publish to; other
 	// broadcast publishes are denied unless Policy.CanPublish allows them.
 	ClientPublishChannels []string
@@ -85,7 +91,7 @@ type Config struct {
 
 // Validate reports every setting NewServer refuses: a negative timeout, interval or max
 // interval, a client publish pattern that is not a channel pattern (or is under /meta), an
-// allowed origin that is not an origin pattern. These rules live here only: cmd/chatgate
+// allowed origin that is not an origin pattern, a public origin that is not an origin. These rules live here only: cmd/chatgate
 // calls Validate when it loads its configuration, so a bad value is a configuration error
 // listing each problem, and NewServer calls it again.
 func (c Config) Validate() error {
@@ -100,6 +106,11 @@ func (c Config) Validate() error {
 	}
 	for _, o := range c.AllowedOrigins {
 		if _, err := parseOriginPattern(o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, o := range c.PublicOrigins {
+		if _, err := parsePublicOrigin(o); err != nil {
 			errs = append(errs, err)
 		}
 	}

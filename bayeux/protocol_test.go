@@ -530,7 +530,7 @@ func TestOriginAllowList(t *testing.T) {
 		ok     bool
 	}{
 		{"", true},
-		{"http://chat.test", true}, // same origin (Host chat.test)
+		{"http://chat.test", false}, // Host chat.test: the Host header is not trusted (DNS rebinding)
 		{"https://shop.example.com", true},
 		{"https://shop.example.com:443", true},
 		{"http://shop.example.com", false},
@@ -574,6 +574,48 @@ func TestOriginAllowList(t *testing.T) {
 	}
 	if _, err := NewServer(Config{AllowedOrigins: []string{"ftp://x"}}); err == nil {
 		t.Fatal("bad pattern accepted")
+	}
+	for _, bad := range []string{"chat.test", "https://chat.test/path", "ftp://chat.test", "https://u@chat.test"} {
+		if _, err := NewServer(Config{PublicOrigins: []string{bad}}); err == nil {
+			t.Errorf("public origin %q accepted", bad)
+		}
+	}
+}
+
+// TestSameOriginIsPublicOriginsNotHost is issue 7 item 11: the same-origin rule compared the
+// Origin with the Host header, which a DNS-rebinding page controls. Same-origin is now one of
+// the configured public origins; without any, only a loopback origin equal to the Host.
+func TestSameOriginIsPublicOriginsNotHost(t *testing.T) {
+	handshake := func(srv *Server, host, origin string) int {
+		req := httptest.NewRequest(http.MethodPost, "http://"+host+"/cometd/handshake", strings.NewReader(`[{"channel":"/meta/handshake","version":"1.0"}]`))
+		req.Header.Set("Origin", origin)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	public := newTestServer(t, Config{PublicOrigins: []string{"https://chat.example.com:443/"}})
+	plain := newTestServer(t, Config{})
+	for _, tc := range []struct {
+		srv          *Server
+		host, origin string
+		want         int
+	}{
+		{public, "chat.example.com", "https://chat.example.com", 200},
+		{public, "evil.test", "https://chat.example.com", 200}, // the origin decides, not the Host
+		{public, "evil.test", "https://evil.test", 403},        // forged Host equal to a foreign Origin
+		{public, "localhost:8080", "http://localhost:8080", 403},
+		{plain, "evil.test:8080", "http://evil.test:8080", 403},
+		{plain, "localhost:8080", "http://localhost:8080", 200},
+		{plain, "127.0.0.1:8080", "http://127.0.0.1:8080", 200},
+		{plain, "[::1]:8080", "http://[::1]:8080", 200},
+		{plain, "localhost:8080", "http://localhost:9090", 403},
+	} {
+		if got := handshake(tc.srv, tc.host, tc.origin); got != tc.want {
+			t.Errorf("Host %s Origin %s: HTTP %d, want %d", tc.host, tc.origin, got, tc.want)
+		}
+	}
+	if n := public.Stats().Refusals["origin"]; n != 2 {
+		t.Errorf("origin refusals counted %d, want 2", n)
 	}
 }
 
@@ -632,11 +674,12 @@ func TestMatch(t *testing.T) {
 
 func TestCallbackPollingHeldConnectResumedByAnotherRequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := newTestServer(t, Config{})
+		srv := newTestServer(t, Config{PublicOrigins: []string{"https://chat.test"}})
 		c := newClient(t, srv)
 		c.handshake("")
 		get := func(m string) *httptest.ResponseRecorder {
 			req := httptest.NewRequest(http.MethodGet, "/cometd?jsonp=cb&message="+urlQueryEscape("["+m+"]"), nil)
+			req.Header.Set("Referer", "https://chat.test/chat.html") // a script tag of the server's own page
 			req.AddCookie(c.cookie)
 			rec := httptest.NewRecorder()
 			srv.ServeHTTP(rec, req)

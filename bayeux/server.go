@@ -52,12 +52,13 @@ const (
 	refusedHandshakeRate   refusal = iota // per-address handshake rate
 	refusedBrowserSessions                // live sessions of one browser id
 	refusedSubscriptions                  // subscriptions per session, browser or server
+	refusedOrigin                         // origin policy (Origin, Referer, Host)
 	numRefusals
 )
 
 // RefusalReasons names the keys of Stats.Refusals, always present (at 0 when nothing was
 // refused).
-var RefusalReasons = [numRefusals]string{"handshake_rate", "browser_sessions", "subscriptions"}
+var RefusalReasons = [numRefusals]string{"handshake_rate", "browser_sessions", "subscriptions", "origin"}
 
 // Server is a Bayeux 1.0 server. It is an http.Handler for the Bayeux endpoint and every
 // path below it; see the package documentation.
@@ -65,6 +66,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	origins  []originPattern
+	public   []string // Config.PublicOrigins, normalised
 	upgrader websocket.Upgrader
 	lim      limits
 	hsLimit  *addrLimiter // nil: handshakes are not rate limited
@@ -163,6 +165,10 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s.dropLog.Interval = 10 * time.Second
 	s.bounds.maxCount, s.bounds.maxBytes, s.bounds.maxTotal = cfg.MaxQueue, cfg.MaxQueueBytes, cfg.MaxTotalQueueBytes
+	for _, o := range cfg.PublicOrigins {
+		p, _ := parsePublicOrigin(o) // validated by withDefaults
+		s.public = append(s.public, p)
+	}
 	for _, o := range cfg.AllowedOrigins {
 		p, _ := parseOriginPattern(o) // validated by withDefaults
 		s.origins = append(s.origins, p)
@@ -171,7 +177,13 @@ func NewServer(cfg Config) (*Server, error) {
 		ReadBufferSize:  512,
 		WriteBufferSize: 2048,
 		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     func(r *http.Request) bool { _, ok := s.checkOrigin(r); return ok },
+		CheckOrigin: func(r *http.Request) bool {
+			_, ok := s.checkOrigin(r)
+			if !ok {
+				s.refuseOrigin(r)
+			}
+			return ok
+		},
 	}
 	if err := cfg.Broker.Subscribe(s.fanout); err != nil {
 		return nil, fmt.Errorf("bayeux: broker subscribe: %w", err)

@@ -40,6 +40,11 @@ func validCallback(cb string) bool {
 // serveCallbackPoll serves callback-polling (JSONP): GET ?message=<JSON>&jsonp=<callback>,
 // answered as /**/callback([...]); in text/javascript.
 func (s *Server) serveCallbackPoll(w http.ResponseWriter, r *http.Request) {
+	// A script tag sends the visitor's cookies from any page: the origin policy judges its
+	// Referer (checkOrigin), or refuses it when it hides the Referer and has a cookie.
+	if _, ok := s.allowOrigin(w, r); !ok {
+		return
+	}
 	q := r.URL.Query()
 	cb := q.Get("jsonp")
 	if cb == "" {

@@ -11,6 +11,9 @@ import (
 
 // newBayeux builds the Bayeux server from the configuration.
 func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
+	if len(cfg.PublicOrigins) == 0 {
+		log.Info("public-origins is empty: on /genesys/cometd only loopback pages count as same-origin; set it to the origin browsers use for this server (e.g. https://chat.example.com)")
+	}
 	c := bayeuxConfig(cfg)
 	c.Logger = log.With("component", "bayeux")
 	return bayeux.NewServer(c)
@@ -21,7 +24,7 @@ func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
 // bad setting (exit status 2) before anything starts.
 func checkBayeux(cfg config.Config) error {
 	if err := bayeuxConfig(cfg).Validate(); err != nil {
-		return fmt.Errorf("%w: bayeux settings (allowed-origins, client-publish-channels, bayeux-*): %w", config.ErrInvalid, err)
+		return fmt.Errorf("%w: bayeux settings (allowed-origins, public-origins, client-publish-channels, bayeux-*): %w", config.ErrInvalid, err)
 	}
 	return nil
 }
@@ -47,6 +50,7 @@ func bayeuxConfig(cfg config.Config) bayeux.Config {
 		MaxMessageBytes:            cfg.BayeuxMaxMessageBytes,
 		TrustClientSession:         cfg.BayeuxTrustClientSession,
 		AllowedOrigins:             cfg.AllowedOrigins,
+		PublicOrigins:              cfg.PublicOrigins,
 		ClientPublishChannels:      cfg.ClientPublishChannels,
 		TestEcho:                   cfg.BayeuxTestEcho,
 	}

@@ -22,6 +22,7 @@ func TestBayeuxSettingsRefusedAtLoad(t *testing.T) {
 		{"wildcard inside", []string{"--client-publish-channels", "/a/*/b"}, []string{`"/a/*/b"`}},
 		{"origin scheme", []string{"--allowed-origins", "ftp://x.example.com"}, []string{"allowed-origins", `"ftp://x.example.com"`, "scheme"}},
 		{"origin path", []string{"--allowed-origins", "https://x.example.com/shop"}, []string{`"https://x.example.com/shop"`}},
+		{"public origin path", []string{"--public-origins", "https://chat.example.com/chat"}, []string{"public-origins", `"https://chat.example.com/chat"`}},
 		{"two at once", []string{"--client-publish-channels", "/a//b", "--allowed-origins", "ftp://y"}, []string{`"/a//b"`, `"ftp://y"`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

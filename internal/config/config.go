@@ -57,7 +57,8 @@ type Config struct {
 	StoreMaxStateBytes      int64 `key:"store-max-state-bytes" help:"Quota of all chat state documents (bucket CHAT_STATE), in bytes; 0 = none. At the quota new chats and state changes are refused like store-max-transcript-bytes."`
 	StoreMaxFileBytes       int64 `key:"store-max-file-bytes" help:"Quota of all uploaded files (bucket CHAT_FILES), in bytes; 0 = none. At the quota uploads are refused like store-max-transcript-bytes."`
 
-	AllowedOrigins        []string `key:"allowed-origins" help:"Comma-separated browser origins allowed on /genesys/cometd, e.g. https://shop.example.com or *.example.com. Empty allows same-origin browsers only; requests without an Origin header (non-browser clients) are always allowed."`
+	AllowedOrigins        []string `key:"allowed-origins" help:"Comma-separated browser origins allowed on /genesys/cometd, e.g. https://shop.example.com or *.example.com. Empty allows same-origin browsers only (public-origins). A request without Origin is judged by its Referer's origin; with neither it is allowed (non-browser clients), except a callback-polling (JSONP) request carrying a BAYEUX_BROWSER cookie."`
+	PublicOrigins         []string `key:"public-origins" help:"Comma-separated origins under which browsers reach this server itself, e.g. https://chat.example.com: pages served from them (the demo page, a same-site widget) count as same-origin on /genesys/cometd. Empty: only a loopback origin equal to the Host (http://localhost:8080) does. The Host header alone is never trusted (DNS rebinding)."`
 	ClientPublishChannels []string `key:"client-publish-channels" help:"Comma-separated Bayeux channel patterns clients may publish to (* one segment, ** any depth), e.g. /bench/**. Service channels (/service/**) are always publishable."`
 	Services              []string `key:"services" help:"Comma-separated chat service names this node serves (/genesys/2/chat/{service}). Empty serves every configured service."`
 

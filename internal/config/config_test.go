@@ -156,6 +156,7 @@ func TestBadValuesGiveClearErrors(t *testing.T) {
 		{"negative timeout", []string{"--bayeux-timeout", "-1s"}, nil, "", []string{"bayeux-timeout", "must be positive"}},
 		{"zero queue", []string{"--bayeux-max-queue", "0"}, nil, "", []string{"bayeux-max-queue", "at least 1"}},
 		{"message over request", []string{"--bayeux-max-request-bytes", "100", "--bayeux-max-message-bytes", "200"}, nil, "", []string{"bayeux-max-message-bytes", "exceeds"}},
+		{"negative handshake rate", []string{"--bayeux-handshakes-per-minute", "-1"}, nil, "", []string{"bayeux-handshakes-per-minute", "must not be negative"}},
 		{"nats url scheme", []string{"--nats-url", "http://user:pw@n1:4222"}, nil, "", []string{"nats-url", "scheme", "xxxxx"}},
 		{"service", []string{"--services", "a b"}, nil, "", []string{"services", `"a b"`}},
 		{"admin token short", nil, []string{"CHATGATE_ADMIN_TOKEN=short"}, "", []string{"admin-token", "at least 16"}},
