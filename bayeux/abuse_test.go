@@ -139,7 +139,7 @@ func TestCookielessLongPollingContinuesSession(t *testing.T) {
 // again; the sessions created stay bounded; after the advised interval a handshake succeeds.
 func TestHandshakeStormFromOneAddressIsRateLimited(t *testing.T) {
 	const burst = 5
-	srv, hs := newHTTPServer(t, Config{HandshakesPerMinute: 60, HandshakeBurst: burst})
+	srv, hs := newHTTPServer(t, Config{HandshakesPerMinute: 60, HandshakeBurst: burst, MaxInterval: 5 * time.Minute})
 	c := &netClient{t: t, url: hs.URL}
 	start := time.Now()
 	ok, refused := 0, 0
@@ -444,7 +444,7 @@ func (c *netClient) jsonp(messages string) (int, string) {
 // reconnect none). A foreign Referer, or a hidden Referer with a cookie, is now refused; the
 // victim keeps handshaking; JSONP from an allowed page still works.
 func TestJSONPFromForeignPageCannotFillVictimSessions(t *testing.T) {
-	srv, hs := newHTTPServer(t, Config{AllowedOrigins: []string{"https://shop.test"}, HandshakesPerMinute: -1})
+	srv, hs := newHTTPServer(t, Config{AllowedOrigins: []string{"https://shop.test"}, HandshakesPerMinute: -1, MaxInterval: 5 * time.Minute})
 	victim := &netClient{t: t, url: hs.URL + "/genesys/cometd", origin: "https://shop.test"}
 	if r := victim.handshake(); !r.ok() {
 		t.Fatalf("victim handshake: %+v", r)
