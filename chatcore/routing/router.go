@@ -399,7 +399,9 @@ func (r *Router) setState(ag *agent, s State, reason string, now time.Time) {
 	}
 	if s != StateReady {
 		for _, e := range sortedEntries(ag.offers) {
-			r.withdraw(e, WithdrawAgent, now)
+			if !e.accepting { // an accepted offer's Join is on its way: its outcome decides
+				r.withdraw(e, WithdrawAgent, now)
+			}
 		}
 	} else {
 		r.todoAgents[ag] = struct{}{}

@@ -589,3 +589,39 @@ func TestSinkMayCallBack(t *testing.T) {
 		}
 	}
 }
+
+// TestStateChangeDuringAccept: an agent leaves Ready while its accept's Join is on the way
+// (the attack the concurrency test found: the offer was withdrawn and given to a second
+// agent, and both joined). The accepted offer stands; nobody else is offered the chat.
+func TestStateChangeDuringAccept(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, nil)
+	cr := h.chat("sales", nil)
+	h.login("a", 1, "sales")
+	h.login("b", 1, "sales")
+	h.state("a", StateReady)
+	h.wantOffered("a", cr.ChatID)
+	remove := h.core.AddListener(chatcore.ListenerFuncs{Event: func(_ chatcore.ChatView, ev chatcore.Event) {
+		if ev.Type == chatcore.EventParticipantJoined && ev.From.UserID == "a" {
+			// Inside Join, before Accept returns.
+			if err := h.r.SetState("a", StateNotReady, "break"); err != nil {
+				t.Error(err)
+			}
+			if err := h.r.SetState("b", StateReady, ""); err != nil {
+				t.Error(err)
+			}
+		}
+	}})
+	defer remove()
+	if _, _, err := h.r.Accept(ctx, "a", cr.ChatID); err != nil {
+		t.Fatal(err)
+	}
+	h.wantOffered("b")
+	st, _ := h.r.Agent("a")
+	if !slices.Equal(st.Chats, []string{cr.ChatID}) || st.State != StateNotReady {
+		t.Fatalf("agent a: %+v", st)
+	}
+	if w := h.sink.withdrawals(cr.ChatID); len(w) != 0 {
+		t.Fatalf("withdrawals %v", w)
+	}
+}
