@@ -208,3 +208,44 @@ func TestBadPushTemplatesFileRefusedAtStart(t *testing.T) {
 		t.Fatalf("exit %v, output:\n%s", err, out)
 	}
 }
+
+// TestLostFirstRunTokenRecoveredWithAdminToken performs the recovery docs/operations.md
+// gives for a lost first-run token with the embedded store (which has no network listener, so
+// the NATS CLI cannot reach its KV): restart on the same data with admin-token set; the new
+// token opens the admin APIs and the lost one no longer does.
+func TestLostFirstRunTokenRecoveredWithAdminToken(t *testing.T) {
+	env := []string{"CHATGATE_SECRETS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	data := t.TempDir()
+	p := startProcessEnv(t, env, "--addr", "127.0.0.1:0", "--data", data)
+	m := regexp.MustCompile(`admin_token=(cg_[A-Za-z0-9_-]{43})`).FindStringSubmatch(p.logText())
+	if m == nil {
+		t.Fatalf("no generated admin token in the log:\n%s", p.logText())
+	}
+	lost := m[1]
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	const chosen = "recovered-admin-token-0123456789"
+	q := startProcessEnv(t, append(env, "CHATGATE_ADMIN_TOKEN="+chosen), "--addr", "127.0.0.1:0", "--data", data)
+	for _, c := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/admin/push/credentials", chosen, 200},
+		{"/workflow/v1/chats?checkDue=1", chosen, 200},
+		{"/admin/push/credentials", lost, 401},
+		{"/workflow/v1/chats?checkDue=1", lost, 401},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, q.url(c.path), nil)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s with the %s token: %d, want %d", c.path, map[bool]string{true: "chosen", false: "lost"}[c.token == chosen], resp.StatusCode, c.want)
+		}
+	}
+}

@@ -403,3 +403,33 @@ func TestChatOptionsReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("idle notices %v", idle)
 	}
 }
+
+// TestNodeIDMustStayStableAcrossRestarts shows why the container docs set CHATGATE_NODE_ID:
+// the node id is the alias clients send back, so after a restart under another id the
+// customer's requests are refused; under the same id they work.
+func TestNodeIDMustStayStableAcrossRestarts(t *testing.T) {
+	data := t.TempDir()
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", data, "--node-id", "node-a")
+	c, _ := createChat(t, p, restSvc, url.Values{"nickname": {"Ann"}})
+	if c.alias != "node-a" {
+		t.Fatalf("alias %q, want the node id", c.alias)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	q := startProcess(t, "--addr", "127.0.0.1:0", "--data", data, "--node-id", "node-b")
+	c.base = q.url("/genesys/2/chat/" + restSvc)
+	if r := c.op("refresh", "transcriptPosition", "1"); r.StatusCode == 0 && r.errCode() == 0 {
+		t.Fatalf("request with the old alias accepted by another node id: %+v", r)
+	}
+	q.signal(syscall.SIGTERM)
+	if code := q.waitExit(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	s := startProcess(t, "--addr", "127.0.0.1:0", "--data", data, "--node-id", "node-a")
+	c.base = s.url("/genesys/2/chat/" + restSvc)
+	if r := c.op("refresh", "transcriptPosition", "1"); r.HTTP != 200 || r.StatusCode != 0 {
+		t.Fatalf("same node id after a restart: %+v", r)
+	}
+}

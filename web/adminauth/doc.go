@@ -7,5 +7,6 @@
 // FirstRunToken covers that: it generates a random token once per cluster, stores only its
 // hash in the KV bucket CHATGATE_ADMIN, and returns the token text that one time so the caller
 // can print it. Later starts find the hash and never see the token again; setting admin-token
-// replaces it (delete the key admin.token.sha256 to generate a new one).
+// replaces it (with an external NATS cluster, deleting the key admin.token.sha256 generates a
+// new one at the next start; the embedded store has no listener for a NATS client).
 package adminauth
