@@ -105,6 +105,21 @@ func (r *Router) lastFor(v chatcore.ChatView, now time.Time) (lastRec, bool) {
 	return lastRec{}, false
 }
 
+// sweepEvery is how often last-agent records whose window has passed are dropped (memory
+// and KV), so they do not pile up for customers who never come back.
+const sweepEvery = time.Hour
+
+// sweepLast drops the expired last-agent records and arms the next sweep. r.mu held.
+func (r *Router) sweepLast(now time.Time) {
+	for k, l := range r.last {
+		if !now.Before(time.UnixMilli(l.At).Add(r.cfg.LastAgentWindow)) {
+			delete(r.last, k)
+			r.persist.del(k)
+		}
+	}
+	r.dl.Set("s:", now.Add(sweepEvery))
+}
+
 // loadKV reads the bucket: wait records (consumed by the first pass) and the last agents
 // whose window has not passed (the others are deleted).
 func (r *Router) loadKV(ctx context.Context, now time.Time) error {

@@ -361,6 +361,10 @@ func (r *Router) armCooldown(e *entry, now time.Time) {
 // due handles a deadline that fell due. r.mu held.
 func (r *Router) due(key string, now time.Time) {
 	kind, chat, _ := strings.Cut(key, ":")
+	if kind == "s" {
+		r.sweepLast(now)
+		return
+	}
 	if kind == "r" {
 		if _, ok := r.dirty[chat]; !ok {
 			r.dirty[chat] = marks{first: now}

@@ -127,9 +127,52 @@ func TestCoreClosedFirst(t *testing.T) {
 	h.r.mark(id)
 	h.r.settle()
 	h.r.mu.Lock()
-	n, dirty := h.r.dl.Len(), len(h.r.dirty)
+	_, retry := h.r.dl.Get("r:" + id)
+	dirty := len(h.r.dirty)
 	h.r.mu.Unlock()
-	if n != 0 || dirty != 0 {
-		t.Fatalf("after the core closed: %d deadlines, %d marked", n, dirty)
+	if retry || dirty != 0 {
+		t.Fatalf("after the core closed: retry armed %v, %d marked", retry, dirty)
 	}
+}
+
+// TestLastAgentSweep: last-agent records whose window has passed leave memory and KV at the
+// hourly sweep, though their customers never come back.
+func TestLastAgentSweep(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, func(c *Config) { c.LastAgentWindow = 30 * time.Minute })
+	cr := h.chat("sales", map[string]string{"EmailAddress": "x@example.com"})
+	h.login("a", 1, "sales")
+	h.state("a", StateReady)
+	h.wantOffered("a", cr.ChatID)
+	h.accept("a", cr.ChatID)
+	if _, err := h.core.EndChat(ctx, cr.ChatID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	h.r.settle()
+	keys := func() int {
+		h.r.mu.Lock()
+		defer h.r.mu.Unlock()
+		return len(h.r.last)
+	}
+	if n := keys(); n != 2 {
+		t.Fatalf("%d last-agent records, want 2 (chat and customer)", n)
+	}
+	h.advance(sweepEvery)
+	if n := keys(); n != 0 {
+		t.Fatalf("%d records after the sweep", n)
+	}
+	eventually(t, "the KV records deleted", func() bool {
+		_, err1 := h.r.cfg.KV.Get(ctx, "l.c."+cr.ChatID)
+		lister, err := h.r.cfg.KV.ListKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for k := range lister.Keys() {
+			if k[0] == 'l' {
+				n++
+			}
+		}
+		return err1 != nil && n == 0
+	})
 }

@@ -37,7 +37,7 @@ type Router struct {
 	chatsOf    map[string]map[string]struct{}  // agent → chats it is in (logged in or not): its load
 	last       map[string]lastRec              // "c.<chat>" / "k.<hash>" → last agent
 	waitRecs   map[string]waitRec              // loaded at start, consumed by the first pass
-	dl         *deadline.Queue                 // "o:<chat>" offer expiry, "x:<chat>" cooldown end, "r:<chat>" read retry
+	dl         *deadline.Queue                 // "o:<chat>" offer expiry, "x:<chat>" cooldown end, "r:<chat>" read retry, "s:" sweep
 	todoChats  map[*entry]struct{}
 	todoAgents map[*agent]struct{}
 	outbox     []func()
@@ -100,6 +100,9 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	})
 	for _, id := range cfg.Core.ChatIDs() {
 		r.dirty[id] = marks{first: now}
+	}
+	if cfg.LastAgentWindow > 0 {
+		r.dl.Set("s:", now.Add(sweepEvery))
 	}
 	r.starting = true
 	r.step()
