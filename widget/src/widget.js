@@ -322,8 +322,11 @@ export class Widget {
     const why = advice(d);
     const code = d.errors && d.errors[0] && d.errors[0].code;
     if (d.chatEnded) return;
-    if (code === 201 && this.pending.length === 0 && this.session.lastIndex === 0) {
-      // The stored chat is unknown to the server (its data was reset): start over.
+    if (code === 201) {
+      // The server does not know this chat with this key (its data was reset, or the chat
+      // was purged): nothing can be done in it any more.
+      for (const p of this.pending) if (p.state === "sending") this.#state(p, "failed");
+      this.#system(this.t.error(why), true);
       this.#ended();
       return;
     }

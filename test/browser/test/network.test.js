@@ -4,6 +4,7 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { rmSync, mkdirSync } from "node:fs";
 import { ChatgateServer } from "../../clients/lib/server.js";
 import { SeverableProxy } from "../../clients/lib/proxy.js";
 import { waitFor } from "../../clients/lib/wait.js";
@@ -181,6 +182,34 @@ describe("widget on a bad network", () => {
       assert.deepEqual((await side.transcript(s)).messages.filter((e) => e.type === "Message").map((e) => e.text),
         ["before the crash", "after the restart", "still here"]);
       assertNoDuplicates(await items(p));
+      await ctx.close();
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("the server lost its data: the stored chat is shown as ended, a new chat can start", async () => {
+    const own = await new ChatgateServer({ name: "chatgate-widget-wiped" }).start();
+    try {
+      const ctx = await browser.newContext();
+      const p = await newPage(ctx);
+      pages.push(p);
+      await p.goto(`${own.httpURL}/`);
+      await startChat(p, { name: "Sam" });
+      await type(p, "remember me");
+      await waitItem(p, "remember me", { state: "sent" });
+      await own.stop("SIGKILL");
+      rmSync(own.dataDir, { recursive: true, force: true });
+      mkdirSync(own.dataDir);
+      await own.start(own.addr);
+      // The widget re-attaches with a chat the server never heard of: 403 code 201.
+      await w(p, ".ended").waitFor({ state: "visible", timeout: 20000 });
+      await waitItem(p, "remember me");
+      await w(p, ".ended button.primary").click();
+      const s2 = await startChat(p, { name: "Sam again" });
+      await type(p, "a new chat");
+      await waitItem(p, "a new chat", { state: "sent" });
+      assert.deepEqual((await otherSide(own).transcript(s2)).messages.filter((e) => e.type === "Message").map((e) => e.text), ["a new chat"]);
       await ctx.close();
     } finally {
       await own.close();
