@@ -214,9 +214,8 @@ func TestDeferTimersAndCreationProperties(t *testing.T) {
 		ev, ok := rec.lastEvent(cr.ChatID)
 		return ok && ev.Type == EventParticipantLeft
 	})
-	if got := rec.prop(cr.ChatID, PropIsOnline); got != "false" {
-		t.Fatalf("IsOnline %q", got)
-	}
+	// A commit's property change is delivered right after its events: wait for it too.
+	rec.waitFor(t, "IsOnline false", func() bool { return rec.prop(cr.ChatID, PropIsOnline) == "false" })
 }
 
 // TestClosedCore: after Close every entry point answers ErrClosed.

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Issue 7 item 3 against the real binary: a customer sending the largest messages until the
@@ -113,5 +115,69 @@ func TestGMSRESTEventRateLimit(t *testing.T) {
 	_, metrics := httpGet(t, p.url("/metrics"))
 	if v, _ := metricValue(metrics, `chatgate_chat_limit_refusals_total{limit="event_rate"}`); v != fmt.Sprint(limited) {
 		t.Fatalf("event_rate refusals %q, want %d", v, limited)
+	}
+}
+
+// Issue 7 item 5 against the real binary: chats created with large userData and then ended
+// leave the server's memory (chatgate_chatcore_chats_in_memory back to the live ones), are
+// not loaded again after a restart, and an ended chat still answers refresh with its
+// transcript and chatEnded. userData over the per-chat total is refused.
+func TestGMSRESTEndedChatsLeaveMemory(t *testing.T) {
+	data := t.TempDir()
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", data)
+	inMemory := func(p *process) string {
+		_, body := httpGet(t, p.url("/metrics"))
+		v, _ := metricValue(body, "chatgate_chatcore_chats_in_memory")
+		return v
+	}
+	const total, live = 60, 3
+	var chats []*gmsChat
+	for i := range total {
+		form := url.Values{"nickname": {"Ann"}}
+		for k := range 3 { // 3 × 16 KiB values: under the 64 KiB total
+			form.Set(fmt.Sprintf("userData[k%d]", k), strings.Repeat("v", 16<<10-10)+fmt.Sprint(i))
+		}
+		c, _ := createChat(t, p, restSvc, form)
+		chats = append(chats, c)
+	}
+	if got := inMemory(p); got != fmt.Sprint(total) {
+		t.Fatalf("chats in memory after %d creations: %s", total, got)
+	}
+	// Two more 16 KiB values pass the 64 KiB total: refused.
+	w := strings.Repeat("w", 16<<10)
+	if r := chats[0].op("updateData", "userData[k3]", w, "userData[k4]", w); r.HTTP != 413 || r.errCode() != 401 {
+		t.Fatalf("userData over the total: %+v", r)
+	}
+	for _, c := range chats[live:] {
+		if r := c.op("disconnect"); r.HTTP != 200 || !r.ChatEnded {
+			t.Fatalf("disconnect: %+v", r)
+		}
+	}
+	if got := inMemory(p); got != fmt.Sprint(live) {
+		t.Fatalf("chats in memory after ending %d: %s, want %d", total-live, got, live)
+	}
+	ended := chats[live]
+	if r := ended.refresh(1); !r.ChatEnded || len(r.Messages) != 2 {
+		t.Fatalf("refresh of an ended chat: %+v", r)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	q := startProcess(t, "--addr", "127.0.0.1:0", "--data", data)
+	if got := inMemory(q); got != fmt.Sprint(live) {
+		t.Fatalf("chats in memory after restart: %s, want %d", got, live)
+	}
+	ended.base = q.url("/genesys/2/chat/" + restSvc)
+	if r := ended.refresh(1); !r.ChatEnded || len(r.Messages) != 2 || r.Messages[1].Type != "ParticipantLeft" {
+		t.Fatalf("refresh of an ended chat after restart: %+v", r)
+	}
+	if r := ended.op("send", "message", "late"); r.HTTP != 200 || !r.ChatEnded {
+		t.Fatalf("send to an ended chat after restart: %+v", r)
+	}
+	c := chats[0]
+	c.base = ended.base
+	if r := c.op("send", "message", "still here"); r.HTTP != 200 || r.ChatEnded {
+		t.Fatalf("live chat after restart: %+v", r)
 	}
 }
