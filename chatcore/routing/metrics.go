@@ -1,7 +1,10 @@
 package routing
 
 import (
+	"cmp"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -43,7 +46,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.stats()
-	for q, qs := range s.Queues {
+	for q, qs := range boundedQueues(s.Queues) {
 		ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(qs.Waiting), q)
 		ch <- prometheus.MustNewConstMetric(c.offered, prometheus.GaugeValue, float64(qs.Offered), q)
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, qs.OldestWait.Seconds(), q)
@@ -73,5 +76,49 @@ func cumulative(h Histogram) map[float64]uint64 {
 		n += h.Counts[i]
 		out[b] = n
 	}
+	return out
+}
+
+// MaxQueueLabels bounds the queue label of the metrics: with no service list, a customer
+// may name any service, and each name is a queue. The queues agents serve come first, then
+// the longest; the rest are summed under queue="_other".
+const MaxQueueLabels = 64
+
+// OtherQueue is the label of the queues beyond MaxQueueLabels.
+const OtherQueue = "_other"
+
+func boundedQueues(qs map[string]QueueStats) map[string]QueueStats {
+	if len(qs) <= MaxQueueLabels {
+		return qs
+	}
+	names := slices.Collect(maps.Keys(qs))
+	slices.SortFunc(names, func(a, b string) int {
+		x, y := qs[a], qs[b]
+		if (x.Agents > 0) != (y.Agents > 0) {
+			if x.Agents > 0 {
+				return -1
+			}
+			return 1
+		}
+		if x.Waiting != y.Waiting {
+			return cmp.Compare(y.Waiting, x.Waiting)
+		}
+		return strings.Compare(a, b)
+	})
+	out := make(map[string]QueueStats, MaxQueueLabels)
+	var other QueueStats
+	for i, n := range names {
+		if i < MaxQueueLabels-1 {
+			out[n] = qs[n]
+			continue
+		}
+		q := qs[n]
+		other.Waiting += q.Waiting
+		other.Offered += q.Offered
+		other.Agents += q.Agents
+		other.Ready += q.Ready
+		other.OldestWait = max(other.OldestWait, q.OldestWait)
+	}
+	out[OtherQueue] = other
 	return out
 }

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -67,5 +68,52 @@ func TestCollector(t *testing.T) {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 		}
+	}
+}
+
+// TestQueueLabelsBounded: customers naming 70 services make 70 queues; the metrics carry at
+// most MaxQueueLabels queue labels (the rest summed under _other) and the queues leave
+// memory once nobody waits in them.
+func TestQueueLabelsBounded(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, nil)
+	h.login("a", 0, "svc-served") // serves a queue: kept by name whatever its length
+	var ids []string
+	for i := range 70 {
+		ids = append(ids, h.chat(fmt.Sprintf("svc-%02d", i), nil).ChatID)
+	}
+	h.r.settle()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(h.r))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "chatgate_routing_queue_waiting" {
+			continue
+		}
+		total, other, served := 0.0, 0.0, false
+		for _, m := range mf.GetMetric() {
+			total += m.GetGauge().GetValue()
+			switch m.GetLabel()[0].GetValue() {
+			case OtherQueue:
+				other = m.GetGauge().GetValue()
+			case "svc-served":
+				served = true
+			}
+		}
+		if n := len(mf.GetMetric()); n != MaxQueueLabels || total != 70 || other != 70-(MaxQueueLabels-2) || !served {
+			t.Fatalf("%d queue labels, %v waiting, %v under _other, served queue kept %v", n, total, other, served)
+		}
+	}
+	for _, id := range ids {
+		if _, err := h.core.EndChat(ctx, id, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.r.settle()
+	if n := len(h.r.Stats().Queues); n != 1 {
+		t.Fatalf("%d queues left, want the served one", n)
 	}
 }

@@ -126,7 +126,16 @@ func (r *Router) unindex(ag *agent) {
 	for _, q := range ag.Queues {
 		if qq := r.queues[q]; qq != nil {
 			delete(qq.agents, ag.ID)
+			r.dropIfIdle(q)
 		}
+	}
+}
+
+// dropIfIdle forgets a queue nobody waits in and nobody serves (any service name is a
+// queue, so they must not pile up). r.mu held.
+func (r *Router) dropIfIdle(name string) {
+	if q := r.queues[name]; q != nil && len(q.waiting) == 0 && q.offered == 0 && len(q.agents) == 0 {
+		delete(r.queues, name)
 	}
 }
 
@@ -268,6 +277,7 @@ func (r *Router) dequeue(e *entry, now time.Time) {
 
 // forget drops an entry that left the queue (dequeued or accepted). r.mu held.
 func (r *Router) forget(e *entry) {
+	r.dropIfIdle(e.queue)
 	delete(r.entries, e.chat)
 	delete(r.todoChats, e)
 	if m := r.preferring[e.prefer]; m != nil {
