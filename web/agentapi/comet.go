@@ -1,0 +1,232 @@
+package agentapi
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+
+	"github.com/chatgate/chatgate/bayeux"
+	"github.com/chatgate/chatgate/chatcore"
+	"github.com/chatgate/chatgate/web/agentapi/accounts"
+)
+
+// ServiceChannel is the CometD service channel of agent actions: data is an Action (with
+// "action"), the publish reply's data the Answer or an error (see CometReply).
+const ServiceChannel = "/service/agent"
+
+// Per-agent channels (subscribe to receive; only the agent's own sessions may).
+func channelChat(id string) string     { return "/agent/" + id + "/chat" }
+func channelPresence(id string) string { return "/agent/" + id + "/presence" }
+
+// HandshakeTokenKey is the handshake ext key that carries an agent's session or API token:
+// {"ext": {"agentToken": "cgs_..."}}.
+const HandshakeTokenKey = "agentToken"
+
+// handshakeToken reads the agent token of a handshake ext; has is false for a handshake
+// without one (a customer).
+func handshakeToken(ext json.RawMessage) (tok string, has bool) {
+	if len(ext) == 0 {
+		return "", false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(ext, &m) != nil {
+		return "", false
+	}
+	raw, ok := m[HandshakeTokenKey]
+	if !ok {
+		return "", false
+	}
+	if json.Unmarshal(raw, &tok) != nil {
+		return "", true // present but not a string: refused
+	}
+	return tok, true
+}
+
+// Policy is the Bayeux server's policy for the agent side: handshakes that carry an agent
+// token must carry a valid one; /agent/{id}/** may be subscribed only by id's sessions.
+// Handshakes without a token (customers) are let through as before. It is built before the
+// API (the Bayeux server is) and bound to it with Bind; until then agent handshakes fail.
+type Policy struct{ api atomic.Pointer[API] }
+
+var _ bayeux.Policy = (*Policy)(nil)
+
+// Bind attaches the policy to the API.
+func (p *Policy) Bind(a *API) { p.api.Store(a) }
+
+// CanHandshake implements bayeux.Policy.
+func (p *Policy) CanHandshake(ctx context.Context, info bayeux.HandshakeInfo) bool {
+	tok, has := handshakeToken(info.Ext)
+	if !has {
+		return true
+	}
+	a := p.api.Load()
+	if a == nil || tok == "" {
+		return false
+	}
+	_, err := a.cfg.Accounts.Authenticate(ctx, tok)
+	if err != nil {
+		a.log.Info("agent CometD handshake refused", "remote", info.Remote)
+	}
+	return err == nil
+}
+
+// CanSubscribe implements bayeux.Policy.
+func (p *Policy) CanSubscribe(_ context.Context, s bayeux.SessionInfo, channel string) bool {
+	if channel == "/agent" || !strings.HasPrefix(channel, "/agent/") {
+		return true
+	}
+	rest := channel[len("/agent/"):]
+	id, _, _ := strings.Cut(rest, "/")
+	if id == "*" || id == "**" || id == "" {
+		return false
+	}
+	a := p.api.Load()
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.bySession[s.ID] == id
+}
+
+// CanPublish implements bayeux.Policy: no extra broadcast publishes.
+func (p *Policy) CanPublish(context.Context, bayeux.SessionInfo, string, json.RawMessage) bool {
+	return false
+}
+
+// SessionAdded records an agent's Bayeux session (a handshake with a valid agent token).
+func (a *API) SessionAdded(ctx context.Context, info bayeux.SessionInfo) {
+	tok, has := handshakeToken(info.HandshakeExt)
+	if !has {
+		return
+	}
+	pr, err := a.cfg.Accounts.Authenticate(ctx, tok)
+	if err != nil {
+		return
+	}
+	a.attachSession(pr.Account, info.ID)
+}
+
+// SessionRemoved forgets a removed Bayeux session (see detachSession for the grace rule).
+func (a *API) SessionRemoved(info bayeux.SessionInfo) { a.detachSession(info.ID) }
+
+// CometReply is the data of a /service/agent publish reply.
+type CometReply struct {
+	OK bool `json:"ok"`
+	Answer
+	Status int    `json:"status,omitempty"`
+	Code   string `json:"code,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// HandleService serves /service/agent: the same actions as REST, authenticated by the
+// session's handshake token (checked again on each request, so a revoked token stops at
+// once).
+func (a *API) HandleService(ctx context.Context, req *bayeux.ServiceRequest) error {
+	fail := func(err error) error {
+		status, code := statusOf(err)
+		msg := err.Error()
+		if status == 503 {
+			msg = "service unavailable, retry"
+		}
+		return req.Reply(CometReply{Status: status, Code: code, Error: msg})
+	}
+	tok, has := handshakeToken(req.Session.HandshakeExt)
+	if !has {
+		return fail(errorf(ErrUnauthorized, "handshake without %s", HandshakeTokenKey))
+	}
+	p, err := a.cfg.Accounts.Authenticate(ctx, tok)
+	if err != nil {
+		return fail(errorf(ErrUnauthorized, "token not accepted"))
+	}
+	if int64(len(req.Data)) > a.cfg.MaxBody {
+		return fail(errorf(ErrInvalid, "request too large"))
+	}
+	var act Action
+	if err := json.Unmarshal(req.Data, &act); err != nil {
+		return fail(errorf(ErrInvalid, "data must be an action object"))
+	}
+	ans, err := a.Do(ctx, p, act)
+	if err != nil {
+		return fail(err)
+	}
+	return req.Reply(CometReply{OK: true, Answer: ans})
+}
+
+// ChatMessage is what /agent/{id}/chat carries: one committed event (as the agent sees it)
+// or a property change, with the chat as it is now.
+type ChatMessage struct {
+	ChatID     string            `json:"chatId"`
+	Event      *Event            `json:"event,omitempty"`
+	Properties map[string]string `json:"properties,omitempty"`
+	Chat       ChatInfo          `json:"chat"`
+}
+
+// recipients are the staff a chat's event goes to: present non-customers, plus the sender
+// of a ParticipantLeft (so a desktop learns it left).
+func recipients(v chatcore.ChatView, ev *chatcore.Event) map[string]chatcore.ParticipantType {
+	out := map[string]chatcore.ParticipantType{}
+	for _, p := range v.Participants {
+		if p.Present && p.Type != chatcore.Client {
+			out[p.UserID] = p.Type
+		}
+	}
+	if ev != nil && ev.Type == chatcore.EventParticipantLeft && ev.From.Type != chatcore.Client {
+		out[ev.From.UserID] = ev.From.Type
+	}
+	return out
+}
+
+func roleOf(t chatcore.ParticipantType) accounts.Role {
+	switch t {
+	case chatcore.Supervisor:
+		return accounts.RoleSupervisor
+	case chatcore.External:
+		return accounts.RoleBot
+	}
+	return accounts.RoleAgent
+}
+
+// OnEvent is the core listener's event side: it keeps the staff index and sends the event
+// to every agent, supervisor and bot of the chat that may see it.
+func (a *API) OnEvent(v chatcore.ChatView, ev chatcore.Event) {
+	a.indexChat(v)
+	if a.cfg.Sessions == nil {
+		return
+	}
+	ctx := context.Background()
+	for id, typ := range recipients(v, &ev) {
+		if !ev.VisibleTo(typ) {
+			continue
+		}
+		we := wireEvent(ev)
+		acct := accounts.Account{ID: id, Role: roleOf(typ)}
+		a.deliverTo(ctx, id, channelChat(id), ChatMessage{ChatID: v.ID, Event: &we, Chat: a.info(v, acct, false, false)})
+	}
+}
+
+// OnProperties is the core listener's property side (GCTI_Chat_AsyncStatus, ...).
+func (a *API) OnProperties(v chatcore.ChatView, changed map[string]string) {
+	a.indexChat(v)
+	if a.cfg.Sessions == nil {
+		return
+	}
+	ctx := context.Background()
+	for id, typ := range recipients(v, nil) {
+		acct := accounts.Account{ID: id, Role: roleOf(typ)}
+		a.deliverTo(ctx, id, channelChat(id), ChatMessage{ChatID: v.ID, Properties: changed, Chat: a.info(v, acct, false, false)})
+	}
+}
+
+// deliverTo sends data to every Bayeux session of an account.
+func (a *API) deliverTo(ctx context.Context, accountID, channel string, data any) {
+	if a.cfg.Sessions == nil {
+		return
+	}
+	for _, sid := range a.sessionsOf(accountID) {
+		if err := a.cfg.Sessions.Deliver(ctx, sid, channel, data); err != nil {
+			a.log.Debug("agentapi: delivery to a gone session", "agent", accountID, "channel", channel, "err", err)
+		}
+	}
+}

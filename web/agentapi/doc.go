@@ -1,0 +1,25 @@
+// Package agentapi is the agent side of chatgate: the REST API under /agent/v1 and the
+// CometD flavour of the same actions for agents, supervisors and bots (accounts in
+// web/agentapi/accounts), per-agent Bayeux channels for chat events and presence, and the
+// abnormal-disconnect rule for agent desktops.
+//
+// # Why it is built this way
+//
+//   - One action dispatcher (API.Do) serves REST and the CometD service channel
+//     /service/agent, so the two cannot drift: the same authorization, the same answer (the
+//     chat as the caller sees it, with the actions allowed now).
+//   - Authorization happens before any chatcore call, in one place (authorize): no token →
+//     401, a chat the caller may not act on → 403, an unknown chat → 404. A refused action
+//     therefore changes nothing.
+//   - Visibility is chatcore's (chatcore.Event.VisibleTo): an agent never receives VIP
+//     events, a supervisor receives everything; the customer's paths (web/gmschat, push)
+//     filter with the same function.
+//   - Presence (ready / not-ready / logged out), the Bayeux sessions of each agent and the
+//     grace timers of lost desktops are per node and in memory: they describe live
+//     connections, which are per node too. What must survive a restart lives in KV: accounts
+//     and sessions (accounts), workbins (CHATGATE_WORKBINS).
+//   - Every chat an agent sees carries "capabilities": the action names it may send now, so
+//     a thin desktop enables its buttons from what the server says.
+//
+// Lock order: API.mu only; it is never held while calling chatcore, Bayeux or KV.
+package agentapi
