@@ -131,8 +131,10 @@ func (s *Server) handshake(ctx context.Context, c *conn, m *inMessage) []byte {
 	if c.browser == "" {
 		c.browser, c.setCookie = newID(), true
 	}
-	if p := s.cfg.Policy; p != nil && !p.CanHandshake(ctx, HandshakeInfo{Browser: c.browser, Transport: c.transport, Remote: c.remote, Ext: m.Ext}) {
-		return fail(errHandshakeDenied, ReconnectNone)
+	if p := s.cfg.Policy; p != nil {
+		if err := handshakeVerdict(ctx, p, HandshakeInfo{Browser: c.browser, Transport: c.transport, Remote: c.remote, Ext: m.Ext}); err != nil {
+			return fail(err, ReconnectNone)
+		}
 	}
 	e := parseExt(m.Ext, time.Now())
 	sess := &session{

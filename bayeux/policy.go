@@ -26,3 +26,21 @@ type HandshakeInfo struct {
 	Remote    string          // remote address of the connection
 	Ext       json.RawMessage // the handshake's ext
 }
+
+// HandshakeAuthorizer may be implemented by a Policy that wants to say why a handshake is
+// refused: a non-nil *Error is the handshake reply's error (e.g. 401::unauthorized for a bad
+// credential in ext) and CanHandshake is not asked.
+type HandshakeAuthorizer interface {
+	AuthorizeHandshake(ctx context.Context, info HandshakeInfo) *Error
+}
+
+// handshakeVerdict asks the policy about a handshake: nil lets it through.
+func handshakeVerdict(ctx context.Context, p Policy, info HandshakeInfo) *Error {
+	if a, ok := p.(HandshakeAuthorizer); ok {
+		return a.AuthorizeHandshake(ctx, info)
+	}
+	if !p.CanHandshake(ctx, info) {
+		return errHandshakeDenied
+	}
+	return nil
+}

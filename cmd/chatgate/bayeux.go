@@ -9,13 +9,15 @@ import (
 	"github.com/chatgate/chatgate/web"
 )
 
-// newBayeux builds the Bayeux server from the configuration.
-func newBayeux(cfg config.Config, log *slog.Logger) (*bayeux.Server, error) {
+// newBayeux builds the Bayeux server from the configuration, with policy (the agent side's
+// handshake and subscription rules).
+func newBayeux(cfg config.Config, log *slog.Logger, policy bayeux.Policy) (*bayeux.Server, error) {
 	if len(cfg.PublicOrigins) == 0 {
 		log.Info("public-origins is empty: on /genesys/cometd only loopback pages count as same-origin; set it to the origin browsers use for this server (e.g. https://chat.example.com)")
 	}
 	c := bayeuxConfig(cfg)
 	c.Logger = log.With("component", "bayeux")
+	c.Policy = policy
 	return bayeux.NewServer(c)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web"
+	"github.com/chatgate/chatgate/web/agentapi"
 	"github.com/nats-io/nats.go"
 )
 
@@ -40,7 +41,8 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 	p := &parts{cfg: cfg, log: log, store: store}
 
 	// 2. Bayeux server and HTTP surface.
-	if p.bayeux, err = newBayeux(cfg, log); err != nil {
+	agentPolicy := &agentapi.Policy{}
+	if p.bayeux, err = newBayeux(cfg, log, agentPolicy); err != nil {
 		return errors.Join(fmt.Errorf("bayeux: %w", err), p.stop(false))
 	}
 	p.surface = web.NewServer(web.ServerOptions{
@@ -72,7 +74,12 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 		return errors.Join(err, p.stop(false))
 	}
 
-	// 5. Listen and serve.
+	// 5. Agent API (accounts, REST, CometD) on the chat core.
+	if p.agent, err = startAgent(ctx, cfg, log, store, p.surface, p.bayeux, p.chat, auth, agentPolicy); err != nil {
+		return errors.Join(err, p.stop(false))
+	}
+
+	// 6. Listen and serve.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), p.stop(false))
@@ -114,6 +121,7 @@ type parts struct {
 	bayeux   *bayeux.Server
 	push     *pushParts
 	chat     *chatParts
+	agent    *agentapi.API
 	http     *http.Server
 	serveErr chan error // nil when Serve is not running
 }
@@ -150,6 +158,9 @@ func (p *parts) stop(drain bool) error {
 				errs = append(errs, fmt.Errorf("http server: %w", err))
 			}
 		}
+	}
+	if p.agent != nil {
+		p.agent.Close() // its grace timers call the core
 	}
 	if p.chat != nil {
 		p.chat.stop() // before push: the core's listener enqueues notifications

@@ -109,6 +109,10 @@ type Config struct {
 	ShutdownDelay     time.Duration `key:"shutdown-delay" help:"On SIGTERM, how long /readyz reports not-ready before connections are closed, so a load balancer stops routing here first. 0 in development; about 5s behind a load balancer."`
 	ShutdownTimeout   time.Duration `key:"shutdown-timeout" help:"Upper bound on graceful shutdown after the delay (answering long-polls, closing websockets, flushing the store). A second signal exits at once."`
 
+	AgentDisconnectGrace time.Duration `key:"agent-disconnect-grace" help:"How long an agent desktop may stay without a CometD session before it is logged out and its chats go back to routing (GCTI_Chat_AsyncStatus 4). A reconnect within it keeps everything."`
+	AgentSessionTTL      time.Duration `key:"agent-session-ttl" help:"Lifetime of an agent's login session token (POST /agent/v1/login). Logout revokes it earlier."`
+	AgentLoginPerMinute  int           `key:"agent-login-per-minute" help:"Login attempts allowed per account id and minute (ten times that per client address); more answer 429."`
+
 	// Chat holds the "chat" and "chat.<serviceName>" objects of the config file (file only:
 	// no flag or environment form; fileonly, so Fields skips it). See ChatOptions.
 	Chat ChatOptions `fileonly:"chat"`
@@ -165,6 +169,10 @@ func Default() Config {
 		IdleTimeout:       120 * time.Second,
 		ShutdownDelay:     0,
 		ShutdownTimeout:   20 * time.Second,
+
+		AgentDisconnectGrace: 30 * time.Second,
+		AgentSessionTTL:      12 * time.Hour,
+		AgentLoginPerMinute:  10,
 	}
 }
 
@@ -269,6 +277,7 @@ func (c Config) Validate() error {
 		{"read-header-timeout", c.ReadHeaderTimeout}, {"idle-timeout", c.IdleTimeout},
 		{"body-read-timeout", c.BodyReadTimeout}, {"request-timeout", c.RequestTimeout},
 		{"shutdown-timeout", c.ShutdownTimeout}, {"store-sync-interval", c.StoreSyncInterval},
+		{"agent-disconnect-grace", c.AgentDisconnectGrace}, {"agent-session-ttl", c.AgentSessionTTL},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -311,6 +320,7 @@ func (c Config) Validate() error {
 		{"chat-max-userdata-bytes", int64(c.ChatMaxUserDataBytes)},
 		{"chat-max-userdata-keys", int64(c.ChatMaxUserDataKeys)},
 		{"chat-max-userdata-value", int64(c.ChatMaxUserDataValue)},
+		{"agent-login-per-minute", int64(c.AgentLoginPerMinute)},
 	}
 	for _, p := range ints {
 		if p.n < 1 {

@@ -49,26 +49,38 @@ func handshakeToken(ext json.RawMessage) (tok string, has bool) {
 // API (the Bayeux server is) and bound to it with Bind; until then agent handshakes fail.
 type Policy struct{ api atomic.Pointer[API] }
 
-var _ bayeux.Policy = (*Policy)(nil)
+var (
+	_ bayeux.Policy              = (*Policy)(nil)
+	_ bayeux.HandshakeAuthorizer = (*Policy)(nil)
+)
 
 // Bind attaches the policy to the API.
 func (p *Policy) Bind(a *API) { p.api.Store(a) }
 
 // CanHandshake implements bayeux.Policy.
 func (p *Policy) CanHandshake(ctx context.Context, info bayeux.HandshakeInfo) bool {
+	return p.AuthorizeHandshake(ctx, info) == nil
+}
+
+// errHandshakeUnauthorized answers an agent handshake with a missing or bad token.
+var errHandshakeUnauthorized = &bayeux.Error{Code: 401, Message: "unauthorized"}
+
+// AuthorizeHandshake implements bayeux.HandshakeAuthorizer: a bad agent token answers
+// 401::unauthorized.
+func (p *Policy) AuthorizeHandshake(ctx context.Context, info bayeux.HandshakeInfo) *bayeux.Error {
 	tok, has := handshakeToken(info.Ext)
 	if !has {
-		return true
+		return nil
 	}
 	a := p.api.Load()
 	if a == nil || tok == "" {
-		return false
+		return errHandshakeUnauthorized
 	}
-	_, err := a.cfg.Accounts.Authenticate(ctx, tok)
-	if err != nil {
+	if _, err := a.cfg.Accounts.Authenticate(ctx, tok); err != nil {
 		a.log.Info("agent CometD handshake refused", "remote", info.Remote)
+		return errHandshakeUnauthorized
 	}
-	return err == nil
+	return nil
 }
 
 // CanSubscribe implements bayeux.Policy.

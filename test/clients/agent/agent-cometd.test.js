@@ -1,0 +1,191 @@
+// The agent side with the stock CometD JavaScript client against the real chatgate binary:
+// an agent desktop (handshake with its token in ext, per-agent channel, actions on
+// /service/agent) and a customer (GMS chatV2 over CometD), cross-checked through REST.
+// Owner: web/agentapi.
+//
+// Part of `npm test` (from test/clients: node --test agent/ runs it alone).
+
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { ChatgateServer } from "../lib/server.js";
+import { newClient } from "../lib/cometd-client.js";
+import { Inbox, waitFor } from "../lib/wait.js";
+
+const SVC = "support";
+const CHANNEL = `/service/chatV2/${SVC}`;
+const ADMIN = "agent-e2e-admin-token-0123456789";
+const GRACE_MS = 1500;
+
+describe("agent API over CometD", () => {
+  let server;
+  const clients = [];
+
+  const http = async (method, path, token, body) => {
+    const r = await fetch(`${server.httpURL}${path}`, {
+      method,
+      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    return { status: r.status, json: text ? JSON.parse(text) : null };
+  };
+  const account = async (id, spec) => {
+    const r = await http("PUT", `/admin/accounts/${id}`, ADMIN, spec);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+  };
+  const login = async (id, password) => {
+    const r = await http("POST", "/agent/v1/login", null, { id, password });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    return r.json.token;
+  };
+
+  // desktop handshakes with the agent token, subscribes to its chat channel and collects.
+  const desktop = async (id, token) => {
+    const c = newClient(server.cometdURL, { transport: "websocket", name: `desk-${id}` });
+    clients.push(c);
+    await c.handshake({ ext: { agentToken: token } });
+    await c.connected();
+    c.inbox = new Inbox(`desktop ${id}`);
+    await c.subscribe(`/agent/${id}/chat`, (m) => c.inbox.push(m.data));
+    c.call = async (data) => (await c.remoteCall("agent", data)).data;
+    return c;
+  };
+  const customer = async () => {
+    const c = newClient(server.cometdURL, { transport: "long-polling", name: "customer" });
+    clients.push(c);
+    await c.handshake();
+    await c.connected();
+    c.inbox = new Inbox("customer");
+    await c.subscribe(CHANNEL, (m) => c.inbox.push(m.data));
+    return c;
+  };
+  const customerTexts = (c) => c.inbox.all.flatMap((d) => (d.messages || []).filter((e) => e.type === "Message").map((e) => e.text));
+
+  before(async () => {
+    server = await new ChatgateServer({
+      name: "chatgate-agent",
+      args: ["--admin-token", ADMIN, "--agent-disconnect-grace", `${GRACE_MS}ms`, "--bayeux-max-interval", "2s"],
+    }).start();
+    await account("ann", { displayName: "Ann", role: "agent", queues: [SVC], capacity: 3, password: "ann-password" });
+    await account("bob", { displayName: "Bob", role: "agent", queues: ["sales"], capacity: 3, password: "bob-password" });
+  });
+  after(async () => {
+    for (const c of clients) await c.disconnect().catch(() => {});
+    await server.close();
+  });
+
+  it("refuses a bad agent token with 401::unauthorized and another agent's channel", async () => {
+    const bad = newClient(server.cometdURL, { transport: "websocket", name: "bad" });
+    clients.push(bad);
+    await assert.rejects(bad.handshake({ ext: { agentToken: "cgs_forged" } }), /401::unauthorized/);
+    const ann = await desktop("ann", await login("ann", "ann-password"));
+    await assert.rejects(ann.subscribe("/agent/bob/chat", () => {}), /subscribe_denied/);
+    const r = await ann.call({ action: "join", chatId: "NoSuchChat123456" });
+    assert.equal(r.ok, false);
+    assert.equal(r.status, 404);
+    await ann.disconnect(); // the next test counts Ann's desktops
+  });
+
+  it("join, messages both ways, INT hidden from the customer, hold, reopen, transfer, release, lost desktop, end", async () => {
+    const annTok = await login("ann", "ann-password");
+    const bobTok = await login("bob", "bob-password");
+    const ann = await desktop("ann", annTok);
+    const bob = await desktop("bob", bobTok);
+    const cust = await customer();
+
+    await cust.publish(CHANNEL, { operation: "requestChat", nickname: "Carla", userData: { GCTI_Chat_AsyncMode: "true" } });
+    const created = await cust.inbox.next((d) => d.chatId, 10000, "requestChat answer");
+    const chatId = created.chatId;
+    const sk = created.secureKey;
+
+    // Status 1 on creation, as Ann (in the queue) sees it; Bob (other queue) may not.
+    let r = await http("GET", `/agent/v1/chats/${chatId}`, annTok);
+    assert.equal(r.status, 200);
+    assert.equal(r.json.asyncStatus, 1);
+    assert.deepEqual(r.json.capabilities, ["join"]);
+    assert.equal((await http("GET", `/agent/v1/chats/${chatId}`, bobTok)).status, 403);
+    const refused = await bob.call({ action: "join", chatId });
+    assert.equal(refused.status, 403);
+    assert.equal((await http("GET", `/agent/v1/chats/${chatId}`, annTok)).json.lastIndex, 1, "a refused join changed nothing");
+
+    // Ready, join: -1.
+    assert.equal((await ann.call({ action: "state", state: "ready" })).presence.state, "ready");
+    let a = await ann.call({ action: "join", chatId });
+    assert.equal(a.ok, true, JSON.stringify(a));
+    assert.equal(a.chat.asyncStatus, -1);
+    assert.ok(a.chat.capabilities.includes("hold"));
+    await cust.inbox.next((d) => d.messages?.some((e) => e.type === "ParticipantJoined" && e.from.type === "Agent"), 10000, "the agent's join");
+
+    // Messages both ways.
+    await cust.publish(CHANNEL, { operation: "sendMessage", secureKey: sk, message: "hello, I need help" });
+    const got = await ann.inbox.next((d) => d.event?.type === "Message" && d.event.from.type === "Client", 10000, "the customer's message");
+    assert.equal(got.event.text, "hello, I need help");
+    assert.equal(got.event.visibility, "ALL");
+    a = await ann.call({ action: "send", chatId, text: "internal note", visibility: "INT" });
+    assert.equal(a.ok, true);
+    const vip = await ann.call({ action: "send", chatId, text: "x", visibility: "VIP" });
+    assert.equal(vip.status, 403);
+    await ann.call({ action: "send", chatId, text: "Hi Carla, Ann here" });
+    await cust.inbox.next((d) => d.messages?.some((e) => e.text === "Hi Carla, Ann here"), 10000, "the agent's message");
+    assert.ok(!customerTexts(cust).includes("internal note"), "INT message reached the customer over CometD");
+    const refresh = await fetch(`${server.httpURL}/genesys/2/chat/${SVC}/${chatId}/refresh`, {
+      method: "POST", body: new URLSearchParams({ secureKey: sk, transcriptPosition: "1" }),
+    }).then((x) => x.json());
+    const restTexts = refresh.messages.filter((e) => e.type === "Message").map((e) => e.text);
+    assert.deepEqual(restTexts, ["hello, I need help", "Hi Carla, Ann here"]);
+
+    // Hold: Ann leaves, -2, the chat is in her workbin.
+    a = await ann.call({ action: "hold", chatId });
+    assert.equal(a.chat.asyncStatus, -2);
+    assert.equal(a.chat.state, "held");
+    const wb = await http("GET", "/agent/v1/workbin", annTok);
+    assert.deepEqual(wb.json.chats.map((c) => c.chatId), [chatId]);
+
+    // The customer writes while nobody is there: 2. Ann reopens it from the workbin: -1.
+    await cust.publish(CHANNEL, { operation: "sendMessage", secureKey: sk, message: "are you there?" });
+    await waitFor("status 2", async () => (await http("GET", `/agent/v1/chats/${chatId}`, annTok)).json.asyncStatus === 2);
+    a = await ann.call({ action: "join", chatId });
+    assert.equal(a.chat.asyncStatus, -1);
+
+    // Transfer to Bob: Bob's desktop learns it joined; Ann is out.
+    await bob.call({ action: "state", state: "ready" });
+    a = await ann.call({ action: "transfer", chatId, agent: "bob" });
+    assert.equal(a.ok, true, JSON.stringify(a));
+    const bj = await bob.inbox.next((d) => d.event?.type === "ParticipantJoined" && d.event.from.userId === "bob", 10000, "bob's join");
+    assert.equal(bj.chat.state, "joined");
+    assert.equal(bj.chat.asyncStatus, -1);
+    assert.equal((await ann.call({ action: "send", chatId, text: "still me" })).status, 403);
+    await bob.call({ action: "send", chatId, text: "Bob here" });
+    await cust.inbox.next((d) => d.messages?.some((e) => e.text === "Bob here"), 10000, "bob's message");
+
+    // Release to the queue: 5.
+    a = await bob.call({ action: "release", chatId });
+    assert.equal(a.chat.asyncStatus, 5);
+
+    // Ann picks it up again; her desktop disappears (no logout) and stays away past the
+    // grace period: status 4, Ann removed with quit reason 3.
+    a = await ann.call({ action: "join", chatId });
+    assert.equal(a.chat.asyncStatus, -1);
+    await ann.disconnect();
+    await waitFor("status 4 after the grace period",
+      async () => (await http("GET", `/agent/v1/chats/${chatId}`, annTok)).json.asyncStatus === 4, { timeout: 15000 });
+    const tr = await http("GET", `/agent/v1/chats/${chatId}/transcript`, annTok);
+    const left = tr.json.events.filter((e) => e.type === "ParticipantLeft" && e.from.userId === "ann").pop();
+    assert.equal(left.userData["quit-reason-code"], "3");
+
+    // A new desktop within the grace period keeps everything.
+    const ann2 = await desktop("ann", annTok);
+    a = await ann2.call({ action: "join", chatId });
+    assert.equal(a.chat.asyncStatus, -1);
+    await ann2.disconnect();
+    const ann3 = await desktop("ann", annTok);
+    await waitFor("the server to cancel the grace timer", () => server.log.some((l) => l.includes("reconnected within the grace period")), { timeout: 10000 });
+    assert.equal((await http("GET", `/agent/v1/chats/${chatId}`, annTok)).json.state, "joined");
+
+    // End.
+    a = await ann3.call({ action: "end", chatId });
+    assert.equal(a.chat.ended, true);
+    await cust.inbox.next((d) => d.chatEnded === true, 10000, "the end of the chat");
+    assert.equal((await ann3.call({ action: "send", chatId, text: "late" })).status, 409);
+  });
+});
