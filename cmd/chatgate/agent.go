@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/chatgate/chatgate/bayeux"
+	"github.com/chatgate/chatgate/chatcore/routing"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web"
@@ -19,24 +20,52 @@ import (
 // AccountsAdminPrefix is where the account administration API is mounted.
 const AccountsAdminPrefix = "/admin/accounts"
 
-// startAgent opens the accounts, builds the agent API on the chat core and mounts it: REST
-// under /agent/v1, the account admin API under /admin/accounts (admin credentials), the
-// CometD service channel /service/agent and the session hooks; policy (given to the Bayeux
-// server at its construction) is bound to it.
+// agentParts are the routing engine and the agent API on the chat core.
+type agentParts struct {
+	router *routing.Router
+	api    *agentapi.API
+}
+
+// stop ends the grace timers and the router (both call the core, so before it stops).
+func (p *agentParts) stop() {
+	if p.api != nil {
+		p.api.Close()
+	}
+	if p.router != nil {
+		p.router.Close()
+	}
+}
+
+// startAgent opens the accounts, starts the router (chatcore/routing: queues named like the
+// services) and builds the agent API on the chat core, and mounts it: REST under
+// /agent/v1, the account admin API under /admin/accounts (admin credentials), the CometD
+// service channel /service/agent and the session hooks; policy (given to the Bayeux server
+// at its construction) is bound to it.
 func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn, surface *web.Server,
-	bx *bayeux.Server, chat *chatParts, auth *adminauth.Credentials, policy *agentapi.Policy) (*agentapi.API, error) {
+	bx *bayeux.Server, chat *chatParts, auth *adminauth.Credentials, policy *agentapi.Policy) (*agentParts, error) {
 	log = log.With("component", "agent")
 	as, err := accounts.Open(ctx, accounts.Config{KV: store, SessionTTL: cfg.AgentSessionTTL})
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
-	api, err := agentapi.New(ctx, agentapi.Config{
-		Chats: chat.core, Accounts: as, KV: store, Sessions: bx, Logger: log,
-		DisconnectGrace: cfg.AgentDisconnectGrace, LoginPerMinute: cfg.AgentLoginPerMinute,
-	})
+	kv, err := routing.OpenBucket(ctx, store, store.Replicas())
 	if err != nil {
+		return nil, fmt.Errorf("routing: %w", err)
+	}
+	p := &agentParts{}
+	if p.router, err = routing.New(ctx, routing.Config{Core: chat.core, KV: kv, Logger: log}); err != nil {
+		return nil, fmt.Errorf("routing: %w", err)
+	}
+	surface.Registry().MustRegister(routing.NewCollector(p.router))
+	if p.api, err = agentapi.New(ctx, agentapi.Config{
+		Chats: chat.core, Accounts: as, KV: store, Sessions: bx, Logger: log, Router: p.router,
+		DisconnectGrace: cfg.AgentDisconnectGrace, LoginPerMinute: cfg.AgentLoginPerMinute,
+	}); err != nil {
+		p.stop()
 		return nil, fmt.Errorf("agent API: %w", err)
 	}
+	api := p.api
+	p.router.SetSink(api)
 	chat.core.AddListener(api)
 	policy.Bind(api)
 	bx.HandleService(agentapi.ServiceChannel, api.HandleService)
@@ -44,5 +73,5 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 	bx.OnSessionRemoved(func(info bayeux.SessionInfo, _ bayeux.RemoveReason, _ json.RawMessage) { api.SessionRemoved(info) })
 	surface.Handle(agentapi.Prefix+"/", http.StripPrefix(agentapi.Prefix, api.Handler()))
 	surface.Handle(AccountsAdminPrefix+"/", http.StripPrefix(AccountsAdminPrefix, accounts.AdminHandler(as, auth)))
-	return api, nil
+	return p, nil
 }

@@ -121,7 +121,7 @@ type parts struct {
 	bayeux   *bayeux.Server
 	push     *pushParts
 	chat     *chatParts
-	agent    *agentapi.API
+	agent    *agentParts
 	http     *http.Server
 	serveErr chan error // nil when Serve is not running
 }
@@ -160,7 +160,7 @@ func (p *parts) stop(drain bool) error {
 		}
 	}
 	if p.agent != nil {
-		p.agent.Close() // its grace timers call the core
+		p.agent.stop() // its grace timers and the router call the core
 	}
 	if p.chat != nil {
 		p.chat.stop() // before push: the core's listener enqueues notifications

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/chatgate/chatgate/chatcore"
+	"github.com/chatgate/chatgate/chatcore/routing"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 )
 
@@ -59,6 +60,8 @@ func coreErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, routing.ErrNoOffer):
+		return fmt.Errorf("%w: %w", ErrForbidden, err)
 	case errors.Is(err, chatcore.ErrChatNotFound):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.Is(err, chatcore.ErrNotParticipant):
@@ -78,10 +81,13 @@ type access struct {
 	present   bool
 	inWorkbin bool
 	mayJoin   bool
+	offered   bool // routing offers it to the caller now (accept / reject)
 }
 
 // may reports whether the caller may see the chat at all.
-func (ac access) may() bool { return ac.present || ac.inWorkbin || ac.mayJoin || ac.me.UserID != "" }
+func (ac access) may() bool {
+	return ac.present || ac.inWorkbin || ac.mayJoin || ac.offered || ac.me.UserID != ""
+}
 
 // inQueues reports whether the account takes chats of this service's queue (an account
 // without queues takes none, except supervisors, who see every queue then).
@@ -115,16 +121,15 @@ func (a *API) access(ctx context.Context, acct accounts.Account, chatID string) 
 		return access{}, err
 	}
 	if !v.Ended && !ac.present {
+		ac.offered = a.offered(chatID, acct.ID)
 		switch {
 		case ac.inWorkbin, ac.me.UserID != "":
 			ac.mayJoin = true // reopen from the workbin or from contact history
-		case a.cfg.Offers != nil && a.cfg.Offers.Offered(chatID, acct.ID):
-			ac.mayJoin = true
 		case acct.Role == accounts.RoleSupervisor:
 			ac.mayJoin = a.inQueues(acct, v.Service)
 		case acct.Role == accounts.RoleBot:
 			ac.mayJoin = true
-		case a.cfg.Offers == nil:
+		case a.cfg.Router == nil:
 			// Without routing, an agent picks waiting chats from its queues.
 			ac.mayJoin = a.inQueues(acct, v.Service) && !agentPresent(v)
 		}
@@ -156,7 +161,7 @@ func (a *API) Do(ctx context.Context, p accounts.Principal, act Action) (Answer,
 	}
 	typ := partyType(acct.Role)
 	id := ac.view.ID
-	needPresent := act.Action != ActJoin && act.Action != ActDone
+	needPresent := act.Action != ActJoin && act.Action != ActDone && act.Action != ActAccept && act.Action != ActReject
 	if needPresent && !ac.present {
 		if ac.view.Ended {
 			return Answer{}, errorf(ErrConflict, "chat %s has ended", id)
@@ -168,6 +173,26 @@ func (a *API) Do(ctx context.Context, p accounts.Principal, act Action) (Answer,
 	switch act.Action {
 	case ActJoin:
 		res, ans.Restored, err = a.join(ctx, acct, ac, act)
+	case ActAccept, ActReject:
+		if !ac.offered {
+			return Answer{}, errorf(ErrForbidden, "chat %s is not offered to you", id)
+		}
+		if act.Action == ActReject {
+			err = a.cfg.Router.Reject(acct.ID, id)
+			ac.offered = false
+			break
+		}
+		if typ == chatcore.Agent && len(a.chatsOf(acct.ID)) >= capacity(acct) {
+			return Answer{}, errorf(ErrConflict, "at capacity (%d chats)", capacity(acct))
+		}
+		_, res, err = a.cfg.Router.Accept(ctx, acct.ID, id)
+		ac.offered = false
+		if err == nil {
+			if rerr := a.wb.remove(ctx, acct.ID, id); rerr != nil {
+				a.log.Warn("agentapi: removing an accepted chat from the workbin", "agent", acct.ID, "chat", id, "err", rerr)
+			}
+			ac.inWorkbin = false
+		}
 	case ActSend:
 		vis := chatcore.VisibilityAll
 		if typ == chatcore.Supervisor {
@@ -276,7 +301,7 @@ func (a *API) Do(ctx context.Context, p accounts.Principal, act Action) (Answer,
 	}
 	me, _ := v.Participant(acct.ID)
 	mayJoin := !v.Ended && !me.Present && (ac.inWorkbin || me.UserID != "")
-	ci := a.info(v, acct, ac.inWorkbin, mayJoin)
+	ci := a.info(v, acct, ac.inWorkbin, mayJoin, a.offered(id, acct.ID))
 	ans.Chat = &ci
 	if len(res.Events) > 0 {
 		ans.Events = wireEvents(res.Events, typ)
@@ -284,7 +309,7 @@ func (a *API) Do(ctx context.Context, p accounts.Principal, act Action) (Answer,
 	return ans, nil
 }
 
-var chatActions = []string{ActJoin, ActSend, ActTypingStart, ActTypingStop, ActNotice, ActPushURL, ActLeave, ActEnd, ActHold, ActRelease, ActTransfer, ActInvite, ActDone, ActMode}
+var chatActions = []string{ActAccept, ActReject, ActJoin, ActSend, ActTypingStart, ActTypingStop, ActNotice, ActPushURL, ActLeave, ActEnd, ActHold, ActRelease, ActTransfer, ActInvite, ActDone, ActMode}
 
 // join runs a join: restoration with the ChatServerWebapiToken, capacity, supervisor mode.
 func (a *API) join(ctx context.Context, acct accounts.Account, ac access, act Action) (chatcore.Result, bool, error) {
@@ -384,21 +409,22 @@ func (a *API) chatInfo(ctx context.Context, acct accounts.Account, chatID string
 	if !ac.may() {
 		return ChatInfo{}, errorf(ErrForbidden, "chat %s is not yours", chatID)
 	}
-	return a.info(ac.view, acct, ac.inWorkbin, ac.mayJoin), nil
+	return a.info(ac.view, acct, ac.inWorkbin, ac.mayJoin, ac.offered), nil
 }
 
-// transcript returns the events from index from that the caller sees.
-func (a *API) transcript(ctx context.Context, acct accounts.Account, chatID string, from int64) ([]Event, error) {
+// transcript returns one page of the events from index from that the caller sees (the
+// core bounds the page), with the index to read next.
+func (a *API) transcript(ctx context.Context, acct accounts.Account, chatID string, from int64) ([]Event, chatcore.Page, error) {
 	ac, err := a.access(ctx, acct, chatID)
 	if err != nil {
-		return nil, err
+		return nil, chatcore.Page{}, err
 	}
 	if !ac.may() {
-		return nil, errorf(ErrForbidden, "chat %s is not yours", chatID)
+		return nil, chatcore.Page{}, errorf(ErrForbidden, "chat %s is not yours", chatID)
 	}
-	evs, err := a.cfg.Chats.Events(ctx, chatID, max(from, 1))
+	page, err := a.cfg.Chats.EventsPage(ctx, chatID, max(from, 1), 0, 0)
 	if err != nil {
-		return nil, coreErr(err)
+		return nil, chatcore.Page{}, coreErr(err)
 	}
-	return wireEvents(evs, partyType(acct.Role)), nil
+	return wireEvents(page.Events, partyType(acct.Role)), page, nil
 }

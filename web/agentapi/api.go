@@ -17,7 +17,7 @@ import (
 type Chats interface {
 	Chat(chatID string) (chatcore.ChatView, error)
 	ChatIDs() []string
-	Events(ctx context.Context, chatID string, from int64) ([]chatcore.Event, error)
+	EventsPage(ctx context.Context, chatID string, from int64, maxEvents, maxBytes int) (chatcore.Page, error)
 	Join(ctx context.Context, chatID string, j chatcore.JoinRequest) (chatcore.Participant, chatcore.Result, error)
 	SendVisible(ctx context.Context, chatID, userID, text, messageType string, vis chatcore.Visibility) (chatcore.Result, error)
 	StartTyping(ctx context.Context, chatID, userID, text string) (chatcore.Result, error)
@@ -93,9 +93,10 @@ type Config struct {
 	MaxBody int64
 	// MaxList bounds lists (history, supervisor chat lists; default 200).
 	MaxList int
-	// Offers is the routing engine's offer side (nil: no routing, agents pick chats from
-	// their queues with join).
-	Offers Offers
+	// Router is the routing engine (chatcore/routing): agents' presence is mirrored to it,
+	// its offers go to /agent/{id}/offers, accept and reject answer them. nil: no routing,
+	// agents pick waiting chats of their queues with join.
+	Router Router
 }
 
 // Defaults.

@@ -17,6 +17,7 @@ import (
 	"github.com/chatgate/chatgate/bayeux"
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/chatcore/jetstore"
+	"github.com/chatgate/chatgate/chatcore/routing"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 )
@@ -93,7 +94,10 @@ type fixture struct {
 	tok map[string]string
 }
 
-func newFixture(t *testing.T, extendBy string) *fixture {
+func newFixture(t *testing.T, extendBy string) *fixture { return newFixtureWith(t, extendBy, false) }
+
+// newFixtureWith builds the API, with the routing engine when routed.
+func newFixtureWith(t *testing.T, extendBy string, routed bool) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := natsserver.Start(ctx, natsserver.Options{DataDir: t.TempDir()})
@@ -117,11 +121,27 @@ func newFixture(t *testing.T, extendBy string) *fixture {
 		t.Fatal(err)
 	}
 	clk := &fakeClock{now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
-	api, err := New(ctx, Config{Chats: core, Accounts: as, KV: conn, Clock: clk, LoginPerMinute: 5})
+	cfg := Config{Chats: core, Accounts: as, KV: conn, Clock: clk, LoginPerMinute: 5}
+	var router *routing.Router
+	if routed {
+		kv, err := routing.OpenBucket(ctx, conn, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if router, err = routing.New(ctx, routing.Config{Core: core, KV: kv}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(router.Close)
+		cfg.Router = router
+	}
+	api, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(api.Close)
+	if router != nil {
+		router.SetSink(api)
+	}
 	core.AddListener(api)
 	srv := httptest.NewServer(http.StripPrefix(Prefix, api.Handler()))
 	t.Cleanup(srv.Close)
@@ -232,9 +252,17 @@ func chatField(m map[string]any, k string) any { return m["chat"].(map[string]an
 
 func customerSees(t *testing.T, core *chatcore.Core, chatID string) []string {
 	t.Helper()
-	evs, err := core.Events(context.Background(), chatID, 1)
-	if err != nil {
-		t.Fatal(err)
+	var evs []chatcore.Event
+	for from := int64(1); ; {
+		page, err := core.EventsPage(context.Background(), chatID, from, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, page.Events...)
+		if !page.More {
+			break
+		}
+		from = page.Next
 	}
 	var out []string
 	for _, e := range chatcore.VisibleEvents(evs, chatcore.Client) {
@@ -540,7 +568,8 @@ func TestAbnormalDisconnectGrace(t *testing.T) {
 	if p, _ := v.Participant("ann"); p.Present || v.AsyncStatus != chatcore.AsyncAgentLost {
 		t.Fatalf("after grace: ann %+v status %d", p, v.AsyncStatus)
 	}
-	evs, _ := f.core.Events(ctx, id, v.LastIndex)
+	page, _ := f.core.EventsPage(ctx, id, v.LastIndex, 1, 0)
+	evs := page.Events
 	if evs[0].Type != chatcore.EventParticipantLeft || evs[0].UserData[chatcore.KeyQuitReason] != "3" {
 		t.Fatalf("last event %+v", evs[0])
 	}
@@ -573,5 +602,66 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	code, _ := f.call("GET", "/openapi.json", "", nil)
 	if code != 200 {
 		t.Fatalf("openapi.json: %d", code)
+	}
+}
+
+// waitOffer polls the agent's pending offers until chatID is among them.
+func (f *fixture) waitOffer(who, chatID string) map[string]any {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, m := f.call("GET", "/offers", f.tok[who], nil)
+		for _, o := range m["offers"].([]any) {
+			if om := o.(map[string]any); om["chatId"] == chatID {
+				return om
+			}
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("no offer of %s to %s: %v", chatID, who, m)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval of the condition, bounded by the deadline
+	}
+}
+
+func TestRoutedOffersAcceptHoldReoffer(t *testing.T) {
+	f := newFixtureWith(t, "none", true)
+	if code, _ := f.call("PUT", "/me/state", f.tok["ann"], map[string]any{"state": "ready"}); code != 200 {
+		t.Fatalf("ready: %d", code)
+	}
+	cr := f.newChat(nil)
+	id := cr.ChatID
+	o := f.waitOffer("ann", id)
+	if c := caps(o); !slices.Equal(c, []string{ActAccept, ActReject}) || o["chat"].(map[string]any)["state"] != ChatOffered {
+		t.Fatalf("offer: %v", o)
+	}
+	// With routing an agent no longer picks from the queue; others may not accept Ann's offer.
+	f.unchanged(id, func() {
+		f.act("bob", id, "accept", nil, 403)
+		f.act("carl", id, "join", nil, 403)
+	})
+	m := f.act("ann", id, "accept", nil, 200)
+	if chatField(m, "state") != ChatJoined || f.status(id) != chatcore.AsyncProcessing {
+		t.Fatalf("accept: %v", m)
+	}
+	f.act("ann", id, "accept", nil, 403) // the offer is gone
+	f.act("ann", id, "hold", nil, 200)
+	if f.status(id) != chatcore.AsyncOnHold {
+		t.Fatalf("hold: %d", f.status(id))
+	}
+	if _, err := f.core.SendMessage(context.Background(), id, cr.UserID, "hello again", ""); err != nil {
+		t.Fatal(err)
+	}
+	// Re-offered to Ann, the last agent; her workbin entry goes when she accepts.
+	o = f.waitOffer("ann", id)
+	if o["lastAgent"] != true {
+		t.Fatalf("re-offer not as last agent: %v", o)
+	}
+	f.act("ann", id, "accept", nil, 200)
+	if _, wb := f.call("GET", "/workbin", f.tok["ann"], nil); len(wb["chats"].([]any)) != 0 {
+		t.Fatalf("workbin after accept: %v", wb)
+	}
+	// Not-ready withdraws offers; presence comes from the router.
+	if _, me := f.call("PUT", "/me/state", f.tok["ann"], map[string]any{"state": "not-ready", "reason": "lunch"}); me["presence"].(map[string]any)["reason"] != "lunch" {
+		t.Fatalf("not-ready: %v", me)
 	}
 }

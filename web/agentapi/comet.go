@@ -118,6 +118,12 @@ func (a *API) SessionAdded(ctx context.Context, info bayeux.SessionInfo) {
 		return
 	}
 	a.attachSession(pr.Account, info.ID)
+	// A reconnecting desktop learns the offers still pending for it.
+	for _, o := range a.pendingOffers(pr.Account.ID) {
+		if a.cfg.Sessions != nil {
+			_ = a.cfg.Sessions.Deliver(ctx, info.ID, channelOffers(pr.Account.ID), o)
+		}
+	}
 }
 
 // SessionRemoved forgets a removed Bayeux session (see detachSession for the grace rule).
@@ -214,7 +220,7 @@ func (a *API) OnEvent(v chatcore.ChatView, ev chatcore.Event) {
 		}
 		we := wireEvent(ev)
 		acct := accounts.Account{ID: id, Role: roleOf(typ)}
-		a.deliverTo(ctx, id, channelChat(id), ChatMessage{ChatID: v.ID, Event: &we, Chat: a.info(v, acct, false, false)})
+		a.deliverTo(ctx, id, channelChat(id), ChatMessage{ChatID: v.ID, Event: &we, Chat: a.info(v, acct, false, false, false)})
 	}
 }
 
@@ -227,7 +233,7 @@ func (a *API) OnProperties(v chatcore.ChatView, changed map[string]string) {
 	ctx := context.Background()
 	for id, typ := range recipients(v, nil) {
 		acct := accounts.Account{ID: id, Role: roleOf(typ)}
-		a.deliverTo(ctx, id, channelChat(id), ChatMessage{ChatID: v.ID, Properties: changed, Chat: a.info(v, acct, false, false)})
+		a.deliverTo(ctx, id, channelChat(id), ChatMessage{ChatID: v.ID, Properties: changed, Chat: a.info(v, acct, false, false, false)})
 	}
 }
 

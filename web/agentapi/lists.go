@@ -9,12 +9,6 @@ import (
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 )
 
-// Offers is what the API asks of the routing engine: whether a chat is offered to an agent
-// now (an offered chat may be joined). nil in Config: no routing.
-type Offers interface {
-	Offered(chatID, agentID string) bool
-}
-
 // myChats lists the live chats the caller is in.
 func (a *API) myChats(acct accounts.Account) []ChatInfo {
 	ids := a.chatsOf(acct.ID)
@@ -25,7 +19,7 @@ func (a *API) myChats(acct accounts.Account) []ChatInfo {
 		if err != nil {
 			continue
 		}
-		out = append(out, a.info(v, acct, false, false))
+		out = append(out, a.info(v, acct, false, false, false))
 	}
 	return out
 }
@@ -43,7 +37,7 @@ func (a *API) workbin(ctx context.Context, acct accounts.Account) ([]ChatInfo, e
 			continue // purged
 		}
 		me, _ := v.Participant(acct.ID)
-		out = append(out, a.info(v, acct, true, !v.Ended && !me.Present))
+		out = append(out, a.info(v, acct, true, !v.Ended && !me.Present, false))
 	}
 	return out, nil
 }
@@ -85,7 +79,7 @@ func (a *API) history(ctx context.Context, acct accounts.Account, chatID string)
 	for _, v := range views {
 		me, _ := v.Participant(acct.ID)
 		// Reopening from contact history: an earlier participant may join a live chat.
-		out = append(out, a.info(v, acct, false, !v.Ended && me.UserID != "" && !me.Present))
+		out = append(out, a.info(v, acct, false, !v.Ended && me.UserID != "" && !me.Present, false))
 	}
 	return out, nil
 }
@@ -106,7 +100,7 @@ func (a *API) liveChats(acct accounts.Account) []ChatInfo {
 		if err != nil || v.Ended || !a.inQueues(acct, v.Service) {
 			continue
 		}
-		out = append(out, a.info(v, acct, false, true))
+		out = append(out, a.info(v, acct, false, true, false))
 	}
 	slices.SortFunc(out, func(x, y ChatInfo) int { return x.Created.Compare(y.Created) })
 	if len(out) > a.cfg.MaxList {

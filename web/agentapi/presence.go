@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chatgate/chatgate/chatcore/routing"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 )
 
@@ -85,6 +86,9 @@ func (a *API) setState(ctx context.Context, acct accounts.Account, st State, rea
 	default:
 		return Presence{}, errorf(ErrInvalid, "state must be ready, not-ready or logged-out")
 	}
+	if err := a.route(acct, st, reason); err != nil {
+		return Presence{}, errorf(ErrUnavailable, "routing: %v", err)
+	}
 	a.mu.Lock()
 	ag := a.touchLocked(acct)
 	if ag.state != st || ag.reason != reason {
@@ -113,18 +117,37 @@ func (a *API) presenceLocked(id string, ag *agent) Presence {
 // presence returns an account's presence (logged out when never seen).
 func (a *API) presence(acct accounts.Account) Presence {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.presenceLocked(acct.ID, a.touchLocked(acct))
+	p := a.presenceLocked(acct.ID, a.touchLocked(acct))
+	a.mu.Unlock()
+	return a.routed(p)
+}
+
+// routed takes an agent's state from the router, which may have changed it (an offer that
+// timed out makes the agent not-ready with reason "offer-timeout").
+func (a *API) routed(p Presence) Presence {
+	r, ok := a.cfg.Router.(interface {
+		Agent(id string) (routing.AgentStatus, bool)
+	})
+	if !ok || p.Role != string(accounts.RoleAgent) || p.State == StateLoggedOut {
+		return p
+	}
+	if st, ok := r.Agent(p.ID); ok {
+		p.State, p.Reason = State(st.State), st.Reason
+	}
+	return p
 }
 
 // presences lists every agent this node knows, ordered by id.
 func (a *API) presences() []Presence {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	ids := slices.Sorted(maps.Keys(a.agents))
 	out := make([]Presence, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, a.presenceLocked(id, a.agents[id]))
+	}
+	a.mu.Unlock()
+	for i := range out {
+		out[i] = a.routed(out[i])
 	}
 	return out
 }
@@ -192,6 +215,9 @@ func (a *API) desktopLost(id string, gen uint64) {
 	ag.state, ag.reason, ag.since = StateLoggedOut, "", a.clock.Now()
 	a.mu.Unlock()
 	ctx := context.Background()
+	if err := a.route(ag.acct, StateLoggedOut, ""); err != nil {
+		a.log.Warn("agent desktop lost: routing logout failed", "agent", id, "err", err)
+	}
 	chats := a.chatsOf(id)
 	a.log.Warn("agent desktop lost: chats returned to routing", "agent", id, "chats", len(chats), "grace", a.cfg.DisconnectGrace)
 	for _, chatID := range chats {

@@ -77,6 +77,9 @@ func (a *API) Handler() http.Handler {
 	auth("GET /chats", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 		writeJSON(w, http.StatusOK, map[string]any{"chats": a.myChats(p.Account)})
 	})
+	auth("GET /offers", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
+		writeJSON(w, http.StatusOK, map[string]any{"offers": a.pendingOffers(p.Account.ID)})
+	})
 	auth("GET /workbin", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 		list, err := a.workbin(r.Context(), p.Account)
 		if err != nil {
@@ -103,12 +106,12 @@ func (a *API) Handler() http.Handler {
 			}
 			from = n
 		}
-		evs, err := a.transcript(r.Context(), p.Account, r.PathValue("chatId"), from)
+		evs, page, err := a.transcript(r.Context(), p.Account, r.PathValue("chatId"), from)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+		writeJSON(w, http.StatusOK, map[string]any{"events": evs, "next": page.Next, "more": page.More})
 	})
 	auth("GET /chats/{chatId}/history", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 		list, err := a.history(r.Context(), p.Account, r.PathValue("chatId"))

@@ -26,6 +26,7 @@ func webapiToken(v chatcore.ChatView) string {
 // Chat states as an agent sees them.
 const (
 	ChatJoined  = "joined"  // the caller is in the chat
+	ChatOffered = "offered" // routing offers it to the caller now
 	ChatHeld    = "held"    // in the caller's workbin (placed on hold), the caller not in it
 	ChatWaiting = "waiting" // live, no agent in it (queued, on hold, or new)
 	ChatActive  = "active"  // live, handled by other agents
@@ -118,6 +119,8 @@ func partyType(r accounts.Role) chatcore.ParticipantType {
 
 // Action names (REST paths and the "action" of CometD requests), also the capability names.
 const (
+	ActAccept      = "accept"
+	ActReject      = "reject"
 	ActJoin        = "join"
 	ActSend        = "send"
 	ActTypingStart = "typing-start"
@@ -144,8 +147,8 @@ func agentPresent(v chatcore.ChatView) bool {
 	return false
 }
 
-// info builds the caller's view of a chat. mayJoin and inWorkbin come from authorize.
-func (a *API) info(v chatcore.ChatView, acct accounts.Account, inWorkbin, mayJoin bool) ChatInfo {
+// info builds the caller's view of a chat. inWorkbin, mayJoin and offered come from access.
+func (a *API) info(v chatcore.ChatView, acct accounts.Account, inWorkbin, mayJoin, offered bool) ChatInfo {
 	me, _ := v.Participant(acct.ID)
 	present := me.Present && !v.Ended
 	typ := partyType(acct.Role)
@@ -179,6 +182,8 @@ func (a *API) info(v chatcore.ChatView, acct accounts.Account, inWorkbin, mayJoi
 		ci.State = ChatEnded
 	case present:
 		ci.State = ChatJoined
+	case offered:
+		ci.State = ChatOffered
 	case inWorkbin:
 		ci.State = ChatHeld
 	case agentPresent(v):
@@ -198,8 +203,13 @@ func (a *API) info(v chatcore.ChatView, acct accounts.Account, inWorkbin, mayJoi
 		if typ == chatcore.Supervisor {
 			caps = append(caps, ActMode)
 		}
-	} else if mayJoin && !v.Ended {
-		caps = append(caps, ActJoin)
+	} else if !v.Ended {
+		if offered {
+			caps = append(caps, ActAccept, ActReject)
+		}
+		if mayJoin {
+			caps = append(caps, ActJoin)
+		}
 	}
 	if !present && (inWorkbin || me.UserID != "") {
 		caps = append(caps, ActDone)

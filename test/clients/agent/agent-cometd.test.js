@@ -47,6 +47,8 @@ describe("agent API over CometD", () => {
     await c.connected();
     c.inbox = new Inbox(`desktop ${id}`);
     await c.subscribe(`/agent/${id}/chat`, (m) => c.inbox.push(m.data));
+    c.offers = new Inbox(`offers ${id}`);
+    await c.subscribe(`/agent/${id}/offers`, (m) => c.offers.push(m.data));
     c.call = async (data) => (await c.remoteCall("agent", data)).data;
     return c;
   };
@@ -86,7 +88,7 @@ describe("agent API over CometD", () => {
     await ann.disconnect(); // the next test counts Ann's desktops
   });
 
-  it("join, messages both ways, INT hidden from the customer, hold, reopen, transfer, release, lost desktop, end", async () => {
+  it("offer, accept, messages both ways, INT hidden from the customer, hold, re-offer, transfer, release, lost desktop, end", async () => {
     const annTok = await login("ann", "ann-password");
     const bobTok = await login("bob", "bob-password");
     const ann = await desktop("ann", annTok);
@@ -98,19 +100,20 @@ describe("agent API over CometD", () => {
     const chatId = created.chatId;
     const sk = created.secureKey;
 
-    // Status 1 on creation, as Ann (in the queue) sees it; Bob (other queue) may not.
-    let r = await http("GET", `/agent/v1/chats/${chatId}`, annTok);
-    assert.equal(r.status, 200);
-    assert.equal(r.json.asyncStatus, 1);
-    assert.deepEqual(r.json.capabilities, ["join"]);
+    // With routing nobody sees a chat before it is offered: Bob's accept is refused.
     assert.equal((await http("GET", `/agent/v1/chats/${chatId}`, bobTok)).status, 403);
-    const refused = await bob.call({ action: "join", chatId });
+    assert.equal((await http("GET", `/agent/v1/chats/${chatId}`, annTok)).status, 403);
+    const refused = await bob.call({ action: "accept", chatId });
     assert.equal(refused.status, 403);
-    assert.equal((await http("GET", `/agent/v1/chats/${chatId}`, annTok)).json.lastIndex, 1, "a refused join changed nothing");
 
-    // Ready, join: -1.
+    // Ready: the chat is offered to Ann on her offers channel, status 1 and nothing changed
+    // by the refusal; accept: -1.
     assert.equal((await ann.call({ action: "state", state: "ready" })).presence.state, "ready");
-    let a = await ann.call({ action: "join", chatId });
+    const offer = await ann.offers.next((o) => o.type === "offer" && o.chatId === chatId, 10000, "the offer");
+    assert.deepEqual(offer.chat.capabilities, ["accept", "reject"]);
+    assert.equal(offer.chat.asyncStatus, 1);
+    assert.equal(offer.chat.lastIndex, 1);
+    let a = await ann.call({ action: "accept", chatId });
     assert.equal(a.ok, true, JSON.stringify(a));
     assert.equal(a.chat.asyncStatus, -1);
     assert.ok(a.chat.capabilities.includes("hold"));
@@ -141,10 +144,13 @@ describe("agent API over CometD", () => {
     const wb = await http("GET", "/agent/v1/workbin", annTok);
     assert.deepEqual(wb.json.chats.map((c) => c.chatId), [chatId]);
 
-    // The customer writes while nobody is there: 2. Ann reopens it from the workbin: -1.
+    // The customer writes while nobody is there: 2, and the chat is offered again to Ann,
+    // its last agent. She accepts: -1.
     await cust.publish(CHANNEL, { operation: "sendMessage", secureKey: sk, message: "are you there?" });
-    await waitFor("status 2", async () => (await http("GET", `/agent/v1/chats/${chatId}`, annTok)).json.asyncStatus === 2);
-    a = await ann.call({ action: "join", chatId });
+    const again = await ann.offers.next((o) => o.type === "offer" && o.chatId === chatId, 10000, "the re-offer after hold");
+    assert.equal(again.lastAgent, true);
+    assert.equal(again.chat.asyncStatus, 2);
+    a = await ann.call({ action: "accept", chatId });
     assert.equal(a.chat.asyncStatus, -1);
 
     // Transfer to Bob: Bob's desktop learns it joined; Ann is out.
@@ -158,14 +164,15 @@ describe("agent API over CometD", () => {
     await bob.call({ action: "send", chatId, text: "Bob here" });
     await cust.inbox.next((d) => d.messages?.some((e) => e.text === "Bob here"), 10000, "bob's message");
 
-    // Release to the queue: 5.
+    // Release to the queue: 5; routed again, to Ann (Bob, who released it, is skipped).
     a = await bob.call({ action: "release", chatId });
     assert.equal(a.chat.asyncStatus, 5);
-
-    // Ann picks it up again; her desktop disappears (no logout) and stays away past the
-    // grace period: status 4, Ann removed with quit reason 3.
-    a = await ann.call({ action: "join", chatId });
+    await ann.offers.next((o) => o.type === "offer" && o.chatId === chatId, 10000, "the offer after release");
+    a = await ann.call({ action: "accept", chatId });
     assert.equal(a.chat.asyncStatus, -1);
+
+    // Ann's desktop disappears (no logout) and stays away past the grace period: status 4,
+    // Ann removed with quit reason 3.
     await ann.disconnect();
     await waitFor("status 4 after the grace period",
       async () => (await http("GET", `/agent/v1/chats/${chatId}`, annTok)).json.asyncStatus === 4, { timeout: 15000 });
@@ -173,9 +180,12 @@ describe("agent API over CometD", () => {
     const left = tr.json.events.filter((e) => e.type === "ParticipantLeft" && e.from.userId === "ann").pop();
     assert.equal(left.userData["quit-reason-code"], "3");
 
-    // A new desktop within the grace period keeps everything.
+    // Her new desktop: ready, the chat (status 4) is offered again; a reconnect within the
+    // grace period keeps everything.
     const ann2 = await desktop("ann", annTok);
-    a = await ann2.call({ action: "join", chatId });
+    await ann2.call({ action: "state", state: "ready" });
+    await ann2.offers.next((o) => o.type === "offer" && o.chatId === chatId, 10000, "the offer after the lost desktop");
+    a = await ann2.call({ action: "accept", chatId });
     assert.equal(a.chat.asyncStatus, -1);
     await ann2.disconnect();
     const ann3 = await desktop("ann", annTok);
