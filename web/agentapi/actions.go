@@ -2,7 +2,6 @@ package agentapi
 
 import (
 	"context"
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"slices"
@@ -292,6 +291,14 @@ func (a *API) Do(ctx context.Context, p accounts.Principal, act Action) (Answer,
 			return Answer{}, coreErr(err)
 		}
 	}
+	if me, _ := v.Participant(acct.ID); me.Present && !v.Ended && typ == chatcore.Agent && v.UserData[WebapiTokenKey] == "" {
+		// The first agent in the chat: give the interaction its restoration token.
+		if r2, err := a.cfg.Chats.Annotate(ctx, id, map[string]string{WebapiTokenKey: newWebapiToken()}); err == nil {
+			v = r2.Chat
+		} else {
+			a.log.Warn("agentapi: storing the restoration token", "chat", id, "err", err)
+		}
+	}
 	a.indexChat(v)
 	if act.Action == ActHold {
 		ac.inWorkbin = true
@@ -320,7 +327,7 @@ func (a *API) join(ctx context.Context, acct accounts.Account, ac access, act Ac
 	if v.Ended {
 		return chatcore.Result{}, false, errorf(ErrConflict, "chat %s has ended", v.ID)
 	}
-	tokenOK := act.WebapiToken != "" && hmac.Equal([]byte(act.WebapiToken), []byte(webapiToken(v)))
+	tokenOK := webapiTokenOK(v, act.WebapiToken)
 	if act.WebapiToken != "" && !tokenOK {
 		return chatcore.Result{}, false, errorf(ErrForbidden, "wrong %s", WebapiTokenKey)
 	}

@@ -125,6 +125,8 @@ type API struct {
 	log   *slog.Logger
 	clock Clock
 	wb    *workbins
+	// contacts indexes chats by customer for contact history.
+	contacts *contacts
 
 	mu sync.Mutex
 	// agents is the presence of every account that logged in or connected on this node.
@@ -173,8 +175,12 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
+	ct, err := openContacts(ctx, cfg.KV)
+	if err != nil {
+		return nil, err
+	}
 	a := &API{
-		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, wb: wb,
+		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, wb: wb, contacts: ct,
 		agents: map[string]*agent{}, bySession: map[string]string{},
 		staff: map[string]map[string]chatcore.ParticipantType{}, modes: map[string]map[string]chatcore.Visibility{},
 	}
@@ -186,10 +192,10 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	return a, nil
 }
 
-// Close stops the grace timers. In-flight requests may still finish.
+// Close stops the grace timers and the contact index writer. In-flight requests may still
+// finish.
 func (a *API) Close() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.closed = true
 	for _, ag := range a.agents {
 		if ag.lost != nil {
@@ -197,6 +203,8 @@ func (a *API) Close() {
 			ag.lost = nil
 		}
 	}
+	a.mu.Unlock()
+	a.contacts.close()
 }
 
 // indexChat records the present staff of a chat from its view.

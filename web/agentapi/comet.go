@@ -210,6 +210,9 @@ func roleOf(t chatcore.ParticipantType) accounts.Role {
 // to every agent, supervisor and bot of the chat that may see it.
 func (a *API) OnEvent(v chatcore.ChatView, ev chatcore.Event) {
 	a.indexChat(v)
+	if ev.Index == 1 {
+		a.recordContact(v) // the chat's creation
+	}
 	if a.cfg.Sessions == nil {
 		return
 	}

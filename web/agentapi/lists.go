@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 )
 
@@ -38,48 +37,6 @@ func (a *API) workbin(ctx context.Context, acct accounts.Account) ([]ChatInfo, e
 		}
 		me, _ := v.Participant(acct.ID)
 		out = append(out, a.info(v, acct, true, !v.Ended && !me.Present, false))
-	}
-	return out, nil
-}
-
-// history lists the other chats of the same customer (by e-mail address, else by the
-// HistoryKey userData value), newest first. It scans the chats this node holds: cost
-// grows with the number of chats kept (see docs/agent-api.md).
-func (a *API) history(ctx context.Context, acct accounts.Account, chatID string) ([]ChatInfo, error) {
-	ac, err := a.access(ctx, acct, chatID)
-	if err != nil {
-		return nil, err
-	}
-	if !ac.may() {
-		return nil, errorf(ErrForbidden, "chat %s is not yours", chatID)
-	}
-	email := strings.ToLower(strings.TrimSpace(ac.view.Email))
-	key := ac.view.UserData[a.cfg.HistoryKey]
-	if email == "" && key == "" {
-		return []ChatInfo{}, nil
-	}
-	var views []chatcore.ChatView
-	for _, id := range a.cfg.Chats.ChatIDs() {
-		if id == chatID {
-			continue
-		}
-		v, err := a.cfg.Chats.Chat(id)
-		if err != nil {
-			continue
-		}
-		if (email != "" && strings.ToLower(strings.TrimSpace(v.Email)) == email) || (key != "" && v.UserData[a.cfg.HistoryKey] == key) {
-			views = append(views, v)
-		}
-	}
-	slices.SortFunc(views, func(x, y chatcore.ChatView) int { return y.Created.Compare(x.Created) })
-	if len(views) > a.cfg.MaxList {
-		views = views[:a.cfg.MaxList]
-	}
-	out := make([]ChatInfo, 0, len(views))
-	for _, v := range views {
-		me, _ := v.Participant(acct.ID)
-		// Reopening from contact history: an earlier participant may join a live chat.
-		out = append(out, a.info(v, acct, false, !v.Ended && me.UserID != "" && !me.Present, false))
 	}
 	return out, nil
 }

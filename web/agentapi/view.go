@@ -2,7 +2,7 @@ package agentapi
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"maps"
 	"time"
@@ -15,12 +15,18 @@ import (
 // desktop that re-joins after a restart passes its value in the join to restore the chat.
 const WebapiTokenKey = "ChatServerWebapiToken"
 
-// webapiToken derives the chat's restoration token from its secureKey, so it needs no
-// storage, survives restarts and reveals nothing about the key.
-func webapiToken(v chatcore.ChatView) string {
-	m := hmac.New(sha256.New, []byte(v.SecureKey))
-	m.Write([]byte(WebapiTokenKey + ":" + v.ID))
-	return hex.EncodeToString(m.Sum(nil)[:16])
+// newWebapiToken makes a chat's restoration token; it is stored in the chat's userData
+// (Annotate) when the first agent joins, so it survives restarts like the chat itself.
+func newWebapiToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// webapiTokenOK compares a desktop's token with the chat's in constant time.
+func webapiTokenOK(v chatcore.ChatView, got string) bool {
+	want := v.UserData[WebapiTokenKey]
+	return want != "" && got != "" && hmac.Equal([]byte(got), []byte(want))
 }
 
 // Chat states as an agent sees them.
@@ -171,10 +177,8 @@ func (a *API) info(v chatcore.ChatView, acct accounts.Account, inWorkbin, mayJoi
 	if ud == nil {
 		ud = map[string]string{}
 	}
-	if present || inWorkbin {
-		ud[WebapiTokenKey] = webapiToken(v)
-	} else {
-		delete(ud, WebapiTokenKey)
+	if !present && !inWorkbin {
+		delete(ud, WebapiTokenKey) // only for the desktops that handle the chat
 	}
 	ci.UserData = ud
 	switch {
