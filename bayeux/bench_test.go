@@ -68,6 +68,7 @@ func BenchmarkFanout(b *testing.B) {
 				for _, s := range sessions {
 					s.mu.Lock()
 					s.queue = s.queue[:0]
+					s.releaseLocked(s.queueBytes) // as a connect reply taking them would
 					s.mu.Unlock()
 				}
 			}

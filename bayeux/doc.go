@@ -21,6 +21,11 @@
 //     widget's credential-less XHRs). The clientId, 160 random bits, is the secret;
 //     cookie-less handshakes are bounded by a per-address rate limit whose refusal advises
 //     the client to handshake again later.
+//   - One origin policy for every transport: the Origin, else the Referer (JSONP is a script
+//     tag, which sends cookies from any page and no Origin), must be one of the server's
+//     public origins or an allowed origin; the Host header never makes an origin "same"
+//     (DNS rebinding). Abuse limits (handshake rate, sessions and subscriptions per browser,
+//     queue bytes) refuse with Bayeux replies the stock clients act on, and are counted.
 //   - Messages for a session wait in a queue bounded in count and in encoded bytes, and all
 //     queues share one byte budget; overflow drops the oldest messages, logged and counted
 //     (Stats.QueueDrops) — a slow or absent client cannot grow memory.
