@@ -268,13 +268,16 @@ func (a *Adapter) attachAndPush(ctx context.Context, sessionID, channel, service
 }
 
 // replayHeld pushes resp, then the events committed between the read behind resp and the
-// attach (they reached no session), while at is held so live events wait. The error is a
+// attach (they reached no session; at most one page), while at is held so live events wait. The error is a
 // failed push (the session is gone).
 func (a *Adapter) replayHeld(ctx context.Context, at *attachment, channel, service, secureKey string, resp Response) error {
 	if err := at.pushHeld(lastIndex(resp), func() error { return a.ss.Deliver(ctx, at.sessionID, channel, resp) }); err != nil {
 		return err
 	}
-	if resp.NextPosition == nil || resp.ChatEnded {
+	// A cut answer (one page of a longer transcript) is not completed here: more pages would
+	// only push the session's Bayeux queue over its byte bound and drop the first one. The
+	// client continues with refresh from nextPosition; live events follow as usual.
+	if resp.NextPosition == nil || resp.ChatEnded || resp.More {
 		return nil
 	}
 	more, err := a.be.Do(ctx, Op{Kind: OpRefresh, Service: service, ChatID: resp.ChatID, SecureKey: secureKey, Position: *resp.NextPosition})

@@ -146,6 +146,7 @@ func (b *CoreBackend) authenticate(op Op) (chatcore.ChatView, error) {
 func (b *CoreBackend) answer(ctx context.Context, view chatcore.ChatView, position int64) (Response, error) {
 	next := view.LastIndex + 1
 	var msgs []Event
+	more := false
 	if position < 0 {
 		// -N: the last N events (-1 = the last one; the async Genesys widget restores with
 		// it, then pages back with positive positions).
@@ -164,8 +165,11 @@ func (b *CoreBackend) answer(ctx context.Context, view chatcore.ChatView, positi
 		if page.More || page.Next > next {
 			next = page.Next
 		}
+		more = page.More
 	}
-	return OK(view.ID, view.Customer, view.Alias, view.Ended, next, msgs), nil
+	resp := OK(view.ID, view.Customer, view.Alias, view.Ended, next, msgs)
+	resp.More = more
+	return resp, nil
 }
 
 func (b *CoreBackend) fileLimits(ctx context.Context, op Op, view chatcore.ChatView) (Response, error) {

@@ -29,6 +29,9 @@ type Response struct {
 	// Errors is only set on CometD pushes that answer a failed operation (REST answers
 	// failures with an HTTP status and ErrorBody instead).
 	Errors []ErrorItem `json:"errors,omitempty"`
+	// More says Messages is one page of a longer read: the transcript already holds events
+	// from NextPosition on (the client continues with refresh from there). Not on the wire.
+	More bool `json:"-"`
 	// emptyMessages forces "messages":[] on success responses without events.
 	emptyMessages bool
 }

@@ -36,7 +36,10 @@ type rig struct {
 
 const rigService = "customer-support"
 
-func startRig(t testing.TB, o Options) *rig {
+func startRig(t testing.TB, o Options) *rig { return startRigLimits(t, o, chatcore.Limits{}) }
+
+// startRigLimits is startRig with the chat core's limits (page size, event rate) set.
+func startRigLimits(t testing.TB, o Options, lim chatcore.Limits) *rig {
 	t.Helper()
 	ctx := t.Context()
 	nc, err := natsserver.Start(ctx, natsserver.Options{DataDir: t.TempDir()})
@@ -54,7 +57,7 @@ func startRig(t testing.TB, o Options) *rig {
 	}
 	backend := &CoreBackend{}
 	adapter := NewAdapter(backend, bx, o)
-	core, err := chatcore.New(ctx, chatcore.Config{Store: store, NodeName: "node-1", DeferTimers: true})
+	core, err := chatcore.New(ctx, chatcore.Config{Store: store, NodeName: "node-1", DeferTimers: true, Limits: lim})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +186,7 @@ type cometClient struct {
 	http     *http.Client
 	id       string // set by handshake, before any concurrent use
 	seq      atomic.Int64
+	pending  []map[string]any // pushes received and not yet looked at (one goroutine only)
 }
 
 type bayeuxMsg struct {
@@ -273,23 +277,38 @@ func chatPushes(msgs []bayeuxMsg) []map[string]any {
 	return out
 }
 
-// awaitPush connects until a chatV2 push satisfying ok arrives (bounded by deadline).
-func (c *cometClient) awaitPush(ok func(map[string]any) bool) map[string]any {
+// pushesUntil returns every chatV2 push received up to and including the first one satisfying
+// ok, connecting as needed (bounded by a deadline). Pushes after it in the same reply are kept
+// for the next call.
+func (c *cometClient) pushesUntil(ok func(map[string]any) bool) []map[string]any {
 	c.t.Helper()
+	var got []map[string]any
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	for {
+		for len(c.pending) > 0 {
+			p := c.pending[0]
+			c.pending = c.pending[1:]
+			got = append(got, p)
+			if ok(p) {
+				return got
+			}
+		}
+		if !time.Now().Before(deadline) {
+			c.t.Fatal("no matching chatV2 push before the deadline")
+		}
 		out, err := c.connect()
 		if err != nil {
 			c.t.Fatalf("connect: %v", err)
 		}
-		for _, p := range chatPushes(out) {
-			if ok(p) {
-				return p
-			}
-		}
+		c.pending = append(c.pending, chatPushes(out)...)
 	}
-	c.t.Fatal("no matching chatV2 push before the deadline")
-	return nil
+}
+
+// awaitPush returns the first chatV2 push satisfying ok (earlier ones are skipped).
+func (c *cometClient) awaitPush(ok func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	got := c.pushesUntil(ok)
+	return got[len(got)-1]
 }
 
 func mustJSON(t testing.TB, v any) []byte {
