@@ -9,11 +9,11 @@ export const SVC = "customer-support";
 
 // session reads the widget's stored chat (chatId, secureKey, lastIndex, events) from the
 // page's localStorage, as the widget wrote it.
-export async function session(page) {
-  return page.evaluate(() => {
-    const k = Object.keys(localStorage).find((x) => x.startsWith("chatgate:v1:"));
+export async function session(page, service = null) {
+  return page.evaluate((svc) => {
+    const k = Object.keys(localStorage).find((x) => x.startsWith("chatgate:v1:") && (!svc || x.endsWith(`:${svc}`)));
     return k ? JSON.parse(localStorage.getItem(k)) : null;
-  });
+  }, service);
 }
 
 // rest posts one GMS Chat API v2 REST operation and returns the JSON answer.
@@ -47,14 +47,14 @@ export function otherSide(server, service = SVC) {
 }
 
 // startChat opens the widget, fills the pre-chat form and waits for the chat to start.
-export async function startChat(page, { name = "Ann", email, subject } = {}) {
+export async function startChat(page, { name = "Ann", email, subject, service = null } = {}) {
   if ((await w(page, ".panel").getAttribute("hidden")) !== null) await w(page, ".launcher").click();
   await w(page, "input[name=nickname]").fill(name);
   if (email) await w(page, "input[name=email]").fill(email);
   if (subject) await w(page, "textarea[name=subject]").fill(subject);
   await w(page, "form.prechat button[type=submit]").click();
   await w(page, "textarea.msg-input").waitFor({ state: "visible", timeout: 15000 });
-  return waitFor("the stored chat", () => session(page));
+  return waitFor("the stored chat", () => session(page, service));
 }
 
 // type sends a message through the composer (Enter).

@@ -173,6 +173,28 @@ describe("widget on the demo page", () => {
     await ctx.close();
   });
 
+  it("typing notifications: start on typing, stop when idle, preview text only when opted in", async () => {
+    const ctx = await browser.newContext();
+    const p = await page(ctx);
+    await p.goto(`${server.httpURL}/`);
+    const s = await startChat(p, { name: "Tia" });
+    const typingEvents = async (sess) => (await other.transcript(sess)).messages.filter((e) => e.type.startsWith("Typing"));
+    await w(p, "textarea.msg-input").pressSequentially("secret draft");
+    const started = await waitFor("TypingStarted", async () => (await typingEvents(s)).find((e) => e.type === "TypingStarted"));
+    assert.equal(started.text, undefined, "no preview text without typingPreview");
+    await waitFor("TypingStopped after the idle time", async () => (await typingEvents(s)).some((e) => e.type === "TypingStopped"), { timeout: 10000, every: 100 });
+    assert.equal((await typingEvents(s)).filter((e) => e.type === "TypingStarted").length, 1, "one TypingStarted per burst of typing");
+
+    await p.evaluate(() => window.ChatGate.init({ service: "idle-test", typingPreview: true }));
+    const s2 = await startChat(p, { name: "Tia", service: "idle-test" });
+    const side2 = otherSide(server, "idle-test");
+    await w(p, "textarea.msg-input").pressSequentially("hello prev");
+    const withText = await waitFor("TypingStarted with preview", async () =>
+      (await side2.transcript(s2)).messages.find((e) => e.type === "TypingStarted"));
+    assert.equal(withText.text, "h");
+    await ctx.close();
+  });
+
   it("server notices count as unread; the idle close ends the chat in the widget", async () => {
     const ctx = await browser.newContext();
     const p = await page(ctx);
