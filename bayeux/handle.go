@@ -439,6 +439,7 @@ func (s *Server) subscribe(ctx context.Context, c *conn, m *inMessage, sub bool)
 		}
 		if added > 0 && !s.reserveSubs(sess, added) {
 			sess.mu.Unlock()
+			s.refuse(refusedSubscriptions, "bayeux subscribe refused: too many subscriptions", "session", sess.id, "remote", sess.remote)
 			return mustEncode(errorReply(m, errTooManySubs))
 		}
 	}
