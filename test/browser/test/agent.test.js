@@ -1,0 +1,122 @@
+// The widget with a real agent on the other side, through chatgate's agent API (/agent/v1,
+// web/agentapi) and its routing: the chat is offered to the agent, who accepts, types
+// (the widget shows it typing), answers with a link, writes an internal note the customer
+// must never see (a gap in the customer's indexes), and ends the chat. The agent's hostile
+// display name and text stay text.
+
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { ChatgateServer } from "../../clients/lib/server.js";
+import { waitFor } from "../../clients/lib/wait.js";
+import { launch, newPage, w } from "../lib/browser.js";
+import { SVC, startChat, type, items, waitItem, assertNoDuplicates } from "../lib/chat.js";
+
+const ADMIN = "widget-agent-test-admin-token";
+
+describe("widget with an agent", () => {
+  let server, browser;
+  const pages = [];
+
+  const http = async (method, path, token, body) => {
+    const r = await fetch(`${server.httpURL}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    return { status: r.status, json: text ? JSON.parse(text) : null };
+  };
+  // party creates an account, logs it in and makes it ready; act(chatId, action, body).
+  const party = async (id, spec) => {
+    const made = await http("PUT", `/admin/accounts/${id}`, ADMIN, { queues: [SVC], capacity: 3, password: `${id}-password-1`, ...spec });
+    assert.equal(made.status, 200, JSON.stringify(made.json));
+    const login = await fetch(`${server.httpURL}/agent/v1/login`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ id, password: `${id}-password-1` }),
+    }).then((r) => r.json());
+    assert.ok(login.token, JSON.stringify(login));
+    return {
+      async ready() {
+        const r = await http("PUT", "/agent/v1/me/state", login.token, { state: "ready" });
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+      },
+      async act(chatId, action, body = {}) {
+        const r = await http("POST", `/agent/v1/chats/${chatId}/${action}`, login.token, body);
+        assert.equal(r.status, 200, `${id} ${action}: ${JSON.stringify(r.json)}`);
+        return r.json;
+      },
+      // accept takes the chat once routing has offered it (an accept before the offer is
+      // refused and changes nothing).
+      async accept(chatId) {
+        return waitFor(`${id}'s offer of ${chatId}`, async () => {
+          const r = await http("POST", `/agent/v1/chats/${chatId}/accept`, login.token, {});
+          return r.status === 200 && r.json;
+        }, { timeout: 15000, every: 100 });
+      },
+    };
+  };
+
+  before(async () => {
+    server = await new ChatgateServer({ name: "chatgate-widget-agent", args: ["--admin-token", ADMIN] }).start();
+    browser = await launch();
+  });
+  after(async () => {
+    for (const p of pages) assert.deepEqual(p.errors, [], "the page logged errors");
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("an agent takes the offer, types and answers: agent style, typing indicator, INT gap, inert text", async () => {
+    const ann = await party("ann", { displayName: "Ann <img src=x onerror=alert(1)>", role: "agent" });
+    const ctx = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+    const p = await newPage(ctx);
+    pages.push(p);
+    let dialogs = 0;
+    p.on("dialog", (d) => { dialogs++; d.dismiss(); });
+    await p.goto(`${server.httpURL}/`);
+    const s = await startChat(p, { name: "Carla" });
+    await type(p, "Hello, I need help with my order");
+    await waitItem(p, "Hello, I need help with my order", { state: "sent" });
+
+    await ann.ready();
+    await ann.accept(s.chatId);
+    await waitFor("the agent's join line", async () => (await items(p)).some((i) => i.kind === "system" && /^Ann .* joined/.test(i.text)));
+    await ann.act(s.chatId, "typing-start");
+    await waitFor("the typing indicator", async () => /is typing/.test(await w(p, ".typing").textContent()));
+    assert.equal(await w(p, ".typing").textContent(), "Ann <img src=x onerror=alert(1)> is typing…");
+    await ann.act(s.chatId, "send", { text: "Hi Carla, it ships today: https://shop.example.com/t/1 <b>bold?</b>" });
+    const agentMsg = await waitItem(p, "Hi Carla, it ships today: https://shop.example.com/t/1 <b>bold?</b>");
+    assert.equal(agentMsg.kind, "agent");
+    assert.equal(await w(p, ".typing").textContent(), "", "a message from the typist ends its typing indicator");
+    assert.equal(await w(p, `.item[data-index="${agentMsg.index}"] .who`).textContent(), "Ann <img src=x onerror=alert(1)>");
+
+    // An internal message (agents only) leaves a gap in the customer's indexes: the next
+    // visible message must still show, and the internal one never.
+    await ann.act(s.chatId, "send", { text: "internal: VIP customer", visibility: "INT" });
+    await ann.act(s.chatId, "send", { text: "One moment please" });
+    await waitItem(p, "One moment please");
+
+
+    const found = await p.evaluate(() => {
+      const log = document.querySelector("chatgate-widget").shadowRoot.querySelector(".log");
+      const all = [...log.querySelectorAll("*")];
+      return {
+        tags: [...new Set(all.map((e) => e.localName))],
+        handlers: all.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => a.name)),
+        hrefs: [...log.querySelectorAll("a")].map((a) => a.getAttribute("href")),
+      };
+    });
+    assert.deepEqual(found.handlers, []);
+    for (const t of found.tags) assert.ok(["a", "div", "time"].includes(t), `unexpected <${t}>`);
+    assert.deepEqual(found.hrefs, ["https://shop.example.com/t/1"]);
+    assert.ok(!found.tags.includes("img") && !found.tags.includes("b"));
+    assert.equal(dialogs, 0);
+    const shown = await items(p);
+    assertNoDuplicates(shown);
+    assert.ok(!shown.some((i) => /internal/.test(i.text)), "an INT message reached the customer");
+
+    // The agent ends the chat: the widget shows the end.
+    await ann.act(s.chatId, "end");
+    await w(p, ".ended").waitFor({ state: "visible", timeout: 15000 });
+    await ctx.close();
+  });
+});
