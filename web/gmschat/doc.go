@@ -9,6 +9,10 @@
 // wire layer separate means the two flavours (REST and CometD) share one decoder per field and
 // one encoder, so a chat created over one flavour reads the same over the other.
 //
+// Every answer to the customer carries its credentials (chatId, userId, secureKey, alias):
+// the Genesys widget rewrites its stored keys from each one. Attached Bayeux sessions are kept
+// in an index whose lock order with the per-session push lock is written in attach.go.
+//
 // Every decoder here parses untrusted input: each has hard size limits (Limits) that are
 // checked while reading, never after, and a native fuzz target. The behaviour choices where
 // the public GMS material is silent (error codes, transcriptPosition edge cases, JSON bodies on
