@@ -2,7 +2,7 @@
 // web/agentapi) and its routing: the chat is offered to the agent, who accepts, types
 // (the widget shows it typing), answers with a link, writes an internal note the customer
 // must never see (a gap in the customer's indexes), and ends the chat. The agent's hostile
-// display name and text stay text.
+// display name and text stay text. A bot joins and answers in bot style.
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -65,8 +65,9 @@ describe("widget with an agent", () => {
     await server?.close();
   });
 
-  it("an agent takes the offer, types and answers: agent style, typing indicator, INT gap, inert text", async () => {
+  it("an agent takes the offer, types and answers, a bot answers: styles, typing indicator, INT gap, inert text", async () => {
     const ann = await party("ann", { displayName: "Ann <img src=x onerror=alert(1)>", role: "agent" });
+    const bot = await party("helper", { displayName: "Helper Bot", role: "bot" });
     const ctx = await browser.newContext({ viewport: { width: 1000, height: 720 } });
     const p = await newPage(ctx);
     pages.push(p);
@@ -94,6 +95,13 @@ describe("widget with an agent", () => {
     await ann.act(s.chatId, "send", { text: "internal: VIP customer", visibility: "INT" });
     await ann.act(s.chatId, "send", { text: "One moment please" });
     await waitItem(p, "One moment please");
+
+    // A bot (an External participant) joins the chat and answers: bot style.
+    await bot.act(s.chatId, "join");
+    await bot.act(s.chatId, "send", { text: "I am a bot. javascript:alert(2)" });
+    const botMsg = await waitItem(p, "I am a bot. javascript:alert(2)");
+    assert.equal(botMsg.kind, "bot");
+    assert.equal(await w(p, `.item[data-index="${botMsg.index}"] .who`).textContent(), "Helper Bot");
 
 
     const found = await p.evaluate(() => {
