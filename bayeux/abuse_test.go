@@ -342,6 +342,30 @@ func TestWebSocketFrameListBoundedInBytes(t *testing.T) {
 	}
 }
 
+// TestAckWebSocketDeliversMessageLargerThanQueueBound: the byte bounds keep the newest
+// message even when it alone is larger; the websocket's frame list must not then drop it when
+// the connect reply carries it (with ack the client acknowledges the whole batch, so a
+// message dropped there would be lost for good).
+func TestAckWebSocketDeliversMessageLargerThanQueueBound(t *testing.T) {
+	srv, hs := newHTTPServer(t, Config{MaxQueueBytes: 64 << 10, MaxInterval: 5 * time.Minute})
+	c := dialWS(t, hs.URL, nil)
+	c.handshake(`{"ack":true}`)
+	c.connect(`"advice":{"timeout":0},"ext":{"ack":0}`)
+	c.until(isConnect)
+	// No connect held: the message waits in the session queue, over the bound on its own.
+	if err := srv.Deliver(t.Context(), c.id, "/e", bigPayload(7, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	c.connect(`"advice":{"timeout":0},"ext":{"ack":1}`)
+	got := c.until(isConnect)
+	if len(got) != 2 || !strings.Contains(string(got[0].Data), `"i":7`) {
+		t.Fatalf("connect reply carried %d messages, want the large one and the reply", len(got))
+	}
+	if d := srv.Stats().QueueDrops; d != 0 {
+		t.Fatalf("%d drops", d)
+	}
+}
+
 // subscribeFrame is a /meta/subscribe of n channels with long names (the attack's shape:
 // 512-byte names, many per session, many sessions per socket).
 func subscribeFrame(clientID, id string, from, n int) string {

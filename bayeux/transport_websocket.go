@@ -155,7 +155,10 @@ func (wc *wsConn) handleFrame(ctx context.Context, c *conn, data []byte) bool {
 }
 
 // send queues messages for the next frame; false when the connection is gone. The pending
-// list is bounded like a session queue: on overflow the oldest are dropped and counted.
+// list is bounded like a session queue: on overflow the oldest are dropped and counted, but
+// never the messages of this call — a connect reply's events were already bounded by the
+// session's queue, and with ack dropping one here would lose it (the client acknowledges
+// the whole batch).
 func (wc *wsConn) send(msgs ...[]byte) bool {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
@@ -167,8 +170,8 @@ func (wc *wsConn) send(msgs ...[]byte) bool {
 	wc.pendBytes += n
 	b := &wc.srv.bounds
 	b.add(n)
-	dropped := 0
-	for b.over(len(wc.pending), int64(wc.pendBytes)) {
+	dropped, older := 0, len(wc.pending)-len(msgs)
+	for dropped < older && b.over(len(wc.pending), int64(wc.pendBytes)) {
 		m := wc.pending[0]
 		wc.pending[0] = nil
 		wc.pending = wc.pending[1:]
