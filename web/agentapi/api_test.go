@@ -320,6 +320,12 @@ func TestAuthorization(t *testing.T) {
 			t.Fatalf("agent on supervisor endpoint: %d", code)
 		}
 	})
+	// An oversized body is refused before anything else.
+	f.unchanged(id, func() {
+		if code, m := f.call("POST", "/chats/"+id+"/send", f.tok["ann"], map[string]any{"text": strings.Repeat("x", DefaultMaxBody)}); code != 413 {
+			t.Fatalf("oversized body: %d %v", code, m)
+		}
+	})
 	if code, _ := f.call("GET", "/chats/NoSuchChat123456", f.tok["ann"], nil); code != 404 {
 		t.Fatalf("unknown chat: %d", code)
 	}
