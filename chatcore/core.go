@@ -805,11 +805,14 @@ func (co *Core) sync(ctx context.Context, c *chat) error {
 	}
 	o := co.opts.Options(st.Service)
 	saved := st.LastIndex
-	// A document written before chatgate counted transcript bytes has none: count them
-	// once from the start (the events it includes are counted, not applied again).
+	// A document written before chatgate counted transcript bytes (version 1) has none:
+	// count them once from the start (the events it includes are counted, not applied
+	// again), and store the count with the next save.
 	from := st.LastIndex + 1
-	if st.TranscriptBytes == 0 && st.LastIndex > 0 {
-		from = 1
+	recount := st.V < stateVersion && st.LastIndex > 0
+	if recount {
+		from, st.TranscriptBytes, st.V = 1, 0, stateVersion
+		migrated = true
 	}
 	var late []Event
 	for from <= last {

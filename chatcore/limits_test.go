@@ -212,3 +212,48 @@ func TestEventRateLimit(t *testing.T) {
 		t.Fatalf("leaving while rate limited: %v", err)
 	}
 }
+
+// Chats that only hold their creation are re-read at start without a transcript read (the
+// creation's stored document counts the join's bytes), as before transcript bytes were
+// counted; the count is right after the restart.
+func TestStartReadsNoTranscriptOfIdleChats(t *testing.T) {
+	eng := startEngine(t, "", "")
+	tc := newCore(t, eng, nil, nil, nil)
+	var ids []string
+	for range 20 {
+		ids = append(ids, mustCreate(t, tc, nil).ChatID)
+	}
+	want := map[string]int64{}
+	for _, id := range ids {
+		tc.mu.RLock()
+		c := tc.chats[id]
+		tc.mu.RUnlock()
+		c.mu.Lock()
+		want[id] = c.st.TranscriptBytes
+		c.mu.Unlock()
+		if want[id] == 0 {
+			t.Fatalf("chat %s counts no bytes for its join", id)
+		}
+	}
+	tc.Close()
+	spy := &pageSpy{Store: eng.store}
+	tc2 := newCoreWith(t, eng, nil, nil, nil, func(c *Config) { c.Store = spy })
+	<-tc2.warmed
+	spy.mu.Lock()
+	reads := spy.reads
+	spy.mu.Unlock()
+	if reads != 0 {
+		t.Fatalf("%d transcript reads at start for chats holding only their creation", reads)
+	}
+	for _, id := range ids {
+		tc2.mu.RLock()
+		c := tc2.chats[id]
+		tc2.mu.RUnlock()
+		c.mu.Lock()
+		got := c.st.TranscriptBytes
+		c.mu.Unlock()
+		if got != want[id] {
+			t.Fatalf("chat %s: %d transcript bytes after restart, %d before", id, got, want[id])
+		}
+	}
+}

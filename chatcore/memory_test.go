@@ -217,6 +217,12 @@ func TestSecureKeyStoredHashedAndMigrated(t *testing.T) {
 		}
 		return m, raw, rev
 	}
+	tc.mu.RLock()
+	lc := tc.chats[cr.ChatID]
+	tc.mu.RUnlock()
+	lc.mu.Lock()
+	liveBytes := lc.st.TranscriptBytes
+	lc.mu.Unlock()
 	for _, c := range []Created{cr, ended} {
 		m, raw, _ := doc(c.ChatID)
 		if bytes.Contains(raw, []byte(c.SecureKey)) || m["secureKey"] != nil || m["keyHash"] != keyHash(c.SecureKey) {
@@ -230,6 +236,8 @@ func TestSecureKeyStoredHashedAndMigrated(t *testing.T) {
 		m, _, rev := doc(c.ChatID)
 		delete(m, "keyHash")
 		delete(m, "keyIndexed")
+		delete(m, "transcriptBytes")
+		m["v"] = 1
 		m["secureKey"] = c.SecureKey
 		raw, _ := json.Marshal(m)
 		if _, err := eng.store.SaveChat(ctx, c.ChatID, raw, rev); err != nil {
@@ -241,6 +249,16 @@ func TestSecureKeyStoredHashedAndMigrated(t *testing.T) {
 	}
 	tc2 := newCore(t, eng, nil, nil, nil)
 	<-tc2.warmed
+	// The version-1 document's transcript bytes were recounted from the transcript.
+	tc2.mu.RLock()
+	live := tc2.chats[cr.ChatID]
+	tc2.mu.RUnlock()
+	live.mu.Lock()
+	recounted := live.st.TranscriptBytes
+	live.mu.Unlock()
+	if recounted != liveBytes {
+		t.Fatalf("recounted %d transcript bytes, the chat had %d", recounted, liveBytes)
+	}
 	for _, c := range []Created{cr, ended} {
 		if _, err := tc2.Authenticate(c.ChatID, c.SecureKey, c.UserID, ""); err != nil {
 			t.Fatalf("legacy chat %s by id: %v", c.ChatID, err)

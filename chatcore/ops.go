@@ -77,6 +77,13 @@ func (co *Core) CreateChat(ctx context.Context, r CreateRequest) (Created, error
 	// lands, the chat is found incomplete when re-read, and removed.
 	stored := st
 	stored.LastIndex = 1
+	// ... and its bytes, encoded exactly as commit will encode it.
+	join := Event{Type: EventParticipantJoined, From: cust.from(), Index: 1, UTCTime: ms}
+	jb, err := json.Marshal(&join)
+	if err != nil {
+		return Created{}, err
+	}
+	stored.TranscriptBytes = int64(len(jb))
 	raw, err := json.Marshal(&stored)
 	if err != nil {
 		return Created{}, err

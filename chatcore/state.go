@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// stateVersion is the version of the persisted chat state document.
-const stateVersion = 1
+// stateVersion is the version of the persisted chat state document: 2 counts
+// transcriptBytes (a version-1 document has its transcript's bytes recounted once).
+const stateVersion = 2
 
 // participant is one participant as kept in the chat state.
 type participant struct {

@@ -13,9 +13,17 @@
 //   - chat state: KV bucket CHAT_STATE, key <chatID>, written with Create / Update(revision)
 //     (compare-and-set).
 //   - files: object store CHAT_FILES, object <chatID>/<fileID>.
+//   - key index: KV bucket CHAT_KEYS, key <hex SHA-256 of a secureKey>, value the chat id, so
+//     a chat not held in memory can be found from its key without the key being stored.
 //
-// Reads from an index avoid JetStream's per-subject forward scan (whose cost grows with
-// the number of other chats written meanwhile) by following a per-chat back-pointer chain of
-// stream sequences; see docs/storage.md for the mapping, the durability levels and the
-// measurements behind these choices.
+// Transcripts are read one bounded page at a time (EventsPage): there is no whole read, so
+// a reader's memory is one page whatever a chat's length. Reads from an index avoid
+// JetStream's per-subject forward scan (whose cost grows with the number of other chats
+// written meanwhile) by following a per-chat back-pointer chain of stream sequences, keeping
+// only the records the page can still need.
+//
+// Limits are JetStream's own, so they hold whatever a writer does: a maximum record size, a
+// per-chat record cap and byte quotas on the stream and buckets, all with discard-new (a
+// write is refused with ErrQuota, nothing stored is dropped). See docs/storage.md for the
+// mapping, the durability levels, the limits and the measurements behind these choices.
 package jetstore
