@@ -96,7 +96,6 @@ describe("widget on the demo page", () => {
     const texts = t.messages.filter((e) => e.type === "Message").map((e) => e.text);
     assert.deepEqual(texts, ["Hello, where is my order?", "It ships today: https://shop.example.com/track/42"]);
     assertNoDuplicates(await items(p));
-    await screenshot(p, "chatting");
     await ctx.close();
   });
 
