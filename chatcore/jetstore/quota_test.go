@@ -90,3 +90,40 @@ func TestStoreQuotas(t *testing.T) {
 		t.Fatalf("usage %+v", u)
 	}
 }
+
+// A quota the engine cannot reserve is refused at Open with ErrQuota and a message naming
+// the stream, not a bare engine error.
+func TestOpenRefusesAQuotaOverTheEnginesStorage(t *testing.T) {
+	c := startEngine(t, t.TempDir(), natsserver.SyncBackground)
+	_, err := Open(context.Background(), c, Options{MaxTranscriptBytes: 1 << 60})
+	if !errors.Is(err, ErrQuota) || !strings.Contains(err.Error(), EventsStream) {
+		t.Fatalf("Open with a 1 EiB quota: %v", err)
+	}
+}
+
+// Quotas apply to a stream and buckets created without them (an upgrade), can be changed
+// at the next start, and turned off again.
+func TestQuotasAppliedToExistingStreams(t *testing.T) {
+	ctx := context.Background()
+	c := startEngine(t, t.TempDir(), natsserver.SyncBackground)
+	s := openStore(t, c)
+	for i := range int64(3) {
+		if err := s.AppendJSON(ctx, "old", i, [][]byte{ev(i+1, "x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	capped, err := Open(ctx, c, Options{MaxRecordsPerChat: 3, MaxTranscriptBytes: 1 << 20, MaxStateBytes: 1 << 20, MaxFileBytes: 1 << 20})
+	if err != nil {
+		t.Fatalf("adding quotas to existing streams: %v", err)
+	}
+	if err := capped.AppendJSON(ctx, "old", 3, [][]byte{ev(4, "x")}); !errors.Is(err, ErrQuota) {
+		t.Fatalf("fourth record under a cap of 3: %v", err)
+	}
+	if _, err := Open(ctx, c, Options{MaxRecordsPerChat: 10}); err != nil {
+		t.Fatalf("raising the cap: %v", err)
+	}
+	free := openStore(t, c)
+	if err := free.AppendJSON(ctx, "old", 3, [][]byte{ev(4, "x")}); err != nil {
+		t.Fatalf("after removing the quotas: %v", err)
+	}
+}

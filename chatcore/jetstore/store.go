@@ -58,15 +58,15 @@ func Open(ctx context.Context, conn *natsserver.Conn, o Options) (*Store, error)
 	}
 	events, err := conn.Stream(ctx, eventsStreamConfig(o))
 	if err != nil {
-		return nil, fmt.Errorf("jetstore: open: %w", err)
+		return nil, openErr(EventsStream, o.MaxTranscriptBytes, err)
 	}
 	kv, err := conn.KV(ctx, stateBucketConfig(o))
 	if err != nil {
-		return nil, fmt.Errorf("jetstore: open: %w", err)
+		return nil, openErr(StateBucket, o.MaxStateBytes, err)
 	}
 	obs, err := conn.ObjectStore(ctx, filesBucketConfig(o))
 	if err != nil {
-		return nil, fmt.Errorf("jetstore: open: %w", err)
+		return nil, openErr(FilesBucket, o.MaxFileBytes, err)
 	}
 	kkv, err := conn.KV(ctx, keysBucketConfig())
 	if err != nil {
@@ -82,6 +82,15 @@ func Open(ctx context.Context, conn *natsserver.Conn, o Options) (*Store, error)
 		log:    log,
 		quota:  o,
 	}, nil
+}
+
+// openErr explains a stream or bucket the engine would not create or update: a quota is
+// reserved in the engine, so one larger than its storage is refused (ErrQuota).
+func openErr(name string, quota int64, err error) error {
+	if refused(err) != nil && quota > 0 {
+		return fmt.Errorf("jetstore: open %s: its quota of %d bytes does not fit the engine's storage (lower it, or give the engine more): %w", name, quota, refused(err))
+	}
+	return fmt.Errorf("jetstore: open %s: %w", name, err)
 }
 
 // RawEvent is one stored event: its transcript index and its JSON encoding.
