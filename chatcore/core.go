@@ -535,7 +535,8 @@ func (co *Core) syncNow(c *chat) error {
 	return co.sync(ctx, c)
 }
 
-// ChatIDs lists the chats held in memory (ended ones included).
+// ChatIDs lists the chats held in memory: the live ones, and ended ones not yet released
+// (see release). Ended chats are read from the store on demand and are not listed.
 func (co *Core) ChatIDs() []string {
 	co.mu.RLock()
 	defer co.mu.RUnlock()
