@@ -146,7 +146,9 @@ func hasBrowserCookie(r *http.Request) bool {
 }
 
 // allowOrigin applies checkOrigin to a polling request; a refusal is counted, logged
-// (throttled) and answered 403.
+// (throttled) and answered 403. CORS response headers are not written here: the router in
+// front of this server (web.Server, go-chi/cors) writes them and answers preflights, for
+// every browser-facing endpoint alike, deciding with AllowsOrigin.
 func (s *Server) allowOrigin(w http.ResponseWriter, r *http.Request) (string, bool) {
 	origin, ok := s.checkOrigin(r)
 	if !ok {
@@ -175,48 +177,14 @@ func parsePublicOrigin(o string) (string, error) {
 	return u.Scheme + "://" + host, nil
 }
 
-// cors checks the origin and writes the CORS response headers; false means refused (403
-// already written).
-func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
-	origin, ok := s.allowOrigin(w, r)
-	if !ok {
+// AllowsOrigin reports whether a browser page of origin (r's Origin header) may use this
+// server cross-origin, by the same policy every Bayeux request is checked with
+// (public-origins, allowed-origins). The HTTP router uses it to decide CORS headers for all
+// browser-facing endpoints, so that REST and CometD agree.
+func (s *Server) AllowsOrigin(r *http.Request, origin string) bool {
+	if origin == "" || r.Header.Get("Origin") != origin {
 		return false
 	}
-	if origin != "" {
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Allow-Credentials", "true")
-		h.Add("Vary", "Origin")
-	}
-	return true
-}
-
-// servePreflight answers a CORS preflight (OPTIONS) for long-polling with credentials.
-func (s *Server) servePreflight(w http.ResponseWriter, r *http.Request) {
-	if !s.cors(w, r) {
-		return
-	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
-	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" && headerTokens(req) {
-		h.Set("Access-Control-Allow-Headers", req)
-	} else {
-		h.Set("Access-Control-Allow-Headers", "Content-Type")
-	}
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// headerTokens accepts a comma-separated list of header names (nothing else is echoed).
-func headerTokens(v string) bool {
-	if len(v) > 256 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == ',' || c == ' ') {
-			return false
-		}
-	}
-	return true
+	_, ok := s.checkOrigin(r)
+	return ok
 }

@@ -550,27 +550,15 @@ func TestOriginAllowList(t *testing.T) {
 		if (rec.Code == 200) != tc.ok {
 			t.Errorf("origin %q: HTTP %d", tc.origin, rec.Code)
 		}
-		if tc.ok && tc.origin != "" && (rec.Header().Get("Access-Control-Allow-Origin") != tc.origin || rec.Header().Get("Access-Control-Allow-Credentials") != "true") {
-			t.Errorf("origin %q: CORS headers %v", tc.origin, rec.Header())
+		// AllowsOrigin (the router's CORS decision) agrees with the refusal.
+		req := httptest.NewRequest(http.MethodPost, "http://chat.test/cometd/handshake", nil)
+		req.Header.Set("Origin", tc.origin)
+		if got := srv.AllowsOrigin(req, tc.origin); got != (tc.ok && tc.origin != "") {
+			t.Errorf("AllowsOrigin(%q) = %v", tc.origin, got)
 		}
-	}
-	// Preflight.
-	req := httptest.NewRequest(http.MethodOptions, "http://chat.test/cometd/handshake", nil)
-	req.Header.Set("Origin", "https://shop.example.com")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	req.Header.Set("Access-Control-Request-Headers", "content-type")
-	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, req)
-	h := rec.Header()
-	if rec.Code != 204 || h.Get("Access-Control-Allow-Origin") != "https://shop.example.com" || h.Get("Access-Control-Allow-Credentials") != "true" ||
-		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") || h.Get("Access-Control-Allow-Headers") != "content-type" {
-		t.Fatalf("preflight %d %v", rec.Code, h)
-	}
-	req.Header.Set("Origin", "https://evil.example.com")
-	rec = httptest.NewRecorder()
-	srv.ServeHTTP(rec, req)
-	if rec.Code != 403 {
-		t.Fatalf("evil preflight %d", rec.Code)
+		if rec.Header().Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("origin %q: the Bayeux server writes CORS headers itself: %v", tc.origin, rec.Header())
+		}
 	}
 	if _, err := NewServer(Config{AllowedOrigins: []string{"ftp://x"}}); err == nil {
 		t.Fatal("bad pattern accepted")

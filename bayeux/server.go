@@ -146,8 +146,8 @@ func NewServer(cfg Config) (*Server, error) {
 }
 
 // ServeHTTP serves the Bayeux endpoint: websocket upgrades, long-polling POSTs (JSON or
-// Faye's message= form), callback-polling GETs (JSONP), and CORS preflights. The path suffix
-// (/handshake, /connect, ...) is ignored.
+// Faye's message= form) and callback-polling GETs (JSONP). The path suffix (/handshake,
+// /connect, ...) is ignored. CORS headers and preflights are the router's (web.Server).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.enter() {
 		w.Header().Set("Retry-After", "1")
@@ -162,10 +162,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveLongPoll(w, r)
 	case r.Method == http.MethodGet:
 		s.serveCallbackPoll(w, r)
-	case r.Method == http.MethodOptions:
-		s.servePreflight(w, r)
 	default:
-		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		// CORS preflights (OPTIONS) are answered by the router in front (web.Server).
+		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
 }

@@ -58,7 +58,7 @@ func (s *Server) readBatch(w http.ResponseWriter, body []byte, err error) ([]inM
 
 // serveLongPoll serves a long-polling POST: JSON array or object, or Faye's message= form.
 func (s *Server) serveLongPoll(w http.ResponseWriter, r *http.Request) {
-	if !s.cors(w, r) {
+	if _, ok := s.allowOrigin(w, r); !ok {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes))

@@ -6,7 +6,9 @@
 // graceful shutdown starts with), the private Prometheus registry, and the middleware every
 // request passes: chi's request id, chi's request logger (an access-log line through slog at
 // debug level, and the sink for panics at any level), chi's recoverer (a panic answers 500
-// instead of dropping the connection), HEAD on GET routes, and the body read deadline.
+// instead of dropping the connection), HEAD on GET routes, CORS (go-chi/cors) on the
+// browser-facing paths with the origin policy given in ServerOptions.AllowOrigin, and the
+// body read deadline.
 // chi's response wrapper preserves http.Flusher and http.Hijacker, because Bayeux long-polls
 // must flush and websockets must hijack.
 //

@@ -45,6 +45,11 @@ type ServerOptions struct {
 	// start of the handler (default 30 s; see bodyDeadline for why held long-polls are not
 	// affected).
 	BodyReadTimeout time.Duration
+	// AllowOrigin decides which browser origins get CORS headers on the browser-facing
+	// paths (/genesys/cometd, /genesys/2/..., /widget/): the allowed-origins policy, which
+	// the binary takes from the Bayeux server so that both agree. Nil: none (same-origin
+	// pages need no CORS).
+	AllowOrigin func(r *http.Request, origin string) bool
 	// RequestTimeout cancels the context of a GMS REST or admin request after this long
 	// (default DefaultRequestTimeout); never applied to /genesys/cometd (see routeGroups).
 	RequestTimeout time.Duration
@@ -97,12 +102,14 @@ func NewServer(o ServerOptions) *Server {
 	// Every request: an id (the client's X-Request-Id or a new one) for the log lines, the
 	// access log (written at debug level; always installed because it is also where the
 	// recoverer reports panics), panic recovery (a 500 instead of a dropped connection),
-	// HEAD served by GET routes (as net/http.ServeMux did), and the body read deadline.
+	// HEAD served by GET routes (as net/http.ServeMux did), CORS on the browser-facing
+	// paths (preflights answered before routing), and the body read deadline.
 	s.router.Use(
 		middleware.RequestID,
 		middleware.RequestLogger(requestLogFormatter{log: s.log, lines: s.accessLog}),
 		middleware.Recoverer,
 		middleware.GetHead,
+		corsMiddleware(o.AllowOrigin),
 		func(next http.Handler) http.Handler { return bodyDeadline(bodyTO, bodyTimeouts, next) },
 	)
 	s.HandleFunc("GET "+HealthzPath, s.serveHealthz)

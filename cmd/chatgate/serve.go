@@ -51,6 +51,9 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 		Bayeux:          p.bayeux,
 		BodyReadTimeout: cfg.BodyReadTimeout,
 		RequestTimeout:  cfg.RequestTimeout,
+		// One origin policy (allowed-origins, decided by the Bayeux server) for the CORS
+		// headers of every browser-facing endpoint.
+		AllowOrigin: p.bayeux.AllowsOrigin,
 	})
 	p.surface.Registry().MustRegister(web.NewBayeuxCollector(bayeuxStats(p.bayeux)))
 	mountWidget(p.surface, cfg)
