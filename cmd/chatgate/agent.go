@@ -36,8 +36,8 @@ func (p *agentParts) stop() {
 	}
 }
 
-// startAgent opens the accounts, starts the router (chatcore/routing: queues named like the
-// services) and builds the agent API on the chat core, and mounts it: REST under
+// startAgent opens the accounts, starts the router (chatcore/routing, configured by the
+// routing section of the chat options; a SIGHUP reload hands it the services again) and builds the agent API on the chat core, and mounts it: REST under
 // /agent/v1, the account admin API under /admin/accounts (admin credentials), the CometD
 // service channel /service/agent and the session hooks; policy (given to the Bayeux server
 // at its construction) is bound to it.
@@ -53,9 +53,14 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 		return nil, fmt.Errorf("routing: %w", err)
 	}
 	p := &agentParts{}
-	if p.router, err = routing.New(ctx, routing.Config{Core: chat.core, KV: kv, Logger: log}); err != nil {
+	rcfg := routing.Config{Core: chat.core, KV: kv, Logger: log}
+	chat.opts.Routing().Apply(&rcfg) // the routing section of the chat options
+	if p.router, err = routing.New(ctx, rcfg); err != nil {
 		return nil, fmt.Errorf("routing: %w", err)
 	}
+	router := p.router
+	reload := func(s routing.Settings) { router.SetServices(s.Services, s.Default) }
+	chat.routingReload.Store(&reload)
 	surface.Registry().MustRegister(routing.NewCollector(p.router))
 	if p.api, err = agentapi.New(ctx, agentapi.Config{
 		Chats: chat.core, Accounts: as, KV: store, Sessions: bx, Logger: log, Router: p.router,
