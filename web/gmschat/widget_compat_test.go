@@ -107,6 +107,8 @@ func TestWidgetRESTCredentialsOnEveryAnswer(t *testing.T) {
 		{chat.path("send"), "message=x", 401, 2},
 		{RESTPrefix + "bad%20svc", "nickname=x", 404, 2},
 		{RESTPrefix + rigService, "subject=no+name", 400, 2},
+		// chat-ntf answers with a trailing slash too (here: no Bayeux session cookie).
+		{NtfPath + "/", "operation=fileGetLimits&secureKey=" + chat.secureKey, 403, 2},
 	} {
 		a := r.mustPost(c.path, "", c.body)
 		if a.status != c.status || a.body["statusCode"] != c.sc || a.errCode() == 0 {
