@@ -13,7 +13,8 @@ export class Connection {
   // onState(s): "connecting" | "online" | "offline".
   // onHandshake(): a new Bayeux session exists (the first, or after the server forgot the
   // old one): the chat must be re-attached with requestNotifications.
-  constructor({ base, service, onData, onState, onHandshake, cometd = {}, refreshTimeout }) {
+  constructor({ base, service, onData, onState, onHandshake, cometd = {}, refreshTimeout, websocket = true }) {
+    this.websocket = websocket;
     this.base = base.replace(/\/+$/, "");
     this.refreshTimeout = refreshTimeout || REFRESH_TIMEOUT;
     this.service = service;
@@ -47,6 +48,9 @@ export class Connection {
     if (this.cometd) return;
     const c = new CometD();
     this.cometd = c;
+    // websocket: false for sites whose proxies are known to break websockets (the client
+    // would fall back by itself, after a failed attempt).
+    if (!this.websocket) c.unregisterTransport("websocket");
     c.configure({
       url: `${this.base}/genesys/cometd`,
       logLevel: "warn",

@@ -20,6 +20,7 @@ function fromScript(s) {
   if (d.title) cfg.title = d.title;
   if (d.open !== undefined) cfg.open = d.open !== "false";
   if (d.typingPreview !== undefined) cfg.typingPreview = d.typingPreview !== "false";
+  if (d.websocket !== undefined) cfg.websocket = d.websocket !== "false";
   if (d.fields) {
     // "nickname*,email,subject": names of the form fields, * marks required ones.
     cfg.fields = d.fields.split(",").map((f) => f.trim()).filter(Boolean).map((f) => {

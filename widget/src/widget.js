@@ -19,7 +19,7 @@ import { css } from "./styles.js";
 import { texts, pickLanguage } from "./i18n.js";
 
 const SEND_TIMEOUT = 12000; // ms without the own Message event before reconciling (option sendTimeout)
-const START_TIMEOUT = 15000; // ms for the requestChat answer
+const START_TIMEOUT = 15000; // ms for the requestChat answer (option startTimeout)
 const TYPING_IDLE = 3000; // ms of no input after which stopTyping is sent
 const MAX_MESSAGE = 4000; // characters (the server's limit is 16 KiB of UTF-8)
 
@@ -230,7 +230,7 @@ export class Widget {
     this.#setPhase("starting");
     this.v.form.hidden = false;
     clearTimeout(this.startTimer);
-    this.startTimer = setTimeout(() => this.#startFailed(), START_TIMEOUT);
+    this.startTimer = setTimeout(() => this.#startFailed(), this.cfg.startTimeout || START_TIMEOUT);
     this.#connect();
     if (this.conn.online) this.#publishStart();
   }
@@ -259,6 +259,7 @@ export class Widget {
       service: this.cfg.service,
       cometd: this.cfg.cometd,
       refreshTimeout: this.cfg.refreshTimeout,
+      websocket: this.cfg.websocket !== false,
       onData: (d) => this.#onData(d),
       onState: () => this.#onState(),
       onHandshake: () => this.#onHandshake(),
