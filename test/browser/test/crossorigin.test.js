@@ -6,6 +6,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { readFileSync } from "node:fs";
 import { ChatgateServer } from "../../clients/lib/server.js";
 import { launch, newPage, w } from "../lib/browser.js";
 import { otherSide, startChat, type, waitItem, session } from "../lib/chat.js";
@@ -63,6 +64,22 @@ describe("widget embedded on another site", () => {
       await ctx.close();
     });
   }
+
+  it("an allowed site uploads and downloads a file through chat-ntf across origins", async () => {
+    const ctx = await browser.newContext({ acceptDownloads: true });
+    const p = await newPage(ctx);
+    pages.push(p);
+    await p.goto(`${shop.url}/`);
+    const s = await startChat(p, { name: "Xo files" });
+    const [chooser] = await Promise.all([p.waitForEvent("filechooser"), w(p, "button[aria-label='Attach a file']").click()]);
+    await chooser.setFiles({ name: "receipt.txt", mimeType: "text/plain", buffer: Buffer.from("receipt 77\n") });
+    const file = await waitItem(p, "You shared a file: Download receipt.txt (11 B)");
+    const [dl] = await Promise.all([p.waitForEvent("download"), w(p, `.item[data-index="${file.index}"] button.linkbtn`).click()]);
+    assert.equal(readFileSync(await dl.path(), "utf8"), "receipt 77\n");
+    const t = await other.transcript(s);
+    assert.deepEqual(t.messages.filter((e) => e.type === "FileUploaded").map((e) => e.userData["file-name"]), ["receipt.txt"]);
+    await ctx.close();
+  });
 
   it("a site not in allowed-origins cannot start a chat", async () => {
     const ctx = await browser.newContext();
