@@ -25,6 +25,7 @@ import (
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/chatmetrics"
 	"github.com/chatgate/chatgate/web/gmschat"
+	"github.com/chatgate/chatgate/web/openapi"
 	"github.com/chatgate/chatgate/web/pushlink"
 	"github.com/chatgate/chatgate/web/workflow"
 )
@@ -156,6 +157,7 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 		return nil, fmt.Errorf("workflow API: %w", err)
 	}
 	surface.Handle(WorkflowPrefix+"/", http.StripPrefix(WorkflowPrefix, wf))
+	surface.Handle(openapi.Prefix, openapi.Handler()) // the OpenAPI documents of these APIs
 	// Before StartTimers, so the timers that fell due while the server was down are counted.
 	p.metrics = chatmetrics.New(chatmetrics.Config{Core: p.core, Pushes: p.link.Stats, Logger: log})
 	if err := surface.Registry().Register(p.metrics); err != nil {

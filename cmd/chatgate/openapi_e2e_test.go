@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+)
+
+// invalidHeader marks a request the test knows to be invalid (stripped before sending).
+const invalidHeader = "X-Test-Invalid"
+
+// apiContract is the OpenAPI documents the binary serves, loaded with kin-openapi, and a
+// client whose every request and response is validated against them.
+type apiContract struct {
+	t       *testing.T
+	routers []routers.Router
+	ops     map[string]bool // operationId → exercised
+
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+// loadContract fetches the index and every document from the running binary, checks each is
+// a valid OpenAPI 3.1 document, and points its servers at the binary.
+func loadContract(t *testing.T, p *process) *apiContract {
+	t.Helper()
+	code, body := httpGet(t, p.url("/openapi/"))
+	if code != 200 {
+		t.Fatalf("GET /openapi/: %d %s", code, body)
+	}
+	var index struct {
+		Documents []struct{ Name, Base string }
+	}
+	if err := json.Unmarshal([]byte(body), &index); err != nil || len(index.Documents) != 3 {
+		t.Fatalf("index: %v %s", err, body)
+	}
+	c := &apiContract{t: t, ops: map[string]bool{}, seen: map[string]int{}}
+	for _, d := range index.Documents {
+		code, raw := httpGet(t, p.url("/openapi/"+d.Name))
+		if code != 200 {
+			t.Fatalf("GET /openapi/%s: %d", d.Name, code)
+		}
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData([]byte(raw))
+		if err != nil {
+			t.Fatalf("%s: %v", d.Name, err)
+		}
+		if !doc.IsOpenAPI31OrLater() {
+			t.Fatalf("%s is OpenAPI %s, want 3.1", d.Name, doc.OpenAPI)
+		}
+		if err := doc.Validate(context.Background()); err != nil {
+			t.Fatalf("%s does not validate: %v", d.Name, err)
+		}
+		// The documents' servers are paths ("/workflow/v1"); the router needs the host.
+		for _, s := range doc.Servers {
+			s.URL = "http://" + p.addr + strings.TrimSuffix(s.URL, "/")
+		}
+		r, err := gorillamux.NewRouter(doc)
+		if err != nil {
+			t.Fatalf("%s: router: %v", d.Name, err)
+		}
+		c.routers = append(c.routers, r)
+		for _, item := range doc.Paths.Map() {
+			for _, op := range item.Operations() {
+				c.ops[op.OperationID] = false
+			}
+		}
+	}
+	return c
+}
+
+// RoundTrip validates the request, sends it, and validates the response.
+func (c *apiContract) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.t.Helper()
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body.Close()
+	}
+	req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	var route *routers.Route
+	var params map[string]string
+	for _, r := range c.routers {
+		if rt, pp, err := r.FindRoute(req); err == nil {
+			route, params = rt, pp
+			break
+		}
+	}
+	if route == nil {
+		c.t.Errorf("%s %s: no operation in the OpenAPI documents", req.Method, req.URL.Path)
+		return http.DefaultTransport.RoundTrip(req)
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+	}
+	// A test that sends a request the documents forbid (a missing required field, a bad
+	// value) marks it, and then the documents must reject it: they constrain, not only allow.
+	invalid := req.Header.Get(invalidHeader) != ""
+	req.Header.Del(invalidHeader)
+	err := openapi3filter.ValidateRequest(context.Background(), in)
+	switch {
+	case err != nil && !invalid:
+		c.t.Errorf("%s %s (%s): request does not match the document: %v", req.Method, req.URL.Path, route.Operation.OperationID, err)
+	case err == nil && invalid:
+		c.t.Errorf("%s %s (%s): an invalid request passes the document", req.Method, req.URL.Path, route.Operation.OperationID)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	respBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	in.Request.Body = io.NopCloser(bytes.NewReader(reqBody))
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Body:    io.NopCloser(bytes.NewReader(respBody)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		c.t.Errorf("%s %s (%s): %d response does not match the document: %v\n%s", req.Method, req.URL.Path, route.Operation.OperationID, resp.StatusCode, err, respBody)
+	}
+	c.mu.Lock()
+	c.seen[fmt.Sprintf("%s %d", route.Operation.OperationID, resp.StatusCode)]++
+	c.ops[route.Operation.OperationID] = true
+	c.mu.Unlock()
+	return resp, nil
+}
+
+// TestOpenAPIDescribesRealTraffic drives the real binary through every operation of the
+// GMS Chat API v2 (REST), the workflow API and the push administration API — successes and
+// failures — with a client that validates every request and response against the OpenAPI
+// documents the binary serves at /openapi/. Every operation of the documents must be
+// exercised.
+func TestOpenAPIDescribesRealTraffic(t *testing.T) {
+	const token = "openapi-admin-token-0123456789"
+	cfg := writeConfig(t, `{"chat": {"settings": {"session-restore-extend-by": "esp"}},
+		"chat.`+restSvc+`": {"client-file-transfer": {"upload-max-files": 2, "upload-file-types": "txt"}}}`)
+	env := []string{"CHATGATE_SECRETS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "CHATGATE_ADMIN_TOKEN=" + token}
+	p := startProcessEnv(t, env, "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--config", cfg)
+	contract := loadContract(t, p)
+	client := &http.Client{Transport: contract}
+
+	invalid := false // the next request is one the documents forbid
+	do := func(method, path, ctype string, body []byte, auth string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, p.url(path), bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if invalid {
+			req.Header.Set(invalidHeader, "1")
+			invalid = false
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	form := func(path string, v url.Values) (int, gmsResp) {
+		t.Helper()
+		code, b := do("POST", path, "application/x-www-form-urlencoded", []byte(v.Encode()), "")
+		var r gmsResp
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("%s: %d %s", path, code, b)
+		}
+		return code, r
+	}
+	base := "/genesys/2/chat/" + restSvc
+
+	// GMS Chat API v2.
+	_, created := form(base, url.Values{"firstName": {"Ann"}, "lastName": {"Lee"}, "subject": {"billing"},
+		"userData[GCTI_Chat_AsyncMode]": {"true"}, "userData[topic]": {"invoice"}})
+	if created.ChatID == "" {
+		t.Fatalf("requestChat: %+v", created)
+	}
+	if code, b := do("POST", base, "application/json", []byte(`{"nickname":"Bob","userData":{"a":"b"}}`), ""); code != 200 {
+		t.Fatalf("requestChat with a JSON body: %d %s", code, b)
+	}
+	chat := base + "/" + created.ChatID
+	cred := func(extra ...string) url.Values {
+		v := url.Values{"secureKey": {created.SecureKey}, "userId": {created.UserID}, "alias": {created.Alias}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			v.Set(extra[i], extra[i+1])
+		}
+		return v
+	}
+	for _, s := range []struct {
+		op     string
+		fields []string
+	}{
+		{"send", []string{"message", "hello", "messageType", "text"}},
+		{"startTyping", []string{"message", "hel"}},
+		{"stopTyping", nil},
+		{"pushUrl", []string{"pushUrl", "https://shop.example.com/cart"}},
+		{"updateNickname", []string{"nickname", "Annie"}},
+		{"updateData", []string{"userData[orderId]", "42"}},
+		{"customNotice", []string{"message", "custom"}},
+		{"refresh", []string{"transcriptPosition", "1"}},
+		{"refresh", []string{"transcriptPosition", "-2"}},
+		{"file/limits", nil},
+	} {
+		if code, r := form(chat+"/"+s.op, cred(s.fields...)); code != 200 || r.StatusCode != 0 {
+			t.Errorf("%s: %d %+v", s.op, code, r)
+		}
+	}
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	for k, v := range cred("userData[file-description]", "notes") {
+		_ = mw.WriteField(k, v[0])
+	}
+	fw, _ := mw.CreateFormFile("file", "notes.txt")
+	_, _ = fw.Write([]byte("some notes"))
+	_ = mw.Close()
+	code, b := do("POST", chat+"/file", mw.FormDataContentType(), mp.Bytes(), "")
+	var up gmsResp
+	if err := json.Unmarshal(b, &up); err != nil || code != 200 || up.UserData["file-id"] == "" {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	fileID := up.UserData["file-id"]
+	if code, b := do("POST", chat+"/file/"+fileID+"/download", "application/x-www-form-urlencoded", []byte(cred().Encode()), ""); code != 200 || string(b) != "some notes" {
+		t.Errorf("download: %d %q", code, b)
+	}
+	if code, r := form(chat+"/file/"+fileID+"/delete", cred()); code != 200 || r.StatusCode != 0 {
+		t.Errorf("delete: %d %+v", code, r)
+	}
+	// Failures have the same documented shape.
+	for _, f := range []struct {
+		path    string
+		v       url.Values
+		want    int
+		invalid bool
+	}{
+		{chat + "/send", cred(), 400, true},                                                // message missing
+		{chat + "/send", url.Values{"secureKey": {"wrong"}, "message": {"x"}}, 403, false}, // wrong key
+		{chat + "/refresh", cred("transcriptPosition", "1.5"), 400, true},                  // bad position
+		{chat + "/file/nope/delete", cred(), 404, false},                                   // unknown file
+	} {
+		invalid = f.invalid
+		if code, r := form(f.path, f.v); code != f.want || r.StatusCode == 0 || len(r.Errors) == 0 {
+			t.Errorf("%s: %d %+v, want %d", f.path, code, r, f.want)
+		}
+	}
+
+	// Workflow API.
+	bearer := "Bearer " + token
+	if code, b := do("GET", "/workflow/v1/chats/"+created.ChatID, "", nil, bearer); code != 200 {
+		t.Errorf("session info: %d %s", code, b)
+	}
+	if code, b := do("GET", "/workflow/v1/chats?checkDue=1&limit=10", "", nil, bearer); code != 200 {
+		t.Errorf("check-due list: %d %s", code, b)
+	}
+	if code, b := do("POST", "/workflow/v1/chats/"+created.ChatID+"/restore", "application/json", []byte(`{}`), bearer); code != 200 && code != 409 {
+		t.Errorf("restore: %d %s", code, b)
+	}
+	for _, f := range []struct {
+		method, path, auth string
+		want               int
+		invalid            bool
+	}{
+		{"GET", "/workflow/v1/chats/" + created.ChatID, "", 401, false},
+		{"GET", "/workflow/v1/chats/unknownchat", bearer, 404, false},
+		{"GET", "/workflow/v1/chats?checkDue=1&limit=0", bearer, 400, true},
+		{"GET", "/workflow/v1/chats", bearer, 400, true},
+	} {
+		invalid = f.invalid
+		if code, b := do(f.method, f.path, "", nil, f.auth); code != f.want {
+			t.Errorf("%s %s: %d %s, want %d", f.method, f.path, code, b, f.want)
+		}
+	}
+
+	// Push administration API.
+	if code, b := do("POST", "/admin/push/credentials/webpush/default/generate", "application/json", []byte(`{"subject":"mailto:ops@example.com"}`), bearer); code != 200 {
+		t.Errorf("generate: %d %s", code, b)
+	}
+	for _, f := range []struct {
+		method, path string
+		body         string
+		auth         string
+		want         int
+	}{
+		{"GET", "/admin/push/credentials", "", bearer, 200},
+		{"GET", "/admin/push/credentials/webpush/default", "", bearer, 200},
+		{"GET", "/admin/push/stats", "", bearer, 200},
+		{"PUT", "/admin/push/credentials/customhttp/hook", `{"url":"https://hooks.example.com/push","authorization":"Bearer x"}`, bearer, 200},
+		{"PUT", "/admin/push/credentials/apns/default", `{"authKeyP8":"nope","keyId":"ABC123DEFG","teamId":"TEAM123456","topic":"x"}`, bearer, 400}, // valid shape, bad key
+		{"GET", "/admin/push/credentials/fcm/none", "", bearer, 404},
+		{"GET", "/admin/push/credentials", "", "Bearer wrong", 401},
+		{"DELETE", "/admin/push/credentials/customhttp/hook", "", bearer, 204},
+	} {
+		ctype := ""
+		if f.body != "" {
+			ctype = "application/json"
+		}
+		if code, b := do(f.method, f.path, ctype, []byte(f.body), f.auth); code != f.want {
+			t.Errorf("%s %s: %d %s, want %d", f.method, f.path, code, b, f.want)
+		}
+	}
+
+	// GMS disconnect last: the chat ends, and reading it afterwards is still documented.
+	if code, r := form(chat+"/disconnect", cred()); code != 200 || r.StatusCode != 0 {
+		t.Errorf("disconnect: %d %+v", code, r)
+	}
+	if code, r := form(chat+"/send", cred("message", "late")); code != 200 || !r.ChatEnded {
+		t.Errorf("send after the end: %d %+v", code, r)
+	}
+
+	var missing []string
+	for op, done := range contract.ops {
+		if !done {
+			missing = append(missing, op)
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("operations of the documents not exercised: %v", missing)
+	}
+	t.Logf("validated exchanges: %v", contract.seen)
+}
