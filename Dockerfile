@@ -2,8 +2,8 @@
 # chatgate container image: a static binary on distroless, running as a non-root user, with
 # its embedded store on the /data volume. Build: docker build -t chatgate .
 # Run:   docker run -p 8080:8080 -v chatgate-data:/data -e CHATGATE_NODE_ID=chatgate-1 chatgate
-# (a stable node id: it defaults to the host name, a new one per container, and clients send
-# it back as the GMS alias; docs/operations.md "Container").
+# (a stable node id: it defaults to the host name, a new one per container, and names the
+# node in answers, chat properties and logs; docs/operations.md "Container").
 
 FROM golang:1.26 AS build
 WORKDIR /src
