@@ -65,11 +65,13 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 	if p.api, err = agentapi.New(ctx, agentapi.Config{
 		Chats: chat.core, Accounts: as, KV: store, Sessions: bx, Logger: log, Router: p.router,
 		DisconnectGrace: cfg.AgentDisconnectGrace, LoginPerMinute: cfg.AgentLoginPerMinute,
+		MaxConnections: cfg.AgentMaxConnections,
 	}); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("agent API: %w", err)
 	}
 	api := p.api
+	surface.Registry().MustRegister(agentapi.NewCollector(api))
 	p.router.SetSink(api)
 	chat.core.AddListener(api)
 	policy.Bind(api)

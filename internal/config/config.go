@@ -111,6 +111,7 @@ type Config struct {
 
 	AgentDisconnectGrace time.Duration `key:"agent-disconnect-grace" help:"How long an agent desktop may stay without a CometD session before it is logged out and its chats go back to routing (GCTI_Chat_AsyncStatus 4). A reconnect within it keeps everything."`
 	AgentSessionTTL      time.Duration `key:"agent-session-ttl" help:"Lifetime of an agent's login session token (POST /agent/v1/login). Logout revokes it earlier."`
+	AgentMaxConnections  int           `key:"agent-max-connections" help:"Cap on the CometD sessions of agents, supervisors and bots on this node; a handshake beyond it answers 503::too_many_agent_connections."`
 	AgentLoginPerMinute  int           `key:"agent-login-per-minute" help:"Login attempts allowed per account id and minute (ten times that per client address); more answer 429."`
 
 	// Chat holds the "chat" and "chat.<serviceName>" objects of the config file (file only:
@@ -173,6 +174,7 @@ func Default() Config {
 		AgentDisconnectGrace: 30 * time.Second,
 		AgentSessionTTL:      12 * time.Hour,
 		AgentLoginPerMinute:  10,
+		AgentMaxConnections:  10000,
 	}
 }
 
@@ -321,6 +323,7 @@ func (c Config) Validate() error {
 		{"chat-max-userdata-keys", int64(c.ChatMaxUserDataKeys)},
 		{"chat-max-userdata-value", int64(c.ChatMaxUserDataValue)},
 		{"agent-login-per-minute", int64(c.AgentLoginPerMinute)},
+		{"agent-max-connections", int64(c.AgentMaxConnections)},
 	}
 	for _, p := range ints {
 		if p.n < 1 {

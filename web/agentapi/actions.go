@@ -139,6 +139,12 @@ func (a *API) access(ctx context.Context, acct accounts.Account, chatID string) 
 // Do runs one action for an authenticated caller. Every refusal happens before the chat is
 // changed.
 func (a *API) Do(ctx context.Context, p accounts.Principal, act Action) (Answer, error) {
+	ans, err := a.do(ctx, p, act)
+	a.st.action(act.Action, err)
+	return ans, err
+}
+
+func (a *API) do(ctx context.Context, p accounts.Principal, act Action) (Answer, error) {
 	acct := p.Account
 	if act.Action == ActState {
 		pr, err := a.setState(ctx, acct, State(act.State), act.Reason)

@@ -93,6 +93,9 @@ type Config struct {
 	MaxBody int64
 	// MaxList bounds lists (history, supervisor chat lists; default 200).
 	MaxList int
+	// MaxConnections caps the Bayeux sessions of agents, supervisors and bots on this node
+	// (default 10000); a handshake beyond it answers 503::too_many_agent_connections.
+	MaxConnections int
 	// Router is the routing engine (chatcore/routing): agents' presence is mirrored to it,
 	// its offers go to /agent/{id}/offers, accept and reject answer them. nil: no routing,
 	// agents pick waiting chats of their queues with join.
@@ -106,6 +109,7 @@ const (
 	DefaultMaxBody         = 64 << 10
 	DefaultMaxList         = 200
 	DefaultHistoryKey      = "customerId"
+	DefaultMaxConnections  = 10000
 )
 
 // Errors of the API, each with its HTTP status (see statusOf). Wrapped with %w.
@@ -127,6 +131,7 @@ type API struct {
 	wb    *workbins
 	// contacts indexes chats by customer for contact history.
 	contacts *contacts
+	st       stats
 
 	mu sync.Mutex
 	// agents is the presence of every account that logged in or connected on this node.
@@ -171,6 +176,9 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	if cfg.MaxList <= 0 {
 		cfg.MaxList = DefaultMaxList
 	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
 	wb, err := openWorkbins(ctx, cfg.KV)
 	if err != nil {
 		return nil, err
@@ -180,7 +188,7 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 		return nil, err
 	}
 	a := &API{
-		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, wb: wb, contacts: ct,
+		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, wb: wb, contacts: ct, st: stats{actions: map[[2]string]uint64{}},
 		agents: map[string]*agent{}, bySession: map[string]string{},
 		staff: map[string]map[string]chatcore.ParticipantType{}, modes: map[string]map[string]chatcore.Visibility{},
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/chatgate/chatgate/bayeux"
@@ -669,5 +670,54 @@ func TestRoutedOffersAcceptHoldReoffer(t *testing.T) {
 	// Not-ready withdraws offers; presence comes from the router.
 	if _, me := f.call("PUT", "/me/state", f.tok["ann"], map[string]any{"state": "not-ready", "reason": "lunch"}); me["presence"].(map[string]any)["reason"] != "lunch" {
 		t.Fatalf("not-ready: %v", me)
+	}
+}
+
+func TestConnectionCapAndMetrics(t *testing.T) {
+	f := newFixture(t, "none")
+	f.api.cfg.MaxConnections = 1
+	ctx := context.Background()
+	ext, _ := json.Marshal(map[string]string{HandshakeTokenKey: f.tok["ann"]})
+	var p Policy
+	p.Bind(f.api)
+	if err := p.AuthorizeHandshake(ctx, bayeux.HandshakeInfo{Ext: ext}); err != nil {
+		t.Fatalf("first handshake: %v", err)
+	}
+	f.api.SessionAdded(ctx, bayeux.SessionInfo{ID: "s1", HandshakeExt: ext})
+	if err := p.AuthorizeHandshake(ctx, bayeux.HandshakeInfo{Ext: ext}); err == nil || err.Code != 503 {
+		t.Fatalf("handshake over the cap: %v", err)
+	}
+	if err := p.AuthorizeHandshake(ctx, bayeux.HandshakeInfo{}); err != nil {
+		t.Fatalf("a customer's handshake is not capped: %v", err)
+	}
+	f.act("bob", "NoSuchChat123456", "join", nil, 404)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(f.api))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			if m.Gauge != nil {
+				got[key] = m.GetGauge().GetValue()
+			} else {
+				got[key] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	for k, want := range map[string]float64{
+		"chatgate_agent_connections,role=agent":                      1,
+		"chatgate_agent_connections_refused_total":                   1,
+		"chatgate_agent_actions_total,action=join,outcome=not_found": 1,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], want, got)
+		}
 	}
 }

@@ -80,8 +80,19 @@ func (p *Policy) AuthorizeHandshake(ctx context.Context, info bayeux.HandshakeIn
 		a.log.Info("agent CometD handshake refused", "remote", info.Remote)
 		return errHandshakeUnauthorized
 	}
+	a.mu.Lock()
+	n := len(a.bySession)
+	a.mu.Unlock()
+	if n >= a.cfg.MaxConnections {
+		a.st.refused.Add(1)
+		a.log.Warn("agent CometD handshake refused: node at agent-max-connections", "max", a.cfg.MaxConnections)
+		return errTooManyConnections
+	}
 	return nil
 }
+
+// errTooManyConnections answers an agent handshake beyond the node's cap.
+var errTooManyConnections = &bayeux.Error{Code: 503, Message: "too_many_agent_connections"}
 
 // CanSubscribe implements bayeux.Policy.
 func (p *Policy) CanSubscribe(_ context.Context, s bayeux.SessionInfo, channel string) bool {

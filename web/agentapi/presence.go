@@ -215,6 +215,7 @@ func (a *API) desktopLost(id string, gen uint64) {
 	ag.state, ag.reason, ag.since = StateLoggedOut, "", a.clock.Now()
 	a.mu.Unlock()
 	ctx := context.Background()
+	a.st.lost.Add(1)
 	if err := a.route(ag.acct, StateLoggedOut, ""); err != nil {
 		a.log.Warn("agent desktop lost: routing logout failed", "agent", id, "err", err)
 	}
