@@ -144,17 +144,12 @@ func (b *CoreBackend) authenticate(op Op) (chatcore.ChatView, error) {
 // nextPosition points at the first one not sent, so the client's next refresh continues
 // there.
 func (b *CoreBackend) answer(ctx context.Context, view chatcore.ChatView, position int64) (Response, error) {
+	if position < 0 {
+		return b.tail(ctx, view, -position)
+	}
 	next := view.LastIndex + 1
 	var msgs []Event
 	more := false
-	if position < 0 {
-		// -N: the last N events (-1 = the last one; the async Genesys widget restores with
-		// it, then pages back with positive positions).
-		position = max(PositionAll, view.LastIndex+position+1)
-		if view.LastIndex == 0 {
-			position = PositionNone
-		}
-	}
 	if position != PositionNone {
 		page, err := b.Core.EventsPage(ctx, view.ID, position, 0, 0)
 		if err != nil {
@@ -170,6 +165,52 @@ func (b *CoreBackend) answer(ctx context.Context, view chatcore.ChatView, positi
 	resp := OK(view.ID, view.Customer, view.Alias, view.Ended, next, msgs)
 	resp.More = more
 	return resp, nil
+}
+
+// tailRounds bounds how often tail steps back over events the customer may not see.
+const tailRounds = 4
+
+// tail answers transcriptPosition -n: the customer's last n visible events (-1 = the last
+// one; the async Genesys widget restores with it, then pages back with positive positions).
+// It reads the last n events and, while internal (INT/VIP) events hid some, steps back over
+// twice as many each time, at most tailRounds reads (15 events for n = 1). When the page bound cuts the first read (n above
+// a page), it answers that page from last-n+1 like a positive position, with nextPosition
+// where it stopped.
+func (b *CoreBackend) tail(ctx context.Context, view chatcore.ChatView, n int64) (Response, error) {
+	last := view.LastIndex
+	var out []chatcore.Event
+	window := n
+	for hi, round := last, 0; round < tailRounds && int64(len(out)) < n && hi >= 1; round++ {
+		if round > 0 {
+			window = max(n-int64(len(out)), 2*window) // step back faster over long hidden runs
+		}
+		lo := max(1, hi-window+1)
+		page, err := b.Core.EventsPage(ctx, view.ID, lo, int(hi-lo+1), 0)
+		if err != nil {
+			return Response{}, apiError(err)
+		}
+		evs := page.Events
+		for len(evs) > 0 && evs[len(evs)-1].Index > hi {
+			evs = evs[:len(evs)-1]
+		}
+		if len(evs) == 0 {
+			break
+		}
+		if evs[len(evs)-1].Index < hi { // the page bound cut the window
+			if round == 0 {
+				resp := OK(view.ID, view.Customer, view.Alias, view.Ended, page.Next, WireEvents(chatcore.VisibleEvents(evs, chatcore.Client)))
+				resp.More = true
+				return resp, nil
+			}
+			break
+		}
+		out = append(chatcore.VisibleEvents(evs, chatcore.Client), out...)
+		hi = lo - 1
+	}
+	if int64(len(out)) > n {
+		out = out[int64(len(out))-n:]
+	}
+	return OK(view.ID, view.Customer, view.Alias, view.Ended, last+1, WireEvents(out)), nil
 }
 
 func (b *CoreBackend) fileLimits(ctx context.Context, op Op, view chatcore.ChatView) (Response, error) {

@@ -79,4 +79,14 @@ func TestCometDReplayIsPaged(t *testing.T) {
 			t.Fatalf("paged indexes not contiguous at %d: %v", i, seen)
 		}
 	}
+	// -N over more than a page answers the page from last-N+1, nextPosition where it stops.
+	last := sent + 2
+	a := r.mustPost(chat.path("refresh"), "", chat.cred()+"&transcriptPosition=-20")
+	var got []int
+	for _, m := range a.messages() {
+		got = append(got, int(m["index"].(float64)))
+	}
+	if len(got) != page || got[0] != last-19 || a.body["nextPosition"] != float64(last-19+page) {
+		t.Fatalf("refresh -20 with pages of %d: indexes %v, nextPosition %v", page, got, a.body["nextPosition"])
+	}
 }

@@ -230,3 +230,45 @@ func hasText(p map[string]any, text string) bool {
 	}
 	return false
 }
+
+// TestRefreshLastSkipsInternal: transcriptPosition -N counts the events the customer sees, so
+// an agent's coaching (INT) messages at the end of the transcript do not leave the async
+// restore's refresh -1 empty.
+func TestRefreshLastSkipsInternal(t *testing.T) {
+	r := startRig(t, Options{})
+	chat := r.createChat("Ann")
+	ctx := t.Context()
+	if _, _, err := r.core.Join(ctx, chat.id, chatcore.JoinRequest{Type: chatcore.Agent, Nickname: "Bob", UserID: "agent-7"}); err != nil {
+		t.Fatal(err)
+	}
+	if a := r.mustPost(chat.path("send"), "", chat.cred()+"&message=mine"); a.status != 200 {
+		t.Fatalf("send: %d %s", a.status, a.raw)
+	}
+	for range 5 {
+		if _, err := r.core.SendVisible(ctx, chat.id, "agent-7", "coach: be nice", "", chatcore.VisibilityInternal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	view, err := r.core.Chat(chat.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pos   string
+		texts []string
+	}{
+		{"-1", []string{"mine"}},
+		{"-2", []string{"", "mine"}}, // the agent's ParticipantJoined, then the message
+		{"-50", []string{"", "", "mine"}},
+	} {
+		a := r.mustPost(chat.path("refresh"), "", chat.cred()+"&transcriptPosition="+c.pos)
+		var texts []string
+		for _, m := range a.messages() {
+			s, _ := m["text"].(string)
+			texts = append(texts, s)
+		}
+		if strings.Join(texts, "|") != strings.Join(c.texts, "|") || a.body["nextPosition"] != float64(view.LastIndex+1) {
+			t.Errorf("refresh %s: texts %q, want %q (%s)", c.pos, texts, c.texts, a.raw)
+		}
+	}
+}
