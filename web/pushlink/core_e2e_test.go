@@ -131,8 +131,11 @@ func startCore(t testing.TB, svc map[string]chatcore.Options) *coreEnv {
 	}
 	t.Cleanup(e.link.Close)
 	lctx := context.WithoutCancel(ctx)
+	// The per-chat limits are lifted: BenchmarkCoreEventToAPNs sends b.N messages into one
+	// chat on a clock that stands still.
+	unlimited := chatcore.Limits{EventRate: 1e12, EventBurst: 1 << 40, MaxEvents: 1 << 40, MaxTranscriptBytes: 1 << 60}
 	if e.core, err = chatcore.New(ctx, chatcore.Config{Store: store, Clock: e.clock, Options: e.opts,
-		Liveness: e.link, NodeName: "node-1", DeferTimers: true}); err != nil {
+		Liveness: e.link, NodeName: "node-1", DeferTimers: true, Limits: unlimited}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.core.Close)
