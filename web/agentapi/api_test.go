@@ -646,6 +646,17 @@ func TestRoutedOffersAcceptHoldReoffer(t *testing.T) {
 		f.act("bob", id, "accept", nil, 403)
 		f.act("carl", id, "join", nil, 403)
 	})
+	// A supervisor sees the queue with the chat being offered to Ann; an agent may not.
+	code, q := f.call("GET", "/supervisor/queues/support", f.tok["sue"], nil)
+	if code != 200 || len(q["chats"].([]any)) != 1 || q["chats"].([]any)[0].(map[string]any)["offeredTo"] != "ann" {
+		t.Fatalf("supervisor queue: %d %v", code, q)
+	}
+	if code, _ := f.call("GET", "/supervisor/queues/sales", f.tok["sue"], nil); code != 403 {
+		t.Fatalf("another queue: %d", code)
+	}
+	if code, _ := f.call("GET", "/supervisor/queues/support", f.tok["ann"], nil); code != 403 {
+		t.Fatalf("agent on the queue list: %d", code)
+	}
 	m := f.act("ann", id, "accept", nil, 200)
 	if chatField(m, "state") != ChatJoined || f.status(id) != chatcore.AsyncProcessing {
 		t.Fatalf("accept: %v", m)

@@ -140,6 +140,14 @@ func (a *API) Handler() http.Handler {
 	}
 	supervisor("GET /supervisor/agents", func(p accounts.Principal) any { return map[string]any{"agents": a.presences()} })
 	supervisor("GET /supervisor/queues", func(p accounts.Principal) any { return map[string]any{"queues": a.queues(p.Account)} })
+	auth("GET /supervisor/queues/{queue}", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
+		list, err := a.waiting(p.Account, r.PathValue("queue"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"queue": r.PathValue("queue"), "chats": list})
+	})
 	supervisor("GET /supervisor/chats", func(p accounts.Principal) any { return map[string]any{"chats": a.liveChats(p.Account)} })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Code: "not_found", Error: "no such endpoint"})

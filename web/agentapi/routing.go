@@ -3,6 +3,7 @@ package agentapi
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/chatgate/chatgate/chatcore"
@@ -17,6 +18,34 @@ type Router interface {
 	Accept(ctx context.Context, agentID, chatID string) (chatcore.Participant, chatcore.Result, error)
 	Reject(agentID, chatID string) error
 	Offers(agentID string) []routing.Offer
+	Waiting(queue string) []routing.WaitingChat
+}
+
+// WaitingInfo is a chat of a queue as a supervisor sees it: waiting (in offer order) or
+// being offered.
+type WaitingInfo struct {
+	ChatID    string    `json:"chatId"`
+	Service   string    `json:"service"`
+	Priority  int       `json:"priority"`
+	Since     time.Time `json:"since"`
+	Position  int       `json:"position"` // 1 = next; 0 while offered
+	OfferedTo string    `json:"offeredTo,omitempty"`
+	LastAgent string    `json:"lastAgent,omitempty"`
+}
+
+// waiting lists a queue for a supervisor (ErrForbidden outside its queues).
+func (a *API) waiting(acct accounts.Account, queue string) ([]WaitingInfo, error) {
+	if acct.Role != accounts.RoleSupervisor || (len(acct.Queues) > 0 && !slices.Contains(acct.Queues, queue)) {
+		return nil, errorf(ErrForbidden, "queue %.64q is not yours", queue)
+	}
+	out := []WaitingInfo{}
+	if a.cfg.Router == nil {
+		return out, nil
+	}
+	for _, w := range a.cfg.Router.Waiting(queue) {
+		out = append(out, WaitingInfo{ChatID: w.ChatID, Service: w.Service, Priority: w.Priority, Since: w.Since, Position: w.Position, OfferedTo: w.OfferedTo, LastAgent: w.LastAgent})
+	}
+	return out, nil
 }
 
 var _ routing.OfferSink = (*API)(nil)
