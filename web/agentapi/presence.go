@@ -213,10 +213,11 @@ func (a *API) desktopLost(id string, gen uint64) {
 	}
 	ag.lost = nil
 	ag.state, ag.reason, ag.since = StateLoggedOut, "", a.clock.Now()
+	acct := ag.acct
 	a.mu.Unlock()
 	ctx := context.Background()
 	a.st.lost.Add(1)
-	if err := a.route(ag.acct, StateLoggedOut, ""); err != nil {
+	if err := a.route(acct, StateLoggedOut, ""); err != nil {
 		a.log.Warn("agent desktop lost: routing logout failed", "agent", id, "err", err)
 	}
 	chats := a.chatsOf(id)
