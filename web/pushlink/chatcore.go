@@ -33,6 +33,7 @@ func EventFromCore(ev chatcore.Event) Event {
 		Index: ev.Index, Type: string(ev.Type),
 		FromID: ev.From.UserID, FromNickname: ev.From.Nickname, FromType: string(ev.From.Type),
 		Text: ev.Text, MessageType: ev.MessageType, UserData: ev.UserData,
+		CustomerHidden: !ev.VisibleTo(chatcore.Client),
 	}
 }
 

@@ -685,3 +685,41 @@ func summary(got map[string][]pushtest.APNsRequest) []string {
 	slices.Sort(sum)
 	return sum
 }
+
+// TestCoreHiddenEventsNotPushed: a coaching (INT) or monitoring (VIP) message never reaches
+// the customer's device; the ALL message after it does.
+func TestCoreHiddenEventsNotPushed(t *testing.T) {
+	e := startCore(t, nil)
+	ctx := t.Context()
+	cr, err := e.core.CreateChat(ctx, chatcore.CreateRequest{Service: "customer-async", Nickname: "Customer", UserData: map[string]string{
+		chatcore.PropAsyncMode: "true", "push_notification_deviceid": "ios-token-hidden", "push_notification_type": "ios"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pres.set(cr.ChatID, cr.UserID, false)
+	before := e.apnsGot()
+	e.agentJoinsAndWrites(cr.ChatID, "Ann", "first")
+	testwait.Until(t, 10*time.Second, "join and message pushed", func() bool { return e.apnsGot() == before+2 })
+	if _, _, err := e.core.Join(ctx, cr.ChatID, chatcore.JoinRequest{Type: chatcore.Supervisor, Nickname: "Sue", UserID: "sue", Visibility: chatcore.VisibilityVIP}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.core.SendVisible(ctx, cr.ChatID, "agent-7", "coaching note", "", chatcore.VisibilityInternal); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.core.SendVisible(ctx, cr.ChatID, "sue", "monitor note", "", chatcore.VisibilityVIP); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.core.SendMessage(ctx, cr.ChatID, "agent-7", "visible again", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitHandled(cr.ChatID, lastIndex(t, r))
+	testwait.Until(t, 10*time.Second, "the visible message pushed", func() bool { return e.apnsGot() >= before+3 })
+	got := apnsTo(e.apns, "ios-token-hidden")
+	if n := len(got["Message"]); n != 2 {
+		t.Fatalf("%d Message pushes, want 2 (first, visible again): %+v", n, got)
+	}
+	if e.apnsGot() != before+3 {
+		t.Fatalf("%d pushes, want 3: the supervisor's silent join or a hidden message was pushed", e.apnsGot()-before)
+	}
+}

@@ -40,6 +40,9 @@ type Event struct {
 	Text         string
 	MessageType  string
 	UserData     map[string]string
+	// CustomerHidden: the customer may not see the event (coaching INT or monitoring VIP
+	// visibility); it is never pushed.
+	CustomerHidden bool
 }
 
 // ChatInfo is the chat state pushlink needs to address a customer.
@@ -255,6 +258,9 @@ func classify(ev Event, chat ChatInfo) (Type, bool) {
 // the customer registered for push, is not connected (unless push to active clients is
 // on) and the subscription is not known dead. It never blocks on a provider.
 func (l *Link) HandleEvent(ctx context.Context, chatID string, ev Event) {
+	if ev.CustomerHidden {
+		return
+	}
 	if ev.FromType == ParticipantClient && (ev.Type != "ParticipantLeft" || ev.UserData["quit-reason-code"] == "0") {
 		return // the customer's own actions (including logging out) never notify the customer
 	}
