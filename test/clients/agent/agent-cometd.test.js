@@ -70,6 +70,7 @@ describe("agent API over CometD", () => {
     }).start();
     await account("ann", { displayName: "Ann", role: "agent", queues: [SVC], capacity: 3, password: "ann-password" });
     await account("bob", { displayName: "Bob", role: "agent", queues: ["sales"], capacity: 3, password: "bob-password" });
+    await account("sue", { displayName: "Sue", role: "supervisor", queues: [SVC], password: "sue-password" });
   });
   after(async () => {
     for (const c of clients) await c.disconnect().catch(() => {});
@@ -163,6 +164,27 @@ describe("agent API over CometD", () => {
     assert.equal((await ann.call({ action: "send", chatId, text: "still me" })).status, 403);
     await bob.call({ action: "send", chatId, text: "Bob here" });
     await cust.inbox.next((d) => d.messages?.some((e) => e.text === "Bob here"), 10000, "bob's message");
+
+    // A supervisor monitors (VIP: only supervisors), coaches (INT: agents too) and barges in
+    // (ALL: the customer too).
+    const sue = await desktop("sue", await login("sue", "sue-password"));
+    a = await sue.call({ action: "join", chatId });
+    assert.equal(a.chat.mode, "monitor");
+    await sue.call({ action: "send", chatId, text: "sue monitor" });
+    await sue.call({ action: "mode", chatId, mode: "coach" });
+    await sue.call({ action: "send", chatId, text: "sue coach" });
+    await sue.call({ action: "mode", chatId, mode: "barge" });
+    await sue.call({ action: "send", chatId, text: "sue barge" });
+    await cust.inbox.next((d) => d.messages?.some((e) => e.text === "sue barge"), 10000, "the barge message at the customer");
+    await bob.inbox.next((d) => d.event?.text === "sue barge", 10000, "the barge message at the agent");
+    const bobTexts = bob.inbox.all.filter((d) => d.event?.type === "Message").map((d) => d.event.text);
+    assert.ok(bobTexts.includes("sue coach") && !bobTexts.includes("sue monitor"), `agent saw ${bobTexts}`);
+    assert.ok(!bob.inbox.all.some((d) => d.event?.type === "ParticipantJoined" && d.event.from.userId === "sue"), "the silent join reached the agent");
+    const custTexts = customerTexts(cust);
+    assert.ok(!custTexts.includes("sue monitor") && !custTexts.includes("sue coach"), `customer saw ${custTexts}`);
+    const sueTexts = sue.inbox.all.filter((d) => d.event?.type === "Message").map((d) => d.event.text);
+    assert.deepEqual(sueTexts.filter((t) => t.startsWith("sue ")), ["sue monitor", "sue coach", "sue barge"]);
+    await sue.call({ action: "leave", chatId });
 
     // Release to the queue: 5; routed again, to Ann (Bob, who released it, is skipped).
     a = await bob.call({ action: "release", chatId });
