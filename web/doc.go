@@ -13,7 +13,8 @@
 // must flush and websockets must hijack.
 //
 // Routes are grouped by path prefix (routeGroups): the GMS REST and admin groups get a
-// request timeout (chi's Timeout), the ops endpoints a short one, and /genesys/cometd none:
+// request timeout (chi's Timeout), the GMS REST group a per-address rate limit
+// (go-chi/httprate) and chat creation a tighter one (RateLimits), the ops endpoints a short one, and /genesys/cometd none:
 // a held /meta/connect lasts the Bayeux timeout (30 s by default), websockets stay open,
 // and for the same reason the http.Server has no WriteTimeout. Nothing in front of
 // /genesys/cometd buffers or compresses either. Slow clients are bounded instead by a read

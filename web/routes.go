@@ -25,13 +25,15 @@ type routeGroup struct {
 	// timeout cancels the request's context after this long (chi middleware.Timeout; a
 	// handler that gives up on the cancelled context is answered 504). 0: none.
 	timeout time.Duration
+	// limit is the group's per-address rate limit (nil: none).
+	limit func(http.Handler) http.Handler
 }
 
 // routeGroups is the table, first match wins. /genesys/cometd has no timeout at all: a
 // held /meta/connect lasts bayeux-timeout and websockets hijack the connection
 // (docs/architecture.md). Paths outside every group (the widget, the demo page) get none
 // either: they are static files.
-func routeGroups(o ServerOptions) []routeGroup {
+func routeGroups(o ServerOptions, limits rateLimiters) []routeGroup {
 	api := o.RequestTimeout
 	if api <= 0 {
 		api = DefaultRequestTimeout
@@ -39,7 +41,7 @@ func routeGroups(o ServerOptions) []routeGroup {
 	return []routeGroup{
 		{name: "bayeux", prefixes: []string{BayeuxPath}},
 		{name: "ops", prefixes: []string{HealthzPath, ReadyzPath, MetricsPath}, timeout: opsTimeout},
-		{name: "gms", prefixes: []string{"/genesys/2/"}, timeout: api},
+		{name: "gms", prefixes: []string{"/genesys/2/"}, timeout: api, limit: limits.rest},
 		{name: "admin", prefixes: []string{"/admin/", "/workflow/"}, timeout: api},
 	}
 }
@@ -59,6 +61,9 @@ func (s *Server) groupFor(path string) routeGroup {
 func (g routeGroup) wrap(h http.Handler) http.Handler {
 	if g.timeout > 0 {
 		h = middleware.Timeout(g.timeout)(h)
+	}
+	if g.limit != nil {
+		h = g.limit(h) // outside the timeout: a refused request costs no handler
 	}
 	return h
 }

@@ -131,3 +131,63 @@ func TestPanicIsRecoveredAndLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestChatCreateLimitOnlyOnCreation: with the creation limiter installed beside the GMS
+// REST subtree, only POST /genesys/2/chat/{service}[/] is limited; other methods and the
+// operations below a chat still reach the subtree handler.
+func TestChatCreateLimitOnlyOnCreation(t *testing.T) {
+	s := NewServer(ServerOptions{RateLimits: RateLimits{ChatCreatesPerMinute: 1}})
+	s.Handle(chatRESTSubtree, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path)
+	}))
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	for _, tc := range []struct {
+		method, path string
+		code         int
+	}{
+		{"POST", "/genesys/2/chat/svc", 200},
+		{"POST", "/genesys/2/chat/svc/", 429},
+		{"POST", "/genesys/2/chat/svc", 429},
+		{"GET", "/genesys/2/chat/svc", 200},
+		{"POST", "/genesys/2/chat/svc/chat1/send", 200},
+		{"POST", "/genesys/2/chat/svc/chat1/refresh/", 200},
+	} {
+		req, _ := http.NewRequest(tc.method, ts.URL+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || (tc.code == 200 && string(b) != tc.method+" "+tc.path) {
+			t.Errorf("%s %s = %d %q", tc.method, tc.path, resp.StatusCode, b)
+		}
+	}
+	if n := s.metricLabeled(t, "chatgate_http_rate_limited_total", "chat_create"); n != 2 {
+		t.Errorf("chat_create refusals = %v", n)
+	}
+}
+
+// metricLabeled reads the counter name{limit=label}.
+func (s *Server) metricLabeled(t *testing.T, name, label string) float64 {
+	t.Helper()
+	mfs, err := s.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "limit" && lp.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{limit=%q}", name, label)
+	return 0
+}

@@ -50,6 +50,8 @@ type ServerOptions struct {
 	// the binary takes from the Bayeux server so that both agree. Nil: none (same-origin
 	// pages need no CORS).
 	AllowOrigin func(r *http.Request, origin string) bool
+	// RateLimits are the per-address limits of the GMS REST API (zero: off).
+	RateLimits RateLimits
 	// RequestTimeout cancels the context of a GMS REST or admin request after this long
 	// (default DefaultRequestTimeout); never applied to /genesys/cometd (see routeGroups).
 	RequestTimeout time.Duration
@@ -65,6 +67,7 @@ type Server struct {
 	registry *prometheus.Registry
 	draining atomic.Bool
 	groups   []routeGroup
+	limits   rateLimiters
 	// accessLog is whether access-log lines are written (debug level only).
 	accessLog bool
 }
@@ -97,15 +100,18 @@ func NewServer(o ServerOptions) *Server {
 	})
 	s.registry.MustRegister(bodyTimeouts)
 	s.accessLog = s.log.Enabled(context.Background(), slog.LevelDebug)
-	s.groups = routeGroups(o)
+	s.limits = newRateLimiters(o.RateLimits, s.registry)
+	s.groups = routeGroups(o, s.limits)
 
-	// Every request: an id (the client's X-Request-Id or a new one) for the log lines, the
+	// Every request: an id (the client's X-Request-Id or a new one) for the log lines, its
+	// client address (the connection's peer, for the rate limits), the
 	// access log (written at debug level; always installed because it is also where the
 	// recoverer reports panics), panic recovery (a 500 instead of a dropped connection),
 	// HEAD served by GET routes (as net/http.ServeMux did), CORS on the browser-facing
 	// paths (preflights answered before routing), and the body read deadline.
 	s.router.Use(
 		middleware.RequestID,
+		middleware.ClientIPFromRemoteAddr,
 		middleware.RequestLogger(requestLogFormatter{log: s.log, lines: s.accessLog}),
 		middleware.Recoverer,
 		middleware.GetHead,
@@ -138,6 +144,13 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 		method, path = "", pattern
 	}
 	h = s.groupFor(path).wrap(h)
+	if path == chatRESTSubtree && (method == "" || method == http.MethodPost) && s.limits.create != nil {
+		// Chat creation gets its own, tighter limit: the same handler on the creation
+		// routes, which chi prefers to the subtree.
+		for _, p := range chatCreatePatterns {
+			s.router.Method(http.MethodPost, p, s.limits.create(h))
+		}
+	}
 	path = chiPath(path)
 	if method == "" {
 		s.router.Handle(path, h)

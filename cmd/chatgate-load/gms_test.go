@@ -49,11 +49,12 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 // startChatgate runs the binary on data and stops it (SIGTERM) at the end of the test.
 // unlimitedChats lifts chatgate's per-chat limits (event rate, transcript size) and the
-// per-address Bayeux handshake rate: these runs send as fast as they can into few chats, and
-// every customer comes from 127.0.0.1, which is throughput measurement, not abuse.
+// per-address limits (Bayeux handshakes, GMS REST chat creations and requests): these runs
+// send as fast as they can into few chats, and every customer comes from 127.0.0.1, which is
+// throughput measurement, not abuse.
 var unlimitedChats = []string{"--chat-event-rate", "1000000000", "--chat-event-burst", "1000000000",
 	"--chat-max-events", "1000000000", "--chat-max-transcript-bytes", "1000000000000",
-	"--bayeux-handshakes-per-minute", "0"}
+	"--bayeux-handshakes-per-minute", "0", "--chat-creates-per-minute", "0", "--rest-requests-per-minute", "0"}
 
 func startChatgate(t *testing.T, data string) *serverProc {
 	t.Helper()

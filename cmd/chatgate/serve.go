@@ -14,6 +14,7 @@ import (
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web"
 	"github.com/chatgate/chatgate/web/agentapi"
+	"github.com/chatgate/chatgate/web/gmschat"
 	"github.com/nats-io/nats.go"
 )
 
@@ -54,6 +55,13 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 		// One origin policy (allowed-origins, decided by the Bayeux server) for the CORS
 		// headers of every browser-facing endpoint.
 		AllowOrigin: p.bayeux.AllowsOrigin,
+		RateLimits: web.RateLimits{
+			ChatCreatesPerMinute: cfg.ChatCreatesPerMinute,
+			RESTPerMinute:        cfg.RESTRequestsPerMinute,
+			Refused: func(w http.ResponseWriter, _ *http.Request) {
+				gmschat.WriteError(w, gmschat.Errorf(gmschat.CodeRateLimited, "too many requests from this address, retry after the Retry-After delay"))
+			},
+		},
 	})
 	p.surface.Registry().MustRegister(web.NewBayeuxCollector(bayeuxStats(p.bayeux)))
 	mountWidget(p.surface, cfg)

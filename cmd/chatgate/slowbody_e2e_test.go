@@ -37,7 +37,10 @@ func TestSlowBodyAttackLeavesStoreWriting(t *testing.T) {
 	bin := binary(t)
 	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 256 && exec "$0" "$@"`, bin,
 		"--addr", "127.0.0.1:0", "--data", t.TempDir(),
-		"--body-read-timeout", bodyTimeout.String(), "--bayeux-timeout", "3s")
+		"--body-read-timeout", bodyTimeout.String(), "--bayeux-timeout", "3s",
+		// Every attacker is a chat creation from 127.0.0.1: with the per-address limits on,
+		// most would be refused 429 before their body is read, which is not what this tests.
+		"--chat-creates-per-minute", "0", "--rest-requests-per-minute", "0")
 	p := startCommand(t, nil, cmd)
 	if log := p.logText(); !strings.Contains(log, "max_connections=128") || !strings.Contains(log, "open_file_limit=256") {
 		t.Fatalf("listening line lacks the derived cap:\n%s", log)
@@ -102,7 +105,8 @@ func TestSlowBodyAttackLeavesStoreWriting(t *testing.T) {
 func TestStoreRecoversAfterDescriptorExhaustion(t *testing.T) {
 	bin := binary(t)
 	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 256 && exec "$0" "$@"`, bin,
-		"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--body-read-timeout", "5s", "--max-connections", "-1")
+		"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--body-read-timeout", "5s", "--max-connections", "-1",
+		"--chat-creates-per-minute", "0", "--rest-requests-per-minute", "0")
 	p := startCommand(t, nil, cmd)
 	createChat(t, p, restSvc, url.Values{"nickname": {"before"}})
 

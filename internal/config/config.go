@@ -101,13 +101,15 @@ type Config struct {
 	AdminPassword Secret `key:"admin-password" help:"Password for HTTP Basic authentication on the admin API (with admin-user); at least 12 characters. Secret: never logged."`
 	SecretsKey    Secret `key:"secrets-key" help:"Key that encrypts stored push credentials: 32 random bytes, base64-encoded (openssl rand -base64 32). Empty disables storing credentials. Secret: never logged."`
 
-	ReadHeaderTimeout time.Duration `key:"read-header-timeout" help:"Longest time a client may take to send request headers (slowloris guard). There is deliberately no write timeout: it would cut Bayeux long-polls."`
-	BodyReadTimeout   time.Duration `key:"body-read-timeout" help:"Longest time a client may take to send a request body, counted from the end of its headers; a slower body is cut off (connection closed, counted in chatgate_http_body_read_timeouts_total). A held Bayeux /meta/connect is not affected: its small body is read first."`
-	RequestTimeout    time.Duration `key:"request-timeout" help:"Longest a GMS REST (/genesys/2/...) or admin (/admin/, /workflow/) request may take; then its work is cancelled and it is answered 504. Never applied to /genesys/cometd, whose connects are held for bayeux-timeout and whose websockets stay open."`
-	MaxConnections    int           `key:"max-connections" help:"Most HTTP connections open at once (held long-polls and websockets included); further clients wait in the accept queue. 0 derives it from the open-file limit at start (limit minus a quarter, at least 128 descriptors, kept for the store and outgoing connections); -1 means no cap."`
-	IdleTimeout       time.Duration `key:"idle-timeout" help:"How long an idle keep-alive HTTP connection stays open."`
-	ShutdownDelay     time.Duration `key:"shutdown-delay" help:"On SIGTERM, how long /readyz reports not-ready before connections are closed, so a load balancer stops routing here first. 0 in development; about 5s behind a load balancer."`
-	ShutdownTimeout   time.Duration `key:"shutdown-timeout" help:"Upper bound on graceful shutdown after the delay (answering long-polls, closing websockets, flushing the store). A second signal exits at once."`
+	ReadHeaderTimeout     time.Duration `key:"read-header-timeout" help:"Longest time a client may take to send request headers (slowloris guard). There is deliberately no write timeout: it would cut Bayeux long-polls."`
+	BodyReadTimeout       time.Duration `key:"body-read-timeout" help:"Longest time a client may take to send a request body, counted from the end of its headers; a slower body is cut off (connection closed, counted in chatgate_http_body_read_timeouts_total). A held Bayeux /meta/connect is not affected: its small body is read first."`
+	RequestTimeout        time.Duration `key:"request-timeout" help:"Longest a GMS REST (/genesys/2/...) or admin (/admin/, /workflow/) request may take; then its work is cancelled and it is answered 504. Never applied to /genesys/cometd, whose connects are held for bayeux-timeout and whose websockets stay open."`
+	ChatCreatesPerMinute  int           `key:"chat-creates-per-minute" help:"Chat creations (POST /genesys/2/chat/{service}) accepted per client address (IPv6: per /64) and minute; more are answered 429 with Retry-After and a GMS error body (code 500), counted in chatgate_http_rate_limited_total{limit=\"chat_create\"}. The address is the TCP peer: behind a proxy all clients share it. 0 = no limit."`
+	RESTRequestsPerMinute int           `key:"rest-requests-per-minute" help:"Requests under /genesys/2/ (GMS REST, chat-ntf, chat-push/ack) accepted per client address and minute, like chat-creates-per-minute (limit=\"rest\"). CometD is not counted here (it has its own handshake limit). 0 = no limit."`
+	MaxConnections        int           `key:"max-connections" help:"Most HTTP connections open at once (held long-polls and websockets included); further clients wait in the accept queue. 0 derives it from the open-file limit at start (limit minus a quarter, at least 128 descriptors, kept for the store and outgoing connections); -1 means no cap."`
+	IdleTimeout           time.Duration `key:"idle-timeout" help:"How long an idle keep-alive HTTP connection stays open."`
+	ShutdownDelay         time.Duration `key:"shutdown-delay" help:"On SIGTERM, how long /readyz reports not-ready before connections are closed, so a load balancer stops routing here first. 0 in development; about 5s behind a load balancer."`
+	ShutdownTimeout       time.Duration `key:"shutdown-timeout" help:"Upper bound on graceful shutdown after the delay (answering long-polls, closing websockets, flushing the store). A second signal exits at once."`
 
 	AgentDisconnectGrace time.Duration `key:"agent-disconnect-grace" help:"How long an agent desktop may stay without a CometD session before it is logged out and its chats go back to routing (GCTI_Chat_AsyncStatus 4). A reconnect within it keeps everything."`
 	AgentSessionTTL      time.Duration `key:"agent-session-ttl" help:"Lifetime of an agent's login session token (POST /agent/v1/login). Logout revokes it earlier."`
@@ -167,9 +169,12 @@ func Default() Config {
 		ReadHeaderTimeout: 10 * time.Second,
 		BodyReadTimeout:   30 * time.Second,
 		RequestTimeout:    60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ShutdownDelay:     0,
-		ShutdownTimeout:   20 * time.Second,
+
+		ChatCreatesPerMinute:  60,
+		RESTRequestsPerMinute: 1200,
+		IdleTimeout:           120 * time.Second,
+		ShutdownDelay:         0,
+		ShutdownTimeout:       20 * time.Second,
 
 		AgentDisconnectGrace: 30 * time.Second,
 		AgentSessionTTL:      12 * time.Hour,
@@ -346,6 +351,12 @@ func (c Config) Validate() error {
 	}
 	if c.BayeuxMaxMessageBytes > 0 && c.BayeuxMaxRequestBytes > 0 && int64(c.BayeuxMaxMessageBytes) > c.BayeuxMaxRequestBytes {
 		bad("bayeux-max-message-bytes", "%d exceeds bayeux-max-request-bytes %d", c.BayeuxMaxMessageBytes, c.BayeuxMaxRequestBytes)
+	}
+	if c.ChatCreatesPerMinute < 0 {
+		bad("chat-creates-per-minute", "must not be negative (0 = no limit), got %d", c.ChatCreatesPerMinute)
+	}
+	if c.RESTRequestsPerMinute < 0 {
+		bad("rest-requests-per-minute", "must not be negative (0 = no limit), got %d", c.RESTRequestsPerMinute)
 	}
 	if c.MaxConnections < -1 {
 		bad("max-connections", "must be -1 (no cap), 0 (from the open-file limit) or a positive number, got %d", c.MaxConnections)
