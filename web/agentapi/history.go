@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -28,7 +29,7 @@ const contactQueue = 4096
 type contacts struct {
 	kv      jetstream.KeyValue
 	q       chan []string
-	dropped int64
+	dropped atomic.Uint64
 	mu      sync.Mutex
 	done    chan struct{}
 	stop    chan struct{}
@@ -103,9 +104,7 @@ func (a *API) recordContact(v chatcore.ChatView) {
 	select {
 	case a.contacts.q <- keys:
 	default:
-		a.contacts.mu.Lock()
-		a.contacts.dropped++
-		a.contacts.mu.Unlock()
+		a.contacts.dropped.Add(1)
 		a.log.Warn("agentapi: contact history index queue full; chat left out of contact history", "chat", v.ID)
 	}
 }

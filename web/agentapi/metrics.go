@@ -51,6 +51,7 @@ type collector struct {
 	a                      *API
 	conns, actions         *prometheus.Desc
 	lost, refused, present *prometheus.Desc
+	contactsDropped        *prometheus.Desc
 }
 
 // NewCollector exports the agent side as chatgate_agent_* metrics: persistent connections
@@ -59,17 +60,18 @@ type collector struct {
 func NewCollector(a *API) prometheus.Collector {
 	name := func(n string) string { return prometheus.BuildFQName("chatgate", "agent", n) }
 	return &collector{
-		a:       a,
-		conns:   prometheus.NewDesc(name("connections"), "Bayeux sessions of agents, supervisors and bots on this node.", []string{"role"}, nil),
-		present: prometheus.NewDesc(name("presence"), "Accounts known to this node by role and presence state.", []string{"role", "state"}, nil),
-		actions: prometheus.NewDesc(name("actions_total"), "Agent API actions (REST and CometD) by action and outcome.", []string{"action", "outcome"}, nil),
-		lost:    prometheus.NewDesc(name("desktops_lost_total"), "Agent desktops without a session past the grace period.", nil, nil),
-		refused: prometheus.NewDesc(name("connections_refused_total"), "Agent handshakes refused because the node's cap (agent-max-connections) was reached.", nil, nil),
+		a:               a,
+		conns:           prometheus.NewDesc(name("connections"), "Bayeux sessions of agents, supervisors and bots on this node.", []string{"role"}, nil),
+		present:         prometheus.NewDesc(name("presence"), "Accounts known to this node by role and presence state.", []string{"role", "state"}, nil),
+		actions:         prometheus.NewDesc(name("actions_total"), "Agent API actions (REST and CometD) by action and outcome.", []string{"action", "outcome"}, nil),
+		lost:            prometheus.NewDesc(name("desktops_lost_total"), "Agent desktops without a session past the grace period.", nil, nil),
+		refused:         prometheus.NewDesc(name("connections_refused_total"), "Agent handshakes refused because the node's cap (agent-max-connections) was reached.", nil, nil),
+		contactsDropped: prometheus.NewDesc(name("contacts_dropped_total"), "Chats left out of the contact history index because its write queue was full.", nil, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.present, c.actions, c.lost, c.refused} {
+	for _, d := range []*prometheus.Desc{c.conns, c.present, c.actions, c.lost, c.refused, c.contactsDropped} {
 		ch <- d
 	}
 }
@@ -102,4 +104,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	a.st.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(a.st.lost.Load()))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(a.st.refused.Load()))
+	ch <- prometheus.MustNewConstMetric(c.contactsDropped, prometheus.CounterValue, float64(a.contacts.dropped.Load()))
 }
