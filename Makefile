@@ -10,7 +10,7 @@ PKGS     ?= ./...
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK         ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build run test fmt-check tidy-check vet staticcheck tools gotest fuzz node-test widget widget-check browser-test bench clean
+.PHONY: all build run test fmt-check tidy-check vet staticcheck tools gotest fuzz node-test widget widget-check console console-check browser-test bench clean
 
 all: build
 
@@ -22,7 +22,7 @@ run:
 
 ## test: everything CI runs, in order of cost. The import-direction rule of
 ## docs/architecture.md is a Go test (internal/archtest), so it runs in gotest.
-test: fmt-check tidy-check vet staticcheck widget-check gotest fuzz node-test browser-test
+test: fmt-check tidy-check vet staticcheck widget-check console-check gotest fuzz node-test browser-test
 
 fmt-check:
 	@files=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*')); \
@@ -82,7 +82,25 @@ widget-check:
 	fi; \
 	echo "widget bundle up to date ($$(wc -c < dist/chatgate.js) bytes, $$(gzip -9 -c dist/chatgate.js | wc -c) gzipped)"
 
-## browser-test: the widget in headless Debian Chromium (playwright-core) against bin/chatgate.
+## console: rebuild the agent and admin console bundles web/console/dist/*.js (committed,
+## embedded in the binary) from web/console/src with esbuild. Commit the result.
+console:
+	cd web/console && npm ci --no-audit --no-fund && node build.mjs
+
+## console-check: rebuild the console bundles into a temporary directory and fail if they
+## differ from the committed ones (like widget-check).
+console-check:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cd web/console && npm ci --no-audit --no-fund >/dev/null && node build.mjs --outdir "$$tmp"; \
+	for f in agent.js admin.js; do \
+		if ! cmp -s "$$tmp/$$f" "dist/$$f"; then \
+			echo "web/console/dist/$$f is not the build of web/console/src: run make console and commit it"; exit 1; \
+		fi; \
+	done; \
+	if [ "$$(ls "$$tmp" | wc -l)" != 2 ]; then echo "console build writes files console-check does not compare"; exit 1; fi; \
+	echo "console bundles up to date ($$(cat dist/agent.js dist/admin.js | wc -c) bytes)"
+
+## browser-test: the widget and the consoles in headless Debian Chromium (playwright-core) against bin/chatgate.
 ## Screenshots of its states are written to docs/widget/.
 browser-test: build
 	cd test/browser && npm ci --no-audit --no-fund && npm test

@@ -65,6 +65,7 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 	})
 	p.surface.Registry().MustRegister(web.NewBayeuxCollector(bayeuxStats(p.bayeux)))
 	mountWidget(p.surface, cfg)
+	mountConsole(p.surface)
 
 	// 3. Admin credentials (shared by the push admin API and the workflow API), push
 	// dispatcher, push credentials and their admin API.

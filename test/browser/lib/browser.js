@@ -38,8 +38,12 @@ export const w = (page, sel) => page.locator(`chatgate-widget ${sel}`);
 
 export const shotDir = path.join(repoRoot, "docs", "widget");
 
-// screenshot saves docs/widget/<name>.png (the states shown in docs/widget.md).
-export async function screenshot(page, name) {
-  mkdirSync(shotDir, { recursive: true });
-  await page.screenshot({ path: path.join(shotDir, `${name}.png`) });
+// consoleShotDir holds the screenshots shown in docs/consoles.md.
+export const consoleShotDir = path.join(repoRoot, "docs", "consoles");
+
+// screenshot saves <dir>/<name>.png (by default docs/widget/, the states shown in
+// docs/widget.md).
+export async function screenshot(page, name, dir = shotDir) {
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`) });
 }

@@ -3,14 +3,11 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { ChatgateServer } from "../../clients/lib/server.js";
 import { waitFor } from "../../clients/lib/wait.js";
 import { launch, newPage, w } from "../lib/browser.js";
+import { axe } from "../lib/axe.js";
 import { otherSide, session, waitItem, startChat, type } from "../lib/chat.js";
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 // focused describes the element that has the keyboard focus, inside the shadow root if there.
 const focused = (p) => p.evaluate(() => {
@@ -28,16 +25,6 @@ async function tabTo(p, re, key = "Tab") {
     await p.keyboard.press(key);
   }
   throw new Error(`${key} never reached ${re}; focus is on ${await focused(p)}`);
-}
-
-// axe runs axe-core on the page (shadow DOM included) and returns the violations.
-async function axe(p, what) {
-  await p.evaluate(axeSource);
-  const res = await p.evaluate(() => window.axe.run(document, {
-    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] },
-  }));
-  const v = res.violations.map((x) => `${what}: ${x.id} (${x.impact}): ${x.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  return { violations: v, checked: res.passes.length };
 }
 
 describe("widget accessibility", () => {

@@ -1,0 +1,155 @@
+// The agent and admin consoles (web/console) in headless Chromium against the real binary:
+// an admin logs in to /admin/ and creates an agent; the agent logs in to /agent/ with the
+// keyboard, gets ready, a customer opens the widget and writes, the offer arrives in real
+// time (CometD), the agent accepts, they chat both ways, the agent ends the chat. Every page
+// carries the CSP, logs no error (a CSP violation is a console error), keeps no cookie and
+// passes axe-core with zero violations; screenshots go to docs/consoles/.
+
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { ChatgateServer } from "../../clients/lib/server.js";
+import { waitFor } from "../../clients/lib/wait.js";
+import { launch, newPage, w, screenshot, consoleShotDir } from "../lib/browser.js";
+import { axe } from "../lib/axe.js";
+import { SVC, startChat, type, waitItem } from "../lib/chat.js";
+
+const ADMIN = "console-test-admin-token-0123456789";
+
+// assertPage checks the headers of a console page.
+function assertPage(resp) {
+  assert.equal(resp.status(), 200);
+  const csp = resp.headers()["content-security-policy"];
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.match(resp.headers()["content-type"], /^text\/html/);
+}
+
+async function noViolations(p, what) {
+  const r = await axe(p, what);
+  assert.deepEqual(r.violations, []);
+  assert.ok(r.checked > 10, `${what}: axe checked only ${r.checked} rules`);
+}
+
+const logText = (p) => p.locator("#log").innerText();
+
+describe("consoles", () => {
+  let server, browser;
+  const pages = [];
+  before(async () => {
+    server = await new ChatgateServer({ name: "chatgate-console", args: ["--admin-token", ADMIN] }).start();
+    browser = await launch();
+  });
+  after(async () => {
+    for (const p of pages) assert.deepEqual(p.errors, [], "a console logged errors");
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("admin creates an agent; the agent takes a customer's chat, they talk, the agent ends it", async () => {
+    // --- admin console ---
+    const actx = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+    const a = await newPage(actx);
+    pages.push(a);
+    assertPage(await a.goto(`${server.httpURL}/admin/`));
+    await a.locator("#admin-token").waitFor();
+    await noViolations(a, "admin login");
+    await a.locator("#admin-token").fill("not-the-admin-token");
+    await a.keyboard.press("Enter");
+    await waitFor("the refusal", async () => /refused/.test(await a.locator("#login-status").textContent()));
+    await a.locator("#admin-token").fill(ADMIN);
+    await a.keyboard.press("Enter");
+    await a.locator("#account-form").waitFor({ state: "visible" });
+    await a.locator("#acct-id").fill("ann");
+    await a.locator("#acct-name").fill("Ann Agent");
+    await a.locator("#acct-role").selectOption("agent");
+    await a.locator("#acct-queues").fill(SVC);
+    await a.locator("#acct-capacity").fill("2");
+    await a.locator("#acct-password").fill("short");
+    await a.locator("#acct-password").press("Enter");
+    await waitFor("the server's validation message", async () =>
+      (await a.locator("#account-status").getAttribute("class")) === "error");
+    await a.locator("#acct-password").fill("ann-password-1");
+    await a.locator("#acct-password").press("Enter");
+    const row = a.locator('#accounts tr[data-id="ann"]');
+    await row.waitFor({ timeout: 10000 });
+    // The refused token and password were answered 401 and 400, which Chromium logs.
+    assert.deepEqual(a.errors.splice(0), [401, 400].map((n) => `console: Failed to load resource: the server responded with a status of ${n} (${n === 401 ? "Unauthorized" : "Bad Request"})`));
+    assert.equal(await row.innerText(), "ann\tAnn Agent\tagent\t" + SVC + "\t2\tpassword");
+    await noViolations(a, "admin accounts");
+    await screenshot(a, "admin-accounts", consoleShotDir);
+    assert.deepEqual(await actx.cookies(), [], "the admin console keeps no cookie");
+
+    // --- agent console: log in with the keyboard ---
+    const gctx = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+    const g = await newPage(gctx);
+    pages.push(g);
+    assertPage(await g.goto(`${server.httpURL}/agent/`));
+    await g.locator("#login-id").waitFor();
+    await waitFor("the focus on the id field", () => g.evaluate(() => document.activeElement.id === "login-id"));
+    await noViolations(g, "agent login");
+    await screenshot(g, "agent-login", consoleShotDir);
+    await g.keyboard.type("ann");
+    await g.keyboard.press("Tab");
+    await g.keyboard.type("wrong-password");
+    await g.keyboard.press("Enter");
+    await waitFor("the wrong-password message", async () => /Wrong id or password/.test(await g.locator("#login-status").textContent()));
+    assert.deepEqual(g.errors.splice(0), ["console: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]);
+    await g.locator("#login-password").fill("ann-password-1");
+    await g.keyboard.press("Enter");
+    await g.locator("#presence").waitFor({ state: "visible" });
+    await waitFor("the desktop's CometD session", async () => (await g.locator("#conn").textContent()) === "Connected", { timeout: 15000 });
+    await waitFor("the focus on Ready", () => g.evaluate(() => document.activeElement.id === "state-ready"));
+    await g.keyboard.press("Enter");
+    await waitFor("ready", async () => (await g.locator("#presence").textContent()) === "Ready");
+    assert.equal(await g.locator("#state-ready").getAttribute("aria-pressed"), "true");
+
+    // --- a customer writes through the widget ---
+    const cctx = await browser.newContext({ viewport: { width: 900, height: 720 } });
+    const c = await newPage(cctx);
+    pages.push(c);
+    await c.goto(`${server.httpURL}/`);
+    await startChat(c, { name: "Carla" });
+    await type(c, "Hello, my parcel is late");
+    await waitItem(c, "Hello, my parcel is late", { state: "sent" });
+
+    // --- the offer arrives over CometD; the agent accepts ---
+    const offer = g.locator("#offers li");
+    await offer.waitFor({ timeout: 15000 });
+    await noViolations(g, "agent with an offer");
+    await screenshot(g, "agent-offer", consoleShotDir);
+    await offer.getByRole("button", { name: /^Accept/ }).click();
+    await waitFor("the customer's message in the transcript", async () => /Hello, my parcel is late/.test(await logText(g)), { timeout: 10000 });
+    assert.equal(await g.locator("#chat-title").textContent(), "Carla");
+    assert.equal(await g.locator("#chat-meta").getAttribute("data-async-status"), "-1", await g.locator("#chat-meta").textContent());
+    assert.equal(await g.locator("#offers li").count(), 0);
+    await waitFor("the agent's join in the widget", async () =>
+      (await w(c, ".log").innerText()).includes("Ann Agent joined"));
+
+    // --- both ways ---
+    await waitFor("the composer focused", () => g.evaluate(() => document.activeElement.id === "msg"));
+    await g.keyboard.type("Hi Carla, let me check that for you.");
+    await g.keyboard.press("Enter");
+    await waitItem(c, "Hi Carla, let me check that for you.");
+    await type(c, "Thank you! Order 4711.");
+    await waitFor("the customer's answer, pushed live", async () => /Order 4711/.test(await logText(g)), { timeout: 10000 });
+    const shown = await g.locator("#log [data-index]").evaluateAll((els) => els.map((e) => Number(e.dataset.index)));
+    assert.deepEqual(shown, [...new Set(shown)].sort((x, y) => x - y), "each event once, in order");
+    await noViolations(g, "agent chatting");
+    await screenshot(g, "agent-chat", consoleShotDir);
+    await g.setViewportSize({ width: 390, height: 844 });
+    await noViolations(g, "agent chatting on a phone");
+    await screenshot(g, "agent-phone", consoleShotDir);
+    await g.setViewportSize({ width: 1100, height: 720 });
+
+    // --- the agent ends the chat ---
+    await g.locator('#actions button[data-action="end"]').click();
+    await w(c, ".ended").waitFor({ state: "visible", timeout: 15000 });
+    await waitFor("the ended chat in the console", async () => /ended/.test(await g.locator("#chat-meta").textContent()));
+    assert.equal(await g.locator("#msg").isDisabled(), true, "an ended chat has no composer");
+    // The only cookie is the Bayeux server's browser id (BAYEUX_BROWSER, HttpOnly), which
+    // carries no authority: the agent token travels in the handshake's ext.
+    assert.deepEqual((await gctx.cookies()).map((k) => k.name), ["BAYEUX_BROWSER"], "the agent console keeps no cookie of its own");
+
+    for (const ctx of [actx, gctx, cctx]) await ctx.close();
+  });
+});
