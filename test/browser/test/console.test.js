@@ -1,7 +1,9 @@
 // The agent and admin consoles (web/console) in headless Chromium against the real binary:
 // an admin logs in to /admin/ and creates an agent; the agent logs in to /agent/ with the
 // keyboard, gets ready, a customer opens the widget and writes, the offer arrives in real
-// time (CometD), the agent accepts, they chat both ways, the agent ends the chat. Every page
+// time (CometD), the agent accepts, they chat both ways, the agent places the chat on hold,
+// the customer writes again, the chat is offered again and accepted, the agent transfers it
+// to a second agent (created in the admin console) who ends it. Every page
 // carries the CSP, logs no error (a CSP violation is a console error), keeps no cookie and
 // passes axe-core with zero violations; screenshots go to docs/consoles/.
 
@@ -45,7 +47,7 @@ describe("consoles", () => {
     await server?.close();
   });
 
-  it("admin creates an agent; the agent takes a customer's chat, they talk, the agent ends it", async () => {
+  it("admin creates agents; an agent takes a customer's chat, they talk, hold and re-offer, transfer, the second agent ends it", async () => {
     // --- admin console ---
     const actx = await browser.newContext({ viewport: { width: 1100, height: 700 } });
     const a = await newPage(actx);
@@ -141,14 +143,54 @@ describe("consoles", () => {
     await screenshot(g, "agent-phone", consoleShotDir);
     await g.setViewportSize({ width: 1100, height: 720 });
 
-    // --- the agent ends the chat ---
-    await g.locator('#actions button[data-action="end"]').click();
+    // --- hold: the chat goes to the workbin; the customer writes; it is offered again ---
+    await g.locator('#actions button[data-action="hold"]').click();
+    await waitFor("the chat on hold", async () => (await g.locator("#chat-meta").getAttribute("data-async-status")) === "-2",
+      { timeout: 10000 });
+    assert.equal(await g.locator("#msg").isDisabled(), true, "a held chat has no composer");
+    await type(c, "Are you still there?");
+    await waitItem(c, "Are you still there?", { state: "sent" });
+    const again = g.locator("#offers li");
+    await again.waitFor({ timeout: 15000 });
+    assert.match(await again.innerText(), /you had it before/);
+    await again.getByRole("button", { name: /^Accept/ }).click();
+    await waitFor("the message written while on hold", async () => /Are you still there\?/.test(await logText(g)), { timeout: 10000 });
+    await waitFor("the agent back in the chat", async () => (await g.locator("#chat-meta").getAttribute("data-async-status")) === "-1");
+
+    // --- a second agent, created in the admin console, takes the chat by transfer and ends it ---
+    await a.locator("#acct-id").fill("bob");
+    await a.locator("#acct-name").fill("Bob Agent");
+    await a.locator("#acct-password").fill("bob-password-1");
+    await a.locator("#acct-password").press("Enter");
+    await a.locator('#accounts tr[data-id="bob"]').waitFor({ timeout: 10000 });
+    const bctx = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+    const b = await newPage(bctx);
+    pages.push(b);
+    await b.goto(`${server.httpURL}/agent/`);
+    await b.locator("#login-id").fill("bob");
+    await b.locator("#login-password").fill("bob-password-1");
+    await b.locator("#login-password").press("Enter");
+    await waitFor("bob's CometD session", async () => (await b.locator("#conn").textContent()) === "Connected", { timeout: 15000 });
+    await b.locator("#state-ready").click();
+    await waitFor("bob ready", async () => (await b.locator("#presence").textContent()) === "Ready");
+
+    await g.locator("#transfer-to").fill("bob");
+    await g.locator("#transfer-to").press("Enter");
+    await waitFor("ann out of the chat", () => g.locator("#msg").isDisabled());
+    const bobsChat = b.locator("#chats .chat-link");
+    await bobsChat.waitFor({ timeout: 10000 });
+    await bobsChat.click();
+    await waitFor("the history in bob's transcript", async () => /Order 4711[\s\S]*Are you still there\?[\s\S]*Bob Agent joined/.test(await logText(b)), { timeout: 10000 });
+    await waitFor("the widget shows bob", async () => (await w(c, ".log").innerText()).includes("Bob Agent joined"));
+    await b.locator('#actions button[data-action="end"]').click();
     await w(c, ".ended").waitFor({ state: "visible", timeout: 15000 });
-    await waitFor("the ended chat in the console", async () => /ended/.test(await g.locator("#chat-meta").textContent()));
-    assert.equal(await g.locator("#msg").isDisabled(), true, "an ended chat has no composer");
+    await waitFor("the ended chat in bob's console", async () => /ended/.test(await b.locator("#chat-meta").textContent()));
+    assert.equal(await b.locator("#msg").isDisabled(), true, "an ended chat has no composer");
+    await noViolations(b, "agent after the end");
     // The only cookie is the Bayeux server's browser id (BAYEUX_BROWSER, HttpOnly), which
     // carries no authority: the agent token travels in the handshake's ext.
     assert.deepEqual((await gctx.cookies()).map((k) => k.name), ["BAYEUX_BROWSER"], "the agent console keeps no cookie of its own");
+    await bctx.close();
 
     for (const ctx of [actx, gctx, cctx]) await ctx.close();
   });

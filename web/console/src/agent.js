@@ -69,6 +69,7 @@ async function boot() {
     }
   });
   $("done-form").addEventListener("submit", onDone);
+  $("transfer-form").addEventListener("submit", onTransfer);
   const s = stored.get(KEY);
   if (s && s.token) {
     st.token = s.token;
@@ -250,8 +251,10 @@ async function answer(offer, action) {
     st.offers.delete(offer);
     if (action === "accept") {
       applyResult(r);
+      say($("status"), `Chat with ${customerName(r.chat)} accepted.`);
       await select(offer);
     } else {
+      say($("status"), "Offer rejected.");
       renderLists();
     }
   } catch (e) {
@@ -347,6 +350,7 @@ function renderChat() {
   $("msg").disabled = !canSend;
   $("send").disabled = !canSend;
   $("done-form").hidden = !caps.has("done");
+  $("transfer-form").hidden = !caps.has("transfer");
 }
 
 function renderEvent(ev) {
@@ -394,6 +398,17 @@ async function onSend(e) {
     $("send").disabled = false;
     $("msg").focus();
   }
+}
+
+async function onTransfer(e) {
+  e.preventDefault();
+  const agent = $("transfer-to").value.trim();
+  if (!agent) {
+    say($("status"), "Enter the id of the agent to transfer to.", true);
+    $("transfer-to").focus();
+    return;
+  }
+  await act("transfer", { agent });
 }
 
 async function onDone(e) {
