@@ -6,7 +6,7 @@ import (
 )
 
 // ReadyChecker reports whether a dependency needed to serve traffic is usable (for chatgate:
-// the store answers). A nil error means ready.
+// the store answers and accepts writes, natsserver.Conn.Ready). A nil error means ready.
 type ReadyChecker interface {
 	Ready(ctx context.Context) error
 }
