@@ -1,7 +1,7 @@
 // The agent and admin consoles (web/console) in headless Chromium against the real binary:
 // an admin logs in to /admin/ and creates an agent; the agent logs in to /agent/ with the
 // keyboard, gets ready, a customer opens the widget and writes, the offer arrives in real
-// time (CometD), the agent accepts, they chat both ways, the agent places the chat on hold,
+// time (CometD), the agent accepts, they chat both ways (typing shown both ways), the agent places the chat on hold,
 // the customer writes again, the chat is offered again and accepted, the agent transfers it
 // to a second agent (created in the admin console) who ends it. Every page
 // carries the CSP, logs no error (a CSP violation is a console error), keeps no cookie and
@@ -130,10 +130,15 @@ describe("consoles", () => {
     // --- both ways ---
     await waitFor("the composer focused", () => g.evaluate(() => document.activeElement.id === "msg"));
     await g.keyboard.type("Hi Carla, let me check that for you.");
+    await waitFor("the agent typing, in the widget", async () => /Ann Agent is typing/.test(await w(c, ".typing").textContent()));
     await g.keyboard.press("Enter");
     await waitItem(c, "Hi Carla, let me check that for you.");
+    assert.equal(await w(c, ".typing").textContent(), "", "the message ends the agent's typing indicator");
+    await w(c, "textarea.msg-input").fill("Thank you!");
+    await waitFor("the customer typing, in the console", async () => (await g.locator("#typing").textContent()) === "Carla is typing…");
     await type(c, "Thank you! Order 4711.");
     await waitFor("the customer's answer, pushed live", async () => /Order 4711/.test(await logText(g)), { timeout: 10000 });
+    assert.equal(await g.locator("#typing").textContent(), "", "the message ends the customer's typing indicator");
     const shown = await g.locator("#log [data-index]").evaluateAll((els) => els.map((e) => Number(e.dataset.index)));
     assert.deepEqual(shown, [...new Set(shown)].sort((x, y) => x - y), "each event once, in order");
     await noViolations(g, "agent chatting");

@@ -30,6 +30,8 @@ const ACTIONS = [
   ["end", "End chat"],
 ];
 
+const TYPING_IDLE = 3000; // ms of no input after which typing-stop is sent
+
 const st = {
   token: null,
   id: null,
@@ -39,6 +41,8 @@ const st = {
   offers: new Map(), // chatId → offer
   selected: null,
   cometd: null,
+  typing: null, // chatId the agent announced typing in, or null
+  typingTimer: 0,
 };
 
 function call(method, path, body) {
@@ -62,6 +66,7 @@ async function boot() {
   $("logout").addEventListener("click", () => logout(true));
   for (const b of document.querySelectorAll("[data-presence]")) b.addEventListener("click", () => setState(b.dataset.presence));
   $("composer").addEventListener("submit", onSend);
+  $("msg").addEventListener("input", onTyped);
   $("msg").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
@@ -342,6 +347,7 @@ function renderChat() {
   const log = $("log");
   const events = [...e.events.values()].sort((a, b) => a.index - b.index);
   log.replaceChildren(...events.map(renderEvent).filter(Boolean));
+  $("typing").textContent = typingLine(events);
   log.scrollTop = log.scrollHeight;
   const caps = new Set(c.capabilities || []);
   $("actions").replaceChildren(...ACTIONS.filter(([a]) => caps.has(a)).map(([a, label]) =>
@@ -351,6 +357,20 @@ function renderChat() {
   $("send").disabled = !canSend;
   $("done-form").hidden = !caps.has("done");
   $("transfer-form").hidden = !caps.has("transfer");
+}
+
+// typingLine names the customers typing now: a TypingStarted not yet followed by their
+// TypingStopped, message or departure.
+function typingLine(events) {
+  const typing = new Map();
+  for (const ev of events) {
+    const f = ev.from || {};
+    if (f.type !== "Client") continue;
+    if (ev.type === "TypingStarted") typing.set(f.participantId, f.nickname || "The customer");
+    else if (["TypingStopped", "Message", "ParticipantLeft"].includes(ev.type)) typing.delete(f.participantId);
+  }
+  const names = [...typing.values()];
+  return names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
 }
 
 function renderEvent(ev) {
@@ -384,11 +404,37 @@ async function act(action, body = {}) {
   }
 }
 
+// onTyped announces typing once per burst and its end after TYPING_IDLE without input (a
+// sent message ends it for the other side without a typing-stop).
+function onTyped() {
+  const id = st.selected;
+  if (!id) return;
+  if (!$("msg").value) {
+    stopTyping(true);
+    return;
+  }
+  if (st.typing !== id) {
+    stopTyping(true);
+    st.typing = id;
+    call("POST", `/chats/${encodeURIComponent(id)}/typing-start`, {}).catch(() => {});
+  }
+  clearTimeout(st.typingTimer);
+  st.typingTimer = setTimeout(() => stopTyping(true), TYPING_IDLE);
+}
+
+function stopTyping(notify) {
+  clearTimeout(st.typingTimer);
+  const id = st.typing;
+  st.typing = null;
+  if (notify && id) call("POST", `/chats/${encodeURIComponent(id)}/typing-stop`, {}).catch(() => {});
+}
+
 async function onSend(e) {
   e.preventDefault();
   const text = $("msg").value.trim();
   if (!text || !st.selected) return;
   $("send").disabled = true;
+  stopTyping(false);
   try {
     applyResult(await call("POST", `/chats/${encodeURIComponent(st.selected)}/send`, { text }));
     $("msg").value = "";
