@@ -97,6 +97,30 @@ func TestSlowBodyAttackLeavesStoreWriting(t *testing.T) {
 	}
 }
 
+// TestSlowBodyCutOffOnEveryKindOfEndpoint: the body deadline is not the GMS adapter's but
+// the router's, so a trickled body is cut off on the CometD endpoint and on the
+// unauthenticated admin PUT as well (issue 7 names both).
+func TestSlowBodyCutOffOnEveryKindOfEndpoint(t *testing.T) {
+	p := startProcessEnv(t, []string{"CHATGATE_SECRETS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="},
+		"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--body-read-timeout", "1s")
+	for _, tc := range []struct{ method, path, contentType, start string }{
+		{"POST", "/genesys/cometd/handshake", "application/json", "["},
+		{"PUT", "/admin/push/credentials/webpush/default", "application/json", "{"},
+		{"POST", "/genesys/2/chat-ntf", "application/x-www-form-urlencoded", "operation="},
+	} {
+		life, err := slowRequest(p.addr, tc.method, tc.path, tc.contentType, tc.start, 15*time.Second)
+		if err != nil {
+			t.Errorf("%s %s: %v", tc.method, tc.path, err)
+			continue
+		}
+		// Without the deadline the connection would stay open until the client's 15 s limit;
+		// closed before 1 s it would have been answered without its body being waited for.
+		if life < time.Second || life > 10*time.Second {
+			t.Errorf("%s %s: connection closed after %s, want about the 1 s body deadline", tc.method, tc.path, life)
+		}
+	}
+}
+
 // TestStoreRecoversAfterDescriptorExhaustion runs the same attack with the connection cap
 // turned off (max-connections -1), so that the descriptors do run out and the embedded
 // store hits "too many open files", as in issue 7. Once the attack has ended the store
@@ -177,14 +201,19 @@ func slowBodyAttack(addr string, attackers int, d time.Duration, during func()) 
 // byte every 200 ms, and returns how long the connection lived once the server closed it
 // (an error if that takes longer than limit).
 func slowBody(addr string, limit time.Duration) (time.Duration, error) {
-	start := time.Now()
+	return slowRequest(addr, "POST", "/genesys/2/chat/"+restSvc, "application/x-www-form-urlencoded", "nickname=", limit)
+}
+
+// slowRequest is slowBody for any method, path and body type.
+func slowRequest(addr, method, path, contentType, start string, limit time.Duration) (time.Duration, error) {
+	begin := time.Now()
 	c, err := net.DialTimeout("tcp", addr, limit)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(start.Add(limit))
-	if _, err := fmt.Fprintf(c, "POST /genesys/2/chat/%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nnickname=", restSvc, addr); err != nil {
+	_ = c.SetDeadline(begin.Add(limit))
+	if _, err := fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n%s", method, path, addr, contentType, start); err != nil {
 		return 0, err
 	}
 	closed := make(chan error, 1)
@@ -200,7 +229,7 @@ func slowBody(addr string, limit time.Duration) (time.Duration, error) {
 			if err != nil && !isReset(err) {
 				return 0, fmt.Errorf("slow connection not closed by the server within %s: %w", limit, err)
 			}
-			return time.Since(start), nil
+			return time.Since(begin), nil
 		case <-tk.C:
 			_, _ = c.Write([]byte("a")) // fails once the server closed; the read side reports it
 		}
