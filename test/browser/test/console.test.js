@@ -3,7 +3,8 @@
 // keyboard, gets ready, a customer opens the widget and writes, the offer arrives in real
 // time (CometD), the agent accepts, they chat both ways (typing shown both ways), the agent places the chat on hold,
 // the customer writes again, the chat is offered again and accepted, the agent transfers it
-// to a second agent (created in the admin console) who ends it. Every page
+// to a second agent (created in the admin console) who ends it and marks it done with a
+// disposition. Every page
 // carries the CSP, logs no error (a CSP violation is a console error), keeps no cookie and
 // passes axe-core with zero violations; screenshots go to docs/consoles/.
 
@@ -153,6 +154,8 @@ describe("consoles", () => {
     await waitFor("the chat on hold", async () => (await g.locator("#chat-meta").getAttribute("data-async-status")) === "-2",
       { timeout: 10000 });
     assert.equal(await g.locator("#msg").isDisabled(), true, "a held chat has no composer");
+    assert.equal(await g.locator("#workbin .chat-link").innerText(), "Carla\nheld");
+    assert.equal(await g.locator("#chats .chat-link").count(), 0);
     await type(c, "Are you still there?");
     await waitItem(c, "Are you still there?", { state: "sent" });
     const again = g.locator("#offers li");
@@ -161,6 +164,7 @@ describe("consoles", () => {
     await again.getByRole("button", { name: /^Accept/ }).click();
     await waitFor("the message written while on hold", async () => /Are you still there\?/.test(await logText(g)), { timeout: 10000 });
     await waitFor("the agent back in the chat", async () => (await g.locator("#chat-meta").getAttribute("data-async-status")) === "-1");
+    assert.equal(await g.locator("#workbin .chat-link").count(), 0, "accepted again: out of the workbin");
 
     // --- a second agent, created in the admin console, takes the chat by transfer and ends it ---
     await a.locator("#acct-id").fill("bob");
@@ -191,6 +195,9 @@ describe("consoles", () => {
     await w(c, ".ended").waitFor({ state: "visible", timeout: 15000 });
     await waitFor("the ended chat in bob's console", async () => /ended/.test(await b.locator("#chat-meta").textContent()));
     assert.equal(await b.locator("#msg").isDisabled(), true, "an ended chat has no composer");
+    await b.locator("#disposition").fill("resolved: parcel re-sent");
+    await b.locator("#disposition").press("Enter");
+    await waitFor("the disposition stored", async () => (await b.locator("#status").textContent()) === "done: done.");
     await noViolations(b, "agent after the end");
     // The only cookie is the Bayeux server's browser id (BAYEUX_BROWSER, HttpOnly), which
     // carries no authority: the agent token travels in the handshake's ext.

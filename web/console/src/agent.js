@@ -24,6 +24,7 @@ const ASYNC = {
 
 // The actions shown as buttons when the chat's capabilities include them.
 const ACTIONS = [
+  ["join", "Open"],
   ["hold", "Hold"],
   ["release", "Release to queue"],
   ["leave", "Leave"],
@@ -147,15 +148,23 @@ async function start(me) {
 // nothing pushed while the desktop was away is missed.
 async function reload() {
   try {
-    const [chats, offers] = await Promise.all([call("GET", "/chats"), call("GET", "/offers")]);
+    const [chats, offers, workbin] = await Promise.all([call("GET", "/chats"), call("GET", "/offers"), call("GET", "/workbin")]);
     st.offers.clear();
     for (const o of offers.offers || []) st.offers.set(o.chatId, o);
     for (const c of chats.chats || []) upsert(c);
+    for (const c of workbin.chats || []) upsert(c);
     renderLists();
     if (st.selected) await loadTranscript(st.selected);
   } catch (e) {
     failed(e);
   }
+}
+
+async function refreshWorkbin() {
+  const r = await call("GET", "/workbin");
+  for (const c of r.chats || []) upsert(c);
+  renderLists();
+  if (st.selected) renderChat();
 }
 
 function connect() {
@@ -316,17 +325,21 @@ function renderLists() {
         h("button", { type: "button", onclick: () => answer(o.chatId, "reject"), "aria-label": `Reject ${label}` }, "Reject")));
   }));
   $("offers-empty").hidden = st.offers.size > 0;
-  const chats = $("chats");
-  const list = [...st.chats.values()].filter((e) => e.chat.state && e.chat.state !== "offered");
-  chats.replaceChildren(...list.map((e) => {
+  const all = [...st.chats.values()].filter((e) => e.chat.state && e.chat.state !== "offered");
+  chatList("chats", all.filter((e) => e.chat.state !== "held"));
+  chatList("workbin", all.filter((e) => e.chat.state === "held"));
+}
+
+// chatList shows chats as buttons that open them; an empty list shows its "none" line.
+function chatList(id, list) {
+  $(id).replaceChildren(...list.map((e) => {
     const c = e.chat;
-    const name = customerName(c);
     return h("li", {},
       h("button", { type: "button", class: "chat-link", "aria-current": st.selected === c.chatId ? "true" : null, onclick: () => select(c.chatId) },
-        h("span", { class: "card-title" }, name),
+        h("span", { class: "card-title" }, customerName(c)),
         h("span", { class: "badge", "data-state": c.state }, c.ended ? "ended" : c.state)));
   }));
-  $("chats-empty").hidden = list.length > 0;
+  $(`${id}-empty`).hidden = list.length > 0;
 }
 
 function customerName(c) {
@@ -398,6 +411,9 @@ async function act(action, body = {}) {
   const id = st.selected;
   try {
     applyResult(await call("POST", `/chats/${encodeURIComponent(id)}/${action}`, body));
+    // The answer shows the chat as the action left it; whether it is now in the workbin
+    // (hold) or out of it (join, done) is the workbin's to say.
+    if (["hold", "join", "done"].includes(action)) await refreshWorkbin();
     say($("status"), `${action}: done.`);
   } catch (e) {
     failed(e);
