@@ -15,6 +15,7 @@ import { waitFor } from "../../clients/lib/wait.js";
 import { launch, newPage, w, screenshot, consoleShotDir } from "../lib/browser.js";
 import { axe } from "../lib/axe.js";
 import { SVC, startChat, type, waitItem } from "../lib/chat.js";
+import { SeverableProxy } from "../../clients/lib/proxy.js";
 
 const ADMIN = "console-test-admin-token-0123456789";
 
@@ -202,8 +203,70 @@ describe("consoles", () => {
     // The only cookie is the Bayeux server's browser id (BAYEUX_BROWSER, HttpOnly), which
     // carries no authority: the agent token travels in the handshake's ext.
     assert.deepEqual((await gctx.cookies()).map((k) => k.name), ["BAYEUX_BROWSER"], "the agent console keeps no cookie of its own");
+    // Log out: back to the login form, the token gone from the tab and from the server.
+    for (const p of [g, b]) {
+      const token = await p.evaluate(() => JSON.parse(sessionStorage.getItem("chatgate:agent")).token);
+      await p.locator("#logout").click();
+      await p.locator("#login-form").waitFor({ state: "visible" });
+      assert.equal(await p.evaluate(() => sessionStorage.getItem("chatgate:agent")), null);
+      await waitFor("the session revoked", async () =>
+        (await fetch(`${server.httpURL}/agent/v1/me`, { headers: { Authorization: `Bearer ${token}` } })).status === 401);
+    }
     await bctx.close();
 
     for (const ctx of [actx, gctx, cctx]) await ctx.close();
+  });
+  it("network drop: the agent console reconnects, shows what the customer wrote meanwhile once, and sends again", async () => {
+    const made = await fetch(`${server.httpURL}/admin/accounts/dora`, {
+      method: "PUT", headers: { Authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({ displayName: "Dora", role: "agent", queues: [SVC], password: "dora-password-1" }),
+    });
+    assert.equal(made.status, 200);
+    const proxy = await SeverableProxy.start(server.addr);
+    try {
+      const gctx = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+      const g = await newPage(gctx);
+      await g.goto(`http://${proxy.addr}/agent/`);
+      await g.locator("#login-id").fill("dora");
+      await g.locator("#login-password").fill("dora-password-1");
+      await g.locator("#login-password").press("Enter");
+      await waitFor("the CometD session", async () => (await g.locator("#conn").textContent()) === "Connected", { timeout: 15000 });
+      await g.locator("#state-ready").click();
+      await waitFor("ready", async () => (await g.locator("#presence").textContent()) === "Ready");
+
+      const cctx = await browser.newContext();
+      const c = await newPage(cctx);
+      pages.push(c);
+      await c.goto(`${server.httpURL}/`);
+      await startChat(c, { name: "Nina" });
+      await type(c, "first question");
+      await g.locator("#offers li").waitFor({ timeout: 15000 });
+      await g.locator("#offers li").getByRole("button", { name: /^Accept/ }).click();
+      await waitFor("the transcript", async () => /first question/.test(await logText(g)), { timeout: 10000 });
+
+      proxy.refuse();
+      proxy.sever();
+      await waitFor("the console noticing the drop", async () => (await g.locator("#conn").textContent()) === "Reconnecting…", { timeout: 20000 });
+      await type(c, "written while the agent was cut off");
+      await waitItem(c, "written while the agent was cut off", { state: "sent" });
+      await g.locator("#msg").fill("typed while offline");
+      await g.locator("#msg").press("Enter");
+      await waitFor("the failed send reported", async () => /fetch|network/i.test(await g.locator("#status").textContent()));
+      assert.equal(await g.locator("#msg").inputValue(), "typed while offline", "a message not sent stays in the composer");
+
+      proxy.forward();
+      await waitFor("the console back online", async () => (await g.locator("#conn").textContent()) === "Connected", { timeout: 20000 });
+      await waitFor("the message written meanwhile", async () => /written while the agent was cut off/.test(await logText(g)), { timeout: 15000 });
+      await g.locator("#msg").press("Enter");
+      await waitItem(c, "typed while offline");
+      const texts = await g.locator("#log .msg .text").allInnerTexts();
+      assert.deepEqual(texts, ["first question", "written while the agent was cut off", "typed while offline"], "each message once");
+      assert.deepEqual(g.errors.filter((e) => !/ERR_CONNECTION|Failed to load resource|WebSocket/.test(e)), [],
+        "the console logged errors other than the network faults the test made");
+      await gctx.close();
+      await cctx.close();
+    } finally {
+      await proxy.close();
+    }
   });
 });
