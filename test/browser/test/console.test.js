@@ -84,7 +84,21 @@ describe("consoles", () => {
     assert.deepEqual(await actx.cookies(), [], "the admin console keeps no cookie");
 
     // --- agent console: log in with the keyboard ---
-    const gctx = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+    const gctx = await browser.newContext({ viewport: { width: 1100, height: 720 }, permissions: ["notifications"] });
+    // Record the browser notifications the console shows (the page's own Notification
+    // calls go through unchanged).
+    await gctx.addInitScript(() => {
+      const N = window.Notification;
+      window.shownNotifications = [];
+      window.Notification = class extends N {
+        constructor(title, o) {
+          super(title, o);
+          window.shownNotifications.push({ title, body: o && o.body });
+        }
+        static get permission() { return N.permission; }
+        static requestPermission() { return N.requestPermission(); }
+      };
+    });
     const g = await newPage(gctx);
     pages.push(g);
     assertPage(await g.goto(`${server.httpURL}/agent/`));
@@ -119,6 +133,7 @@ describe("consoles", () => {
     // --- the offer arrives over CometD; the agent accepts ---
     const offer = g.locator("#offers li");
     await offer.waitFor({ timeout: 15000 });
+    assert.deepEqual(await g.evaluate(() => window.shownNotifications), [{ title: "New chat offer", body: `Carla · queue ${SVC}` }]);
     await noViolations(g, "agent with an offer");
     await screenshot(g, "agent-offer", consoleShotDir);
     await offer.getByRole("button", { name: /^Accept/ }).click();

@@ -209,6 +209,10 @@ function setConn(s) {
 }
 
 async function setState(state) {
+  // Asked here, on the agent's click, because browsers allow the question only on a gesture.
+  if (state === "ready" && typeof Notification !== "undefined" && Notification.permission === "default") {
+    Notification.requestPermission().catch(() => {});
+  }
   try {
     const r = await call("PUT", "/me/state", { state });
     st.presence = r.presence || r;
@@ -228,9 +232,35 @@ function renderPresence() {
 
 // ---- offers and chats ----
 
+// announceOffer draws attention to a new offer: a short tone (Web Audio, no file to load) and, if
+// the agent allowed it, a browser notification (useful when the console is in the
+// background). Both are best effort: a browser that refuses them still shows the offer.
+let audio = null;
+function announceOffer(d) {
+  try {
+    audio = audio || new AudioContext();
+    const o = audio.createOscillator();
+    const g = audio.createGain();
+    o.frequency.value = 880;
+    g.gain.setValueAtTime(0.15, audio.currentTime);
+    g.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    o.connect(g).connect(audio.destination);
+    o.start();
+    o.stop(audio.currentTime + 0.4);
+  } catch {
+    // no audio device or not allowed: the offer is on screen anyway
+  }
+  if (typeof Notification !== "undefined" && Notification.permission === "granted") {
+    const c = d.chat || {};
+    const n = new Notification("New chat offer", { body: `${customerName(c)} · queue ${d.queue || c.queue || ""}`, tag: `offer-${d.chatId}` });
+    n.onclick = () => window.focus();
+  }
+}
+
 function onOffer(d) {
   if (!d || !d.chatId) return;
   if (d.type === "offer") {
+    if (!st.offers.has(d.chatId)) announceOffer(d);
     st.offers.set(d.chatId, d);
     say($("status"), `New chat offered from queue ${d.queue || (d.chat && d.chat.queue) || ""}.`);
   } else if (d.type === "withdrawn") {
