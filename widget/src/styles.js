@@ -91,6 +91,19 @@ form.prechat p { margin: 0 0 12px; }
 .ibtn { border: 0; background: transparent; color: var(--cg-primary); border-radius: 8px; width: 40px; height: 40px; cursor: pointer; display: grid; place-items: center; }
 .ibtn svg { width: 22px; height: 22px; fill: currentColor; }
 .ibtn.send { background: var(--cg-primary); color: var(--cg-on-primary); }
+.ibtn[aria-expanded="true"] { background: var(--cg-agent-bg); }
+.composer { position: relative; }
+.emoji-grid {
+  position: absolute; left: 8px; bottom: calc(100% + 4px); z-index: 1; max-width: calc(100% - 16px);
+  display: grid; gap: 2px; padding: 8px; background: var(--cg-bg); color: var(--cg-text);
+  border: 1px solid var(--cg-border); border-radius: var(--cg-radius); box-shadow: 0 4px 14px rgba(0,0,0,.2);
+}
+.emoji-grid [role=row] { display: flex; gap: 2px; }
+.emoji-grid [role=gridcell] {
+  width: 38px; height: 38px; display: grid; place-items: center; border-radius: 8px; cursor: pointer;
+  font: 22px/1 "Noto Color Emoji", "Apple Color Emoji", "Segoe UI Emoji", var(--cg-font); user-select: none;
+}
+.emoji-grid [role=gridcell]:hover, .emoji-grid [role=gridcell]:focus { background: var(--cg-agent-bg); }
 .ended, .confirm { padding: 12px 16px; border-top: 1px solid var(--cg-border); display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
 .ended p, .confirm p { margin: 0; width: 100%; font-weight: 600; }
 .progress { width: 100%; }

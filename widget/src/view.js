@@ -1,6 +1,7 @@
 // The widget's static structure inside its shadow root: launcher, panel, header, banner, the
-// pre-chat form, transcript, typing line, composer and the end/ended areas. The controller
-// (widget.js) fills and toggles them; nothing here parses HTML.
+// pre-chat form, transcript, typing line, composer (its emoji grid comes from emoji.js) and
+// the end/ended areas. The controller (widget.js) fills and toggles them; nothing here parses
+// HTML.
 
 import { el } from "./dom.js";
 
@@ -22,6 +23,9 @@ const icons = {
   chat: "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2z",
   minimise: "M5 11h14v2H5z",
   send: "M3 20l18-8L3 4v6l12 2-12 2z",
+  // A smiling face: a ring, two eyes, a half-disc mouth (nonzero fill: the inner circle runs
+  // the other way round, so the ring is hollow).
+  emoji: "M12 2a10 10 0 1 0 0 20a10 10 0 1 0 0-20zm0 2a8 8 0 1 1 0 16a8 8 0 1 1 0-16zM8.5 8a1.5 1.5 0 1 0 0 3a1.5 1.5 0 1 0 0-3zm7 0a1.5 1.5 0 1 0 0 3a1.5 1.5 0 1 0 0-3zM7 14h10a5 5 0 0 1-10 0z",
   attach: "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z",
 };
 
@@ -60,8 +64,9 @@ export function build(t, title) {
   r.input = el("textarea", { class: "msg-input", rows: "1", "aria-label": t.composer, placeholder: t.composer, maxlength: "4000" });
   r.file = el("input", { type: "file", class: "sr", tabindex: "-1", "aria-hidden": "true" });
   r.attachBtn = el("button", { class: "ibtn", type: "button", "aria-label": t.attach, title: t.attach }, icon(icons.attach));
+  r.emojiBtn = el("button", { class: "ibtn", type: "button", "aria-label": t.emoji, title: t.emoji }, icon(icons.emoji));
   r.sendBtn = el("button", { class: "ibtn send", type: "submit", "aria-label": t.send, title: t.send }, icon(icons.send));
-  r.composer = el("form", { class: "composer", hidden: true }, r.attachBtn, r.file, r.input, r.sendBtn);
+  r.composer = el("form", { class: "composer", hidden: true }, r.attachBtn, r.emojiBtn, r.file, r.input, r.sendBtn);
 
   r.confirmYes = el("button", { class: "primary", type: "button" }, t.endYes);
   r.confirmNo = el("button", { class: "secondary", type: "button" }, t.endNo);

@@ -16,6 +16,7 @@ import { Store } from "./storage.js";
 import { el, link, linkify, safeHref, formatBytes } from "./dom.js";
 import { build, field } from "./view.js";
 import { css } from "./styles.js";
+import { EmojiPicker } from "./emoji.js";
 import { texts, pickLanguage } from "./i18n.js";
 
 const SEND_TIMEOUT = 12000; // ms without the own Message event before reconciling (option sendTimeout)
@@ -97,6 +98,8 @@ export class Widget {
     });
     v.input.addEventListener("input", () => this.#typed());
     v.attachBtn.addEventListener("click", () => v.file.click());
+    this.emoji = new EmojiPicker({ button: v.emojiBtn, input: v.input, label: this.t.emojiGrid, onInsert: () => this.#typed() });
+    v.emojiBtn.after(this.emoji.grid);
     v.file.addEventListener("change", () => {
       const f = v.file.files && v.file.files[0];
       v.file.value = "";
@@ -169,6 +172,7 @@ export class Widget {
     v.endBtn.hidden = p !== "chatting";
     v.ended.hidden = p !== "ended";
     v.confirm.hidden = true;
+    if (this.emoji) this.emoji.close(false);
     v.typing.textContent = "";
     this.host.setAttribute("data-state", p);
     this.#banner();
@@ -708,6 +712,7 @@ export class Widget {
   #confirmEnd(show) {
     const v = this.v;
     v.confirm.hidden = !show;
+    if (show) this.emoji.close(false);
     v.composer.hidden = show || this.phase !== "chatting";
     if (show) v.confirmYes.focus();
     else if (this.phase === "chatting") v.endBtn.focus();
