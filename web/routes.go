@@ -13,6 +13,10 @@ import (
 // (with its own metric) rather than by this one.
 const DefaultRequestTimeout = 60 * time.Second
 
+// StreamPaths are the long-lived responses below the admin prefixes (the event feed's
+// Server-Sent Events, web/feed): they get no request timeout.
+var StreamPaths = []string{"/workflow/v1/feed/events"}
+
 // opsTimeout bounds /healthz, /readyz and /metrics (readiness has its own, shorter bound).
 const opsTimeout = 10 * time.Second
 
@@ -40,6 +44,8 @@ func routeGroups(o ServerOptions, limits rateLimiters) []routeGroup {
 	}
 	return []routeGroup{
 		{name: "bayeux", prefixes: []string{BayeuxPath}},
+		// Long-lived streams (Server-Sent Events) live as long as their client: no timeout.
+		{name: "stream", prefixes: StreamPaths},
 		{name: "ops", prefixes: []string{HealthzPath, ReadyzPath, MetricsPath}, timeout: opsTimeout},
 		{name: "gms", prefixes: []string{"/genesys/2/"}, timeout: api, limit: limits.rest},
 		{name: "admin", prefixes: []string{"/admin/", "/workflow/"}, timeout: api},

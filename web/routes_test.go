@@ -24,7 +24,7 @@ func holdUntilCancelled(hold time.Duration) http.HandlerFunc {
 }
 
 // TestRouteGroupTimeouts: a GMS REST or admin request is cancelled at request-timeout
-// and answered 504; /genesys/cometd has no timeout, so a connect held longer than that
+// and answered 504; /genesys/cometd and the feed's event stream have no timeout, so a connect held longer than that
 // completes; paths outside every group have none either.
 func TestRouteGroupTimeouts(t *testing.T) {
 	const timeout = 200 * time.Millisecond
@@ -32,6 +32,8 @@ func TestRouteGroupTimeouts(t *testing.T) {
 	s := NewServer(ServerOptions{RequestTimeout: timeout, Bayeux: hold})
 	s.Handle("POST /genesys/2/chat/", hold)
 	s.Handle("/workflow/v1/", hold)
+	s.Handle("/workflow/v1/feed/", hold)
+	s.Handle("GET /workflow/v1/feed/events", hold)
 	s.Handle("GET /widget/chatgate.js", hold)
 	ts := httptest.NewServer(s)
 	defer ts.Close()
@@ -42,6 +44,8 @@ func TestRouteGroupTimeouts(t *testing.T) {
 	}{
 		{"POST", "/genesys/2/chat/svc", 504, ""},
 		{"GET", "/workflow/v1/chats", 504, ""},
+		{"GET", "/workflow/v1/feed/webhooks", 504, ""},
+		{"GET", "/workflow/v1/feed/events", 200, "done"}, // a stream (StreamPaths)
 		{"POST", "/genesys/cometd/connect", 200, "done"},
 		{"POST", "/genesys/cometd", 200, "done"},
 		{"GET", "/widget/chatgate.js", 200, "done"},

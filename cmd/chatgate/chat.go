@@ -24,6 +24,7 @@ import (
 	"github.com/chatgate/chatgate/web"
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/chatmetrics"
+	"github.com/chatgate/chatgate/web/feed"
 	"github.com/chatgate/chatgate/web/gmschat"
 	"github.com/chatgate/chatgate/web/openapi"
 	"github.com/chatgate/chatgate/web/pushlink"
@@ -44,6 +45,8 @@ type chatParts struct {
 	adapter *gmschat.Adapter
 	link    *pushlink.Link
 	metrics *chatmetrics.Metrics
+	hooks   *feed.Webhooks
+	feedAPI *feed.API
 	opts    *liveOptions
 	// routingReload, when set (by the agent wiring), gets the routing settings after a
 	// successful reload.
@@ -158,6 +161,10 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 	}
 	surface.Handle(WorkflowPrefix+"/", http.StripPrefix(WorkflowPrefix, wf))
 	surface.Handle(openapi.Prefix, openapi.Handler()) // the OpenAPI documents of these APIs
+	if err := p.startFeed(ctx, d); err != nil {
+		p.stop()
+		return nil, err
+	}
 	// Before StartTimers, so the timers that fell due while the server was down are counted.
 	p.metrics = chatmetrics.New(chatmetrics.Config{Core: p.core, Pushes: p.link.Stats, Logger: log})
 	if err := surface.Registry().Register(p.metrics); err != nil {
@@ -287,6 +294,9 @@ func (p *chatParts) stop() {
 	if p.stopHUP != nil {
 		p.stopHUP()
 	}
+	if p.hooks != nil {
+		p.hooks.Close()
+	}
 	if p.metrics != nil {
 		p.metrics.Close()
 	}
@@ -377,4 +387,56 @@ func (o *liveOptions) Options(service string) chatcore.Options {
 		return so
 	}
 	return t.def
+}
+
+// FeedEventsPath is the event stream; it is registered apart from the rest of the feed API
+// because it is long-lived: no request-timeout (web.StreamPaths).
+const FeedEventsPath = WorkflowPrefix + "/feed/events"
+
+// startFeed records every committed event and property change in the FEED stream (a core
+// listener, added before the timers start so what fell due while the server was down is
+// recorded) and serves it below /workflow/v1/feed/ with the workflow API's credentials.
+func (p *chatParts) startFeed(ctx context.Context, d chatDeps) error {
+	cfg := d.cfg
+	f, err := feed.Open(ctx, feed.Config{
+		JS: d.conn.JS, Replicas: d.conn.Replicas(), MaxAge: cfg.FeedMaxAge, MaxBytes: cfg.FeedMaxBytes,
+		Logger: p.log.With("component", "feed"),
+	})
+	if err != nil {
+		return fmt.Errorf("event feed: %w", err)
+	}
+	p.core.AddListener(f)
+	// Nothing commits yet (timers deferred, HTTP not serving): recover the records a crash
+	// between commit and listener left out, in each chat's order.
+	bf, err := f.Backfill(ctx, p.core)
+	if err != nil {
+		return fmt.Errorf("event feed backfill: %w", err)
+	}
+	if bf.Events > 0 {
+		p.log.Warn("event feed: recorded events a crash had left out", "chats", bf.Chats, "events", bf.Events)
+	}
+	if p.hooks, err = feed.OpenWebhooks(ctx, feed.WebhookConfig{
+		Feed: f, Replicas: d.conn.Replicas(), MaxAttempts: cfg.WebhookMaxAttempts,
+		BackoffBase: cfg.WebhookBackoff, BackoffMax: cfg.WebhookBackoffMax, Timeout: cfg.WebhookTimeout,
+		Logger: p.log.With("component", "webhooks"),
+	}); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	if p.feedAPI, err = feed.Handler(feed.APIConfig{
+		Feed: f, Webhooks: p.hooks, Auth: d.auth, Heartbeat: cfg.FeedHeartbeat, Logger: p.log.With("component", "feed"),
+	}); err != nil {
+		return fmt.Errorf("feed API: %w", err)
+	}
+	h := http.StripPrefix(WorkflowPrefix, p.feedAPI)
+	d.surface.Handle(WorkflowPrefix+"/feed/", h)
+	d.surface.Handle("GET "+FeedEventsPath, h)
+	return nil
+}
+
+// closeStreams ends the open feed event streams (before the HTTP server's shutdown, which
+// would wait for them).
+func (p *chatParts) closeStreams() {
+	if p.feedAPI != nil {
+		p.feedAPI.CloseStreams()
+	}
 }

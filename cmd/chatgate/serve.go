@@ -160,6 +160,9 @@ func (p *parts) stop(drain bool) error {
 			errs = append(errs, err)
 		}
 	}
+	if p.chat != nil {
+		p.chat.closeStreams() // held SSE responses, which Shutdown would wait for
+	}
 	if p.http != nil {
 		if err := p.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

@@ -1,0 +1,42 @@
+// Package feed records every committed chat event and every change of the interaction
+// properties the chat core maintains in a JetStream stream (FEED, subjects feed.<chatId>.event and feed.<chatId>.properties),
+// and delivers it to the workflow and to reporting: Server-Sent Events that resume from
+// Last-Event-ID, webhooks with signatures, retries and dead letters, and NDJSON export by
+// time range. docs/workflow.md "Event feed" is the user's documentation.
+//
+// # Why a core listener, and what it cannot see
+//
+// The core's listener fan-out is the only place where events and property changes leave the
+// core together, per chat in commit order, exactly once per commit (chatcore.Listener), so
+// the feed is a listener like web/chatmetrics. It writes each record synchronously, so a
+// chat's records are stored in its commit order (the core delivers one chat's commits one at
+// a time). The record's sequence in the stream is the one id of the feed: the SSE id, the
+// webhook delivery header, the export order.
+//
+// The listener runs after the transcript append is acknowledged, so a crash between that
+// append and the feed's write would lose the records of the commits in flight. The
+// transcript holds every committed event, so Backfill re-reads it at start: for each chat
+// the core holds, the events after the last event record, then the chat's current
+// properties (the intermediate property values of those commits are not recovered).
+// Chats the core no longer holds in memory at start (ended and released) are not
+// backfilled. userData changes (UpdateUserData, Annotate) that
+// add no event are not delivered to listeners by the core, so the feed has no record of
+// them; events carry their own userData. Both are listed in docs/workflow.md.
+//
+// # Why one consumer and one goroutine per webhook endpoint
+//
+// Ordered per chat is simplest to guarantee as ordered overall: each endpoint has a durable
+// JetStream consumer (webhook_<id>, MaxAckPending 1) and one dispatcher that delivers one
+// record at a time, retrying with exponential backoff, and acknowledges it only after a 2xx
+// (or after moving it to the dead letters, stream FEED_DEAD). A crash or stop leaves the
+// record unacknowledged; JetStream redelivers it after the ack wait (at least once). The
+// price is throughput per endpoint: one round trip per record (docs/benchmarks.md).
+//
+// Subscriptions live in the KV bucket CHATGATE_WEBHOOKS, secrets included (they are needed
+// in clear to sign); the API shows a secret once, at creation.
+//
+// # Locks
+//
+// Webhooks.mu guards the map of running dispatchers only; it is never held while calling
+// out (HTTP, JetStream) or while waiting for a dispatcher to stop.
+package feed

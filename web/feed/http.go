@@ -1,0 +1,370 @@
+package feed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/chatgate/chatgate/web/apijson"
+)
+
+// DefaultHeartbeat is how often an idle event stream gets a comment line, so proxies keep
+// it open and the client notices a dead connection.
+const DefaultHeartbeat = 15 * time.Second
+
+// Authorizer wraps the API in the admin authentication (*adminauth.Credentials).
+type Authorizer interface {
+	Require(next http.Handler) http.Handler
+}
+
+// APIConfig configures Handler.
+type APIConfig struct {
+	Feed     *Feed     // required
+	Webhooks *Webhooks // nil: the webhook routes answer 404
+	Auth     Authorizer
+	// Heartbeat of the event stream (0: DefaultHeartbeat).
+	Heartbeat time.Duration
+	Logger    *slog.Logger
+}
+
+// API is the feed's HTTP API.
+type API struct {
+	APIConfig
+	h http.Handler
+	// ctx ends the open event streams (CloseStreams), which http.Server.Shutdown would
+	// otherwise wait for until its deadline.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// ServeHTTP serves the API.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.h.ServeHTTP(w, r) }
+
+// CloseStreams ends every open event stream and refuses new ones (a graceful shutdown:
+// clients reconnect elsewhere, or later, with Last-Event-ID).
+func (a *API) CloseStreams() { a.cancel() }
+
+// Handler serves the feed API under /feed/ (mounted by cmd/chatgate below /workflow/v1).
+func Handler(cfg APIConfig) (*API, error) {
+	if cfg.Feed == nil || cfg.Auth == nil {
+		return nil, fmt.Errorf("%w: Feed and Auth are required", ErrConfig)
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{APIConfig: cfg}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /feed/events", a.events)
+	mux.HandleFunc("GET /feed/export", a.export)
+	mux.HandleFunc("GET /feed/webhooks", a.listWebhooks)
+	mux.HandleFunc("POST /feed/webhooks", a.createWebhook)
+	mux.HandleFunc("GET /feed/webhooks/{id}", a.getWebhook)
+	mux.HandleFunc("DELETE /feed/webhooks/{id}", a.deleteWebhook)
+	mux.HandleFunc("GET /feed/webhooks/{id}/dead-letters", a.deadLetters)
+	mux.HandleFunc("POST /feed/webhooks/{id}/dead-letters/replay", a.replay)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		apijson.Error(w, http.StatusNotFound, apijson.CodeNotFound, "no such endpoint")
+	})
+	a.h = cfg.Auth.Require(mux)
+	return a, nil
+}
+
+// events streams the feed as Server-Sent Events: "id: <seq>", "event: <kind>",
+// "data: <record JSON>". A reconnect with Last-Event-ID continues after that record; without
+// it the stream starts at ?from=<seq> or, by default, after the newest record.
+func (a *API) events(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(a.ctx, cancel)()
+	if a.ctx.Err() != nil {
+		w.Header().Set("Retry-After", "1")
+		apijson.Error(w, http.StatusServiceUnavailable, apijson.CodeUnavailable, "shutting down")
+		return
+	}
+	start, ok := a.startSeq(w, r)
+	if !ok {
+		return
+	}
+	f := ParseFilter(r.URL.Query().Get("types"), r.URL.Query().Get("services"))
+	cur, err := a.Feed.Read(ctx, start)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, ": chatgate feed\n\n")
+	if rc.Flush() != nil {
+		return
+	}
+	for {
+		rec, err := cur.Next(ctx, a.Heartbeat)
+		switch {
+		case errors.Is(err, ErrNoRecord):
+			_, err = io.WriteString(w, ": heartbeat\n\n")
+		case err != nil:
+			if ctx.Err() == nil {
+				a.Logger.Warn("feed stream: read failed", "err", err)
+			}
+			return
+		case !f.Match(rec):
+			continue
+		default:
+			b, _ := json.Marshal(rec)
+			_, err = fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", rec.Seq, rec.Kind, b)
+		}
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (a *API) startSeq(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "Last-Event-ID must be a feed sequence number")
+			return 0, false
+		}
+		return n + 1, true
+	}
+	if s := r.URL.Query().Get("from"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || n < 1 {
+			apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "from must be a feed sequence number (1 or more)")
+			return 0, false
+		}
+		return n, true
+	}
+	last, err := a.Feed.LastSeq(r.Context())
+	if err != nil {
+		a.fail(w, err)
+		return 0, false
+	}
+	return last + 1, true
+}
+
+// MaxExportRecords bounds one export answer; a larger range is read in several requests
+// (the answer's last line says where to continue).
+const MaxExportRecords = 100_000
+
+// export answers NDJSON: one record per line for the records stored in [from, to) (their
+// "stored" time), then a trailer line
+// {"v":1,"kind":"end","records":n,"truncated":bool,"nextSeq":seq}. A truncated export is
+// continued with from = the last line's stored time (dropping repeated seqs).
+func (a *API) export(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, err1 := time.Parse(time.RFC3339Nano, q.Get("from"))
+	to, err2 := time.Parse(time.RFC3339Nano, q.Get("to"))
+	if err1 != nil || err2 != nil || !to.After(from) {
+		apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "from and to must be RFC 3339 times with to after from")
+		return
+	}
+	f := ParseFilter(q.Get("types"), q.Get("services"))
+	ctx := r.Context()
+	last, err := a.Feed.LastSeq(ctx)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	cur, err := a.Feed.ReadFrom(ctx, from)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	n, truncated := 0, false
+	var next uint64
+	for last > 0 {
+		rec, err := cur.Next(ctx, time.Second)
+		if errors.Is(err, ErrNoRecord) {
+			break // nothing stored at or after from
+		}
+		if err != nil {
+			return // cut short: the trailer line is missing, so the client knows
+		}
+		if !rec.Stored.Before(to) {
+			break
+		}
+		if f.Match(rec) {
+			if n == MaxExportRecords {
+				truncated, next = true, rec.Seq
+				break
+			}
+			_ = enc.Encode(rec)
+			n++
+		}
+		if rec.Seq >= last {
+			break // the newest record as of the request
+		}
+	}
+	_ = enc.Encode(map[string]any{"v": SchemaVersion, "kind": "end", "records": n, "truncated": truncated, "nextSeq": next})
+}
+
+func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	if !a.hasWebhooks(w) {
+		return
+	}
+	eps, err := a.Webhooks.List(r.Context())
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	out := []Endpoint{}
+	for _, ep := range eps {
+		out = append(out, ep.public())
+	}
+	apijson.Write(w, http.StatusOK, map[string]any{"webhooks": out})
+}
+
+func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) {
+	if !a.hasWebhooks(w) {
+		return
+	}
+	var in struct {
+		URL      string   `json:"url"`
+		Secret   string   `json:"secret"`
+		Types    []string `json:"types"`
+		Services []string `json:"services"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			apijson.Error(w, http.StatusRequestEntityTooLarge, apijson.CodeTooLarge, "body over 16 KiB")
+			return
+		}
+		apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "body must be {\"url\":..., \"secret\":..., \"types\":[...], \"services\":[...]}")
+		return
+	}
+	ep, err := a.Webhooks.Create(r.Context(), Endpoint{URL: in.URL, Secret: in.Secret, Filter: Filter{Types: in.Types, Services: in.Services}})
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	apijson.Write(w, http.StatusCreated, ep) // the secret, this once
+}
+
+func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) {
+	if !a.hasWebhooks(w) {
+		return
+	}
+	id := r.PathValue("id")
+	ep, err := a.Webhooks.Get(r.Context(), id)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	st, err := a.Webhooks.Status(r.Context(), id)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	apijson.Write(w, http.StatusOK, struct {
+		Endpoint
+		Status Status `json:"status"`
+	}{ep.public(), st})
+}
+
+func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+	if !a.hasWebhooks(w) {
+		return
+	}
+	if err := a.Webhooks.Delete(r.Context(), r.PathValue("id")); err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func limitParam(w http.ResponseWriter, r *http.Request) (int, bool) {
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "limit must be 1 to 1000")
+			return 0, false
+		}
+		limit = n
+	}
+	return limit, true
+}
+
+func (a *API) deadLetters(w http.ResponseWriter, r *http.Request) {
+	if !a.hasWebhooks(w) {
+		return
+	}
+	limit, ok := limitParam(w, r)
+	if !ok {
+		return
+	}
+	dls, err := a.Webhooks.DeadLetters(r.Context(), r.PathValue("id"), limit)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	apijson.Write(w, http.StatusOK, map[string]any{"deadLetters": dls})
+}
+
+func (a *API) replay(w http.ResponseWriter, r *http.Request) {
+	if !a.hasWebhooks(w) {
+		return
+	}
+	limit, ok := limitParam(w, r)
+	if !ok {
+		return
+	}
+	res, err := a.Webhooks.Replay(r.Context(), r.PathValue("id"), limit)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	apijson.Write(w, http.StatusOK, res)
+}
+
+func (a *API) hasWebhooks(w http.ResponseWriter) bool {
+	if a.Webhooks == nil {
+		apijson.Error(w, http.StatusNotFound, apijson.CodeNotFound, "webhooks are not enabled")
+		return false
+	}
+	return true
+}
+
+func (a *API) fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrEndpointNotFound):
+		apijson.Error(w, http.StatusNotFound, "webhook_not_found", "no such webhook endpoint")
+	case errors.Is(err, ErrInvalidEndpoint):
+		apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, err.Error())
+	case errors.Is(err, ErrTooManyEndpoints):
+		apijson.Error(w, http.StatusConflict, "too_many_webhooks", err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Retry-After", "1")
+		apijson.Error(w, http.StatusServiceUnavailable, apijson.CodeUnavailable, "the feed store did not answer in time")
+	default:
+		a.Logger.Error("feed API", "err", err)
+		w.Header().Set("Retry-After", "1")
+		apijson.Error(w, http.StatusServiceUnavailable, apijson.CodeUnavailable, "the feed store did not answer")
+	}
+}
