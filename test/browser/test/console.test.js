@@ -78,7 +78,18 @@ describe("consoles", () => {
     await row.waitFor({ timeout: 10000 });
     // The refused token and password were answered 401 and 400, which Chromium logs.
     assert.deepEqual(a.errors.splice(0), [401, 400].map((n) => `console: Failed to load resource: the server responded with a status of ${n} (${n === 401 ? "Unauthorized" : "Bad Request"})`));
-    assert.equal(await row.innerText(), "ann\tAnn Agent\tagent\t" + SVC + "\t2\tpassword");
+    assert.equal(await row.innerText(), "ann\tAnn Agent\tagent\t" + SVC + "\t2\tpassword\tDelete");
+    // A temporary account, deleted again (the button asks once more first).
+    await a.locator("#acct-id").fill("temp");
+    await a.locator("#acct-name").fill("Temp");
+    await a.locator("#acct-password").fill("temp-password-1");
+    await a.locator("#acct-password").press("Enter");
+    await a.locator('#accounts tr[data-id="temp"]').waitFor({ timeout: 10000 });
+    await a.getByRole("button", { name: "Delete temp" }).click();
+    assert.equal(await a.locator('#accounts tr[data-id="temp"]').count(), 1, "the first click only asks");
+    await a.getByRole("button", { name: "Confirm: delete temp" }).click();
+    await a.locator('#accounts tr[data-id="temp"]').waitFor({ state: "detached", timeout: 10000 });
+    assert.equal((await fetch(`${server.httpURL}/admin/accounts/temp`, { headers: { Authorization: `Bearer ${ADMIN}` } })).status, 404);
     await noViolations(a, "admin accounts");
     await screenshot(a, "admin-accounts", consoleShotDir);
     assert.deepEqual(await actx.cookies(), [], "the admin console keeps no cookie");

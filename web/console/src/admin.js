@@ -68,8 +68,29 @@ async function refresh() {
     h("td", {}, a.role),
     h("td", {}, (a.queues || []).join(", ") || "all"),
     h("td", {}, String(a.capacity || "default")),
-    h("td", {}, a.disabled ? "disabled" : a.hasPassword ? "password" : (a.tokens || []).length ? "API tokens" : "no login"))));
+    h("td", {}, a.disabled ? "disabled" : a.hasPassword ? "password" : (a.tokens || []).length ? "API tokens" : "no login"),
+    h("td", {}, h("button", { type: "button", class: "danger", "data-delete": a.id, "aria-label": `Delete ${a.id}`, onclick: (e) => onDelete(e.currentTarget, a.id) }, "Delete")))));
   $("accounts-empty").hidden = list.length > 0;
+}
+
+// onDelete asks once more on the same button (no modal dialog), then deletes: the account's
+// sessions and API tokens stop working at once.
+async function onDelete(btn, id) {
+  if (btn.dataset.confirm !== "1") {
+    btn.dataset.confirm = "1";
+    btn.textContent = "Confirm delete";
+    btn.setAttribute("aria-label", `Confirm: delete ${id}`);
+    return;
+  }
+  const out = $("account-status");
+  try {
+    await api("DELETE", `/admin/accounts/${encodeURIComponent(id)}`, token);
+    say(out, `Deleted ${id}.`);
+    await refresh();
+    $("acct-id").focus();
+  } catch (err) {
+    say(out, err.message, true);
+  }
 }
 
 async function onCreate(e) {
