@@ -125,11 +125,48 @@ func TestCookielessLongPollingContinuesSession(t *testing.T) {
 	if len(rs) != 2 || rs[0].Channel != "/service/chatV2/customer-support" || !last(t, rs).ok() {
 		t.Fatalf("held connect: %+v", rs)
 	}
-	// The cookie still protects when present: another browser's cookie is refused.
-	c.cookie = newID()
+	// The cookie still protects when present: the cookie of another browser with live
+	// sessions is refused.
+	other := &netClient{t: t, url: hs.URL + "/genesys/cometd/handshake", origin: "http://shop.test", cookie: newID()}
+	if r := other.handshake(); !r.ok() {
+		t.Fatalf("other browser's handshake %+v", r)
+	}
+	c.cookie = other.cookie
 	r := last(t, c.connect(5, `"advice":{"timeout":0}`))
 	if r.ok() || r.Error != "402::session_unknown" || r.Advice.Reconnect != "handshake" {
 		t.Fatalf("foreign cookie: %+v", r)
+	}
+}
+
+// TestCookieMintedByRacingUpgradeIsNotForeign: Faye probes the websocket while its
+// long-polling handshake is in flight; the upgrade (no cookie yet) is answered with a new
+// BAYEUX_BROWSER cookie, the handshake with another, and Faye keeps whichever came last. A
+// cookie that owns no session is treated like no cookie, so the first connect goes through
+// instead of 402 and a needless re-handshake (a flake of the Faye websocket tests under load).
+func TestCookieMintedByRacingUpgradeIsNotForeign(t *testing.T) {
+	_, hs := newHTTPServer(t, Config{})
+	probe, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/genesys/cometd", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	var minted string
+	for _, ck := range resp.Cookies() {
+		if ck.Name == BrowserCookie {
+			minted = ck.Value
+		}
+	}
+	if minted == "" {
+		t.Fatal("the upgrade set no BAYEUX_BROWSER cookie")
+	}
+	c := &netClient{t: t, url: hs.URL + "/genesys/cometd/handshake"}
+	if r := c.handshake(); !r.ok() {
+		t.Fatalf("handshake %+v", r)
+	}
+	c.url = hs.URL + "/genesys/cometd/connect"
+	c.cookie = minted // the upgrade's Set-Cookie won the race in the client's jar
+	if r := last(t, c.connect(2, `"advice":{"timeout":0}`)); !r.ok() {
+		t.Fatalf("connect with the cookie of a session-less upgrade: %+v", r)
 	}
 }
 

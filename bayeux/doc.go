@@ -15,8 +15,9 @@
 //   - Every unknown, expired or foreign clientId gets 402::session_unknown with advice
 //     {reconnect: "handshake", interval: 0}: both stock clients act on the advice only, and
 //     the CometD client otherwise retries /meta/connect forever.
-//   - A request that carries a BAYEUX_BROWSER cookie must carry its session's (a clientId
-//     is useless from another browser); one without the cookie is accepted, on every
+//   - A request that carries the BAYEUX_BROWSER cookie of a browser with live sessions must
+//     carry its session's (a clientId is useless from another browser); one without the
+//     cookie, or with one that owns no session, is accepted, on every
 //     transport, because many clients send none (Node and Faye websockets, the Genesys
 //     widget's credential-less XHRs). The clientId, 160 random bits, is the secret;
 //     cookie-less handshakes are bounded by a per-address rate limit whose refusal advises

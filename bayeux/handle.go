@@ -76,7 +76,8 @@ func errorReply(m *inMessage, err *Error) reply {
 }
 
 // lookup finds the session of a message, refusing (nil) a session of another browser: a
-// request or socket that carries a BAYEUX_BROWSER cookie must carry the session's. One
+// request or socket that carries the BAYEUX_BROWSER cookie of a browser with live sessions
+// must carry the session's. One
 // without the cookie is accepted on every transport: the clientId (160 random bits) is the
 // secret, and many clients send no cookie at all — non-browser websocket clients, Faye's
 // websocket, and the Genesys widget's long-polling XHRs (withCredentials false), which would
@@ -93,11 +94,23 @@ func (s *Server) lookup(c *conn, clientID string) *session {
 	if !c.hadCookie {
 		return sess
 	}
-	if c.browser != sess.browser {
+	if c.browser != sess.browser && s.browserHasSessions(c.browser) {
 		s.log.Debug("bayeux clientId presented with another browser's cookie", "session", clientID)
 		return nil
 	}
 	return sess
+}
+
+// browserHasSessions reports whether a browser id owns live sessions. A cookie that owns
+// none protects nothing and is treated like no cookie: it is typically one the server set
+// on a websocket upgrade that raced the long-polling handshake (Faye probes the websocket
+// before its handshake answer arrives, and keeps whichever Set-Cookie came last), and
+// refusing it would make the client re-handshake for no reason.
+func (s *Server) browserHasSessions(id string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	b := s.browsers[id]
+	return b != nil && len(b.sessions) > 0
 }
 
 func (s *Server) handshake(ctx context.Context, c *conn, m *inMessage) []byte {

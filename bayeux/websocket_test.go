@@ -171,8 +171,10 @@ func TestWebSocketOriginAndForeignCookie(t *testing.T) {
 	}
 	a := dialWS(t, hs.URL, http.Header{"Origin": {"https://ok.test"}})
 	a.handshake("")
-	// A socket with another browser's cookie cannot continue a's session.
-	b := dialWS(t, hs.URL, http.Header{"Cookie": {BrowserCookie + "=someotherbrowser0000000000"}})
+	// A socket with the cookie of another browser that has sessions cannot continue a's.
+	other := dialWS(t, hs.URL, http.Header{"Origin": {"https://ok.test"}, "Cookie": {BrowserCookie + "=someotherbrowser0000000000"}})
+	other.handshake("")
+	b := dialWS(t, hs.URL, http.Header{"Origin": {"https://ok.test"}, "Cookie": {BrowserCookie + "=someotherbrowser0000000000"}})
 	b.id = a.id
 	b.connect(`"advice":{"timeout":0}`)
 	r := b.until(isConnect)[0]
