@@ -3,7 +3,8 @@
 // keyboard, gets ready, a customer opens the widget and writes, the offer arrives in real
 // time (CometD), the agent accepts, they chat both ways (typing shown both ways), the agent places the chat on hold,
 // the customer writes again, the chat is offered again and accepted, the agent transfers it
-// to a second agent (created in the admin console) who ends it and marks it done with a
+// to a second agent (created in the admin console), who invites the first one back
+// (conference) and ends it and marks it done with a
 // disposition. Every page
 // carries the CSP, logs no error (a CSP violation is a console error), keeps no cookie and
 // passes axe-core with zero violations; screenshots go to docs/consoles/.
@@ -218,6 +219,15 @@ describe("consoles", () => {
     await bobsChat.click();
     await waitFor("the history in bob's transcript", async () => /Order 4711[\s\S]*Are you still there\?[\s\S]*Bob Agent joined/.test(await logText(b)), { timeout: 10000 });
     await waitFor("the widget shows bob", async () => (await w(c, ".log").innerText()).includes("Bob Agent joined"));
+    // Bob invites ann back (conference): the chat is in ann's list again, both are in it.
+    await b.locator("#transfer-to").fill("ann");
+    await b.locator("#invite").click();
+    await waitFor("ann back in the chat", async () => (await g.locator("#chats .chat-link .badge").allInnerTexts()).join() === "joined", { timeout: 10000 });
+    // Ann joined on the accept, on the accept after the hold, and now on the invite.
+    await waitFor("the widget shows ann's third join", async () =>
+      ((await w(c, ".log").innerText()).match(/Ann Agent joined/g) || []).length === 3);
+    await g.locator("#chats .chat-link").click();
+    await waitFor("ann's composer back", async () => !(await g.locator("#msg").isDisabled()));
     await b.locator('#actions button[data-action="end"]').click();
     await w(c, ".ended").waitFor({ state: "visible", timeout: 15000 });
     await waitFor("the ended chat in bob's console", async () => /ended/.test(await b.locator("#chat-meta").textContent()));

@@ -399,7 +399,9 @@ function renderChat() {
   $("msg").disabled = !canSend;
   $("send").disabled = !canSend;
   $("done-form").hidden = !caps.has("done");
-  $("transfer-form").hidden = !caps.has("transfer");
+  $("transfer-form").hidden = !caps.has("transfer") && !caps.has("invite");
+  $("transfer").hidden = !caps.has("transfer");
+  $("invite").hidden = !caps.has("invite");
 }
 
 // typingLine names the customers typing now: a TypingStarted not yet followed by their
@@ -492,15 +494,18 @@ async function onSend(e) {
   }
 }
 
+// onTransfer hands the chat to another agent (transfer) or adds one (invite: conference),
+// whichever button submitted the form; Enter in the field is a transfer.
 async function onTransfer(e) {
   e.preventDefault();
+  const action = (e.submitter && e.submitter.dataset.action) || "transfer";
   const agent = $("transfer-to").value.trim();
   if (!agent) {
-    say($("status"), "Enter the id of the agent to transfer to.", true);
+    say($("status"), "Enter the id of the other agent.", true);
     $("transfer-to").focus();
     return;
   }
-  await act("transfer", { agent });
+  await act(action, { agent });
 }
 
 async function onDone(e) {
