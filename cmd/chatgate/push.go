@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/chatgate/chatgate/web/adminauth"
 
@@ -15,10 +16,15 @@ import (
 	"github.com/chatgate/chatgate/push/credstore"
 	"github.com/chatgate/chatgate/web"
 	"github.com/chatgate/chatgate/web/pushadmin"
+	"github.com/chatgate/chatgate/web/pushlink"
 )
 
 // PushAdminPrefix is where the push credentials admin API is mounted.
 const PushAdminPrefix = "/admin/push"
+
+// VAPIDKeyPath serves the Web Push application server key to browsers (public, under CORS
+// like the rest of /genesys/2/).
+const VAPIDKeyPath = "/genesys/2/chat-push/vapid"
 
 // pushParts is the push dispatcher with its provider registry and, when secrets-key is set,
 // the encrypted credential store whose watch keeps the registry current on every node.
@@ -34,7 +40,10 @@ type pushParts struct {
 // API).
 func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn, surface *web.Server, auth *adminauth.Credentials) (*pushParts, error) {
 	log = log.With("component", "push")
-	p := &pushParts{registry: push.NewRegistry(push.RegistryOptions{Logger: log})}
+	// The allow-list of Web Push endpoint hosts: the browsers' push services plus what the
+	// operator adds (push-webpush-allowed-hosts), never fewer.
+	hosts := append(slices.Clone(push.DefaultWebPushHosts), cfg.PushWebPushAllowedHosts...)
+	p := &pushParts{registry: push.NewRegistry(push.RegistryOptions{Logger: log, WebPushHosts: hosts})}
 	conc := map[push.Kind]int{}
 	for _, k := range []push.Kind{push.KindWebPush, push.KindAPNs, push.KindFCM, push.KindHTTP} {
 		conc[k] = cfg.PushConcurrency
@@ -53,6 +62,8 @@ func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *
 	if err := surface.Registry().Register(p.dispatcher.Collector()); err != nil {
 		return nil, errors.Join(fmt.Errorf("push metrics: %w", err), p.stop(ctx))
 	}
+
+	surface.Handle("GET "+VAPIDKeyPath, pushlink.VAPIDKeyHandler(p.registry))
 
 	key := cfg.SecretsKeyBytes()
 	if key == nil {

@@ -95,6 +95,8 @@ type Config struct {
 	PushToActiveClient bool   `key:"push-to-active-client" help:"Push also to customers whose CometD connection is live (GMS push_notification_to_active_client; a chat's userData may override it)."`
 	PushQueueSize      int    `key:"push-queue-size" help:"Notifications queued per push provider kind (Web Push, APNs, FCM, custom HTTP); beyond it a notification is refused, logged and counted."`
 	PushConcurrency    int    `key:"push-concurrency" help:"Concurrent sends per push provider kind (the size of its worker pool)."`
+	// PushWebPushAllowedHosts extends push.DefaultWebPushHosts; it never replaces it.
+	PushWebPushAllowedHosts []string `key:"push-webpush-allowed-hosts" help:"Comma-separated extra hosts a Web Push subscription endpoint may point at, besides the browsers' push services (FCM, Mozilla, WNS, Apple), e.g. push.example.com, .push.example.com (subdomains) or 127.0.0.1 (a local test push service). Endpoints name a URL the server POSTs to, so every entry widens what a customer can make the server call: list only push services you run."`
 
 	AdminToken    Secret `key:"admin-token" help:"Bearer token for the admin API. At least 16 characters. When neither this nor admin-user/admin-password is set, a first-run token is generated once per cluster, stored as a hash and printed once in the log. Secret: never logged."`
 	AdminUser     string `key:"admin-user" help:"User name for HTTP Basic authentication on the admin API (with admin-password)."`
@@ -287,6 +289,11 @@ func (c Config) Validate() error {
 	}
 	// allowed-origins and client-publish-channels follow the bayeux package's rules, which
 	// live there only (bayeux.Config.Validate); cmd/chatgate applies them right after Load.
+	for _, h := range c.PushWebPushAllowedHosts {
+		if h == "" || h == "." || strings.ContainsAny(h, "/:*@ ") && net.ParseIP(h) == nil {
+			bad("push-webpush-allowed-hosts", "%q: want a host name, .domain (its subdomains) or an IP address, without scheme or port", h)
+		}
+	}
 	for _, s := range c.Services {
 		if !serviceName.MatchString(s) {
 			bad("services", "%q: a service name is letters, digits, '_', '.' or '-'", s)
