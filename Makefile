@@ -101,8 +101,10 @@ console-check:
 	echo "console bundles up to date ($$(cat dist/agent.js dist/admin.js | wc -c) bytes)"
 
 ## browser-test: the widget and the consoles in headless Debian Chromium (playwright-core) against bin/chatgate.
-## Screenshots of its states are written to docs/widget/.
+## Screenshots of its states are written to docs/widget/. bin/webpushfake is the local Web
+## Push service the push test points the browser's subscription at (test/webpushfake).
 browser-test: build
+	$(GO) build -o bin/webpushfake ./test/webpushfake
 	cd test/browser && npm ci --no-audit --no-fund && npm test
 
 bench:

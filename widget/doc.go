@@ -15,6 +15,11 @@
 // upgrade while browsers mostly get 304s. The demo page sends a strict Content-Security-Policy
 // as defence in depth for the widget's own rule that message text is never parsed as HTML.
 //
+// The Web Push service worker, /widget/sw.js, is served as written from widget/src/sw.js,
+// not bundled: a service worker is a script of its own, loaded by the browser, and it must
+// come from the page's origin, so sites on another origin host a copy (docs/widget.md, "Web
+// Push").
+//
 // The package knows nothing of chats or Bayeux: the widget talks to the GMS Chat API v2
 // (CometD flavour) like any other client. See docs/widget.md.
 package widget

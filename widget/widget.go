@@ -14,6 +14,9 @@ import (
 // Paths served by Register.
 const (
 	ScriptPath = "/widget/chatgate.js"
+	// WorkerPath is the Web Push service worker (widget/src/sw.js, served as written: a
+	// service worker is its own script, not part of the bundle).
+	WorkerPath = "/widget/sw.js"
 	DemoPath   = "/"
 )
 
@@ -25,15 +28,19 @@ const scriptMaxAge = 300
 //go:embed dist/chatgate.js
 var bundle []byte
 
+//go:embed src/sw.js
+var worker []byte
+
 //go:embed demo/index.html
 var demoHTML []byte
 
 // demoCSP allows the page to load only the widget from this origin and to talk to this
 // origin (CometD over XHR and websocket, chat-ntf). 'self' covers ws:/wss: of the same host
 // in CSP level 3. worker-src blob: is the CometD client's timer worker (it keeps heartbeats
-// on time in background tabs, which throttle the page's timers). The widget's styles are
+// on time in background tabs, which throttle the page's timers); 'self' is the Web Push
+// service worker (/widget/sw.js). The widget's styles are
 // constructed stylesheets (adoptedStyleSheets), so no 'unsafe-inline' is needed.
-const demoCSP = "default-src 'none'; script-src 'self'; worker-src blob:; connect-src 'self'; style-src 'self'; " +
+const demoCSP = "default-src 'none'; script-src 'self'; worker-src 'self' blob:; connect-src 'self'; style-src 'self'; " +
 	"img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Options configures Register.
@@ -45,6 +52,7 @@ type Options struct {
 // Register mounts the widget script and, if enabled, the demo page on mux (Go 1.22 patterns).
 func Register(mux interface{ Handle(string, http.Handler) }, o Options) {
 	mux.Handle("GET "+ScriptPath, Script())
+	mux.Handle("GET "+WorkerPath, Worker())
 	if o.DemoPage {
 		mux.Handle("GET /{$}", Demo())
 	}
@@ -54,6 +62,13 @@ func Register(mux interface{ Handle(string, http.Handler) }, o Options) {
 func Script() http.Handler {
 	return newAsset(bundle, "text/javascript; charset=utf-8",
 		"public, max-age="+strconv.Itoa(scriptMaxAge), nil)
+}
+
+// Worker serves the service worker. no-cache: browsers check a worker for updates on their
+// own schedule, and an outdated worker would keep handling pushes; the ETag keeps the check
+// cheap.
+func Worker() http.Handler {
+	return newAsset(worker, "text/javascript; charset=utf-8", "no-cache", nil)
 }
 
 // Demo serves the demo page.

@@ -67,6 +67,25 @@ func TestScriptIsTheCommittedBundle(t *testing.T) {
 	}
 }
 
+// TestWorkerServed: the Web Push service worker is served as written (a worker is its own
+// script, not part of the bundle), revalidated on every check (no-cache), with a query
+// string (the page's ?open=) on the same route.
+func TestWorkerServed(t *testing.T) {
+	res := get(t, mux(Options{}), http.MethodGet, WorkerPath+"?open=%2Fshop", nil)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/javascript; charset=utf-8" ||
+		res.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("status %d, headers %v", res.StatusCode, res.Header)
+	}
+	body, _ := io.ReadAll(res.Body)
+	file, err := os.ReadFile("src/sw.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(body, file) || !bytes.Contains(body, []byte(`addEventListener("notificationclick"`)) {
+		t.Fatalf("served %d bytes, src/sw.js has %d", len(body), len(file))
+	}
+}
+
 func TestScriptGzipAndRevalidation(t *testing.T) {
 	h := mux(Options{})
 	res := get(t, h, http.MethodGet, ScriptPath, map[string]string{"Accept-Encoding": "br, gzip;q=0.8"})
@@ -109,7 +128,7 @@ func TestDemoPage(t *testing.T) {
 		t.Fatalf("status %d, type %q", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	csp := res.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"script-src 'self'", "default-src 'none'", "frame-ancestors 'none'"} {
+	for _, want := range []string{"script-src 'self'", "default-src 'none'", "frame-ancestors 'none'", "worker-src 'self' blob:"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}

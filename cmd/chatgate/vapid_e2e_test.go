@@ -11,7 +11,7 @@ import (
 	"github.com/chatgate/chatgate/internal/testwait"
 )
 
-// TestVAPIDKeyEndpoint: the public GET /genesys/2/chat-push/vapid answers 404 until an
+// TestVAPIDKeyEndpoint: the public GET /genesys/2/chat-push/vapid answers 204 No Content until an
 // administrator generates a VAPID key pair, then serves exactly the generated public key
 // (never the private one), with CORS for an allowed origin, to a request without any
 // credentials, as a widget on a shop's page makes it.
@@ -35,8 +35,8 @@ func TestVAPIDKeyEndpoint(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header, string(b)
 	}
-	if code, _, body := get(""); code != http.StatusNotFound {
-		t.Fatalf("before any key: %d %s, want 404", code, body)
+	if code, _, body := get(""); code != http.StatusNoContent || body != "" {
+		t.Fatalf("before any key: %d %q, want 204", code, body)
 	}
 
 	req, _ := http.NewRequest(http.MethodPost, p.url("/admin/push/credentials/webpush/default/generate"),
@@ -84,8 +84,8 @@ func TestVAPIDKeyEndpoint(t *testing.T) {
 	}
 	// Another configuration name, or the debug variant, is not the default's key.
 	for _, q := range []string{"?provider=other", "?debug=true"} {
-		if code, _, body := get(q); code != http.StatusNotFound {
-			t.Errorf("%s: %d %s, want 404", q, code, body)
+		if code, _, body := get(q); code != http.StatusNoContent {
+			t.Errorf("%s: %d %s, want 204", q, code, body)
 		}
 	}
 }

@@ -286,3 +286,20 @@ func TestEveryFieldHasKeyAndHelp(t *testing.T) {
 		t.Errorf("%d of %d Config fields have a key tag", n, all)
 	}
 }
+
+// TestPushWebPushAllowedHosts: host names, .domains and IP addresses are accepted; anything
+// with a scheme, port, path or wildcard is refused with the key named, so an operator who
+// writes a URL learns it at start instead of silently allowing nothing.
+func TestPushWebPushAllowedHosts(t *testing.T) {
+	c := load(t, []string{"--push-webpush-allowed-hosts", "push.example.com, .push.example.org,127.0.0.1,::1"}, nil).Config
+	if got := fmt.Sprint(c.PushWebPushAllowedHosts); got != "[push.example.com .push.example.org 127.0.0.1 ::1]" {
+		t.Fatalf("parsed %s", got)
+	}
+	for _, bad := range []string{"https://push.example.com", "push.example.com:443", "*.example.com", "push.example.com/x", "."} {
+		c := Default()
+		c.PushWebPushAllowedHosts = []string{bad}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "push-webpush-allowed-hosts:") {
+			t.Errorf("%q: Validate() = %v, want a push-webpush-allowed-hosts problem", bad, err)
+		}
+	}
+}

@@ -3,7 +3,9 @@
 // and close, the end of the chat), renders the text in the customer's
 // push_notification_language, reads push registrations from chat userData in both GMS
 // vocabularies (push_notification_* and GCTI_Chat_PushSubscribe + GCTI_GMS_*) plus Web
-// Push subscriptions, and answers the core's liveness question (CheckAlive).
+// Push subscriptions, and answers the core's liveness question (CheckAlive). Next to the
+// ack endpoint it serves the public VAPID key (VAPIDKeyHandler), which a browser needs
+// before it can make the subscription this package later reads from userData.
 //
 // Why a separate package: push is a generic dispatcher that must not know chats, and the
 // core must not know providers. pushlink is the only place that knows both, and it works

@@ -18,8 +18,10 @@ type Credentials interface {
 // It is public on purpose: the key is public by design (every subscription carries it),
 // and a widget on a customer's page has no credentials to present. ?provider= names the
 // credential (push_notification_provider, default "default"), ?debug=true its debug
-// variant. 404 when no such Web Push credential is installed, so a widget hides its
-// opt-in. no-cache: an administrator may rotate the key at any time.
+// variant. 204 No Content when no such Web Push credential is installed, so a widget hides
+// its opt-in: not 404, because every page with the widget asks, and browsers log a failed
+// fetch as an error in every visitor's console on sites that do not use push. no-cache: an
+// administrator may rotate the key at any time.
 func VAPIDKeyHandler(creds Credentials) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -27,16 +29,14 @@ func VAPIDKeyHandler(creds Credentials) http.Handler {
 		if want.Name == "" {
 			want.Name = push.DefaultProviderName
 		}
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "no-cache")
+		w.Header().Set("Cache-Control", "no-cache")
 		for _, info := range creds.Infos() {
 			if info.Key == want && info.PublicKey != "" {
+				w.Header().Set("Content-Type", "application/json")
 				_ = json.NewEncoder(w).Encode(map[string]string{"publicKey": info.PublicKey, "provider": want.Name})
 				return
 			}
 		}
-		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": "no Web Push credential " + want.String()})
+		w.WriteHeader(http.StatusNoContent)
 	})
 }

@@ -54,6 +54,8 @@ const en = {
   startFailed: "The chat could not be started. Please try again.",
   transcriptTitle: "Chat transcript",
   pushOptIn: "Notify me of replies",
+  pushDenied: "Notifications are blocked in this browser.",
+  pushFailed: "Notifications could not be turned on.",
 };
 
 const de = {
@@ -109,6 +111,8 @@ const de = {
   startFailed: "Der Chat konnte nicht gestartet werden. Bitte versuchen Sie es erneut.",
   transcriptTitle: "Chatverlauf",
   pushOptIn: "Bei Antworten benachrichtigen",
+  pushDenied: "Benachrichtigungen sind in diesem Browser blockiert.",
+  pushFailed: "Benachrichtigungen konnten nicht eingeschaltet werden.",
 };
 
 const fr = {
@@ -164,6 +168,8 @@ const fr = {
   startFailed: "Le chat n’a pas pu démarrer. Veuillez réessayer.",
   transcriptTitle: "Conversation",
   pushOptIn: "Me prévenir des réponses",
+  pushDenied: "Les notifications sont bloquées dans ce navigateur.",
+  pushFailed: "Les notifications n’ont pas pu être activées.",
 };
 
 const es = {
@@ -219,6 +225,8 @@ const es = {
   startFailed: "No se pudo iniciar el chat. Inténtelo de nuevo.",
   transcriptTitle: "Conversación",
   pushOptIn: "Avisarme de las respuestas",
+  pushDenied: "Las notificaciones están bloqueadas en este navegador.",
+  pushFailed: "No se pudieron activar las notificaciones.",
 };
 
 export const languages = { en, de, fr, es };

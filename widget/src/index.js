@@ -21,6 +21,9 @@ function fromScript(s) {
   if (d.open !== undefined) cfg.open = d.open !== "false";
   if (d.typingPreview !== undefined) cfg.typingPreview = d.typingPreview !== "false";
   if (d.websocket !== undefined) cfg.websocket = d.websocket !== "false";
+  if (d.push !== undefined) cfg.push = d.push !== "false";
+  if (d.serviceWorker) cfg.serviceWorker = d.serviceWorker;
+  if (d.pushProvider) cfg.pushProvider = d.pushProvider;
   if (d.fields) {
     // "nickname*,email,subject": names of the form fields, * marks required ones.
     cfg.fields = d.fields.split(",").map((f) => f.trim()).filter(Boolean).map((f) => {

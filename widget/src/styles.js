@@ -54,6 +54,7 @@ header { display: flex; align-items: center; gap: 4px; padding: 10px 8px 10px 16
 header h2 { flex: 1; margin: 0; font-size: 17px; font-weight: 600; }
 .hbtn { background: transparent; border: 0; color: inherit; cursor: pointer; padding: 6px 8px; border-radius: 6px; font-size: 14px; }
 .hbtn:hover { background: rgba(255,255,255,.15); }
+.hbtn.push[aria-pressed="true"] { background: rgba(255,255,255,.25); }
 header :focus-visible { outline-color: var(--cg-on-primary); }
 .hbtn svg { width: 18px; height: 18px; fill: currentColor; vertical-align: middle; }
 .banner { background: var(--cg-banner-bg); color: var(--cg-banner-text); padding: 8px 16px; font-size: 14px; }

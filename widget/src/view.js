@@ -22,6 +22,7 @@ export function icon(d) {
 const icons = {
   chat: "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2z",
   minimise: "M5 11h14v2H5z",
+  bell: "M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-6V11a6 6 0 0 0-5-5.9V4a1 1 0 0 0-2 0v1.1A6 6 0 0 0 6 11v5l-2 2v1h16v-1z",
   send: "M3 20l18-8L3 4v6l12 2-12 2z",
   // A smiling face: a ring, two eyes, a half-disc mouth (nonzero fill: the inner circle runs
   // the other way round, so the ring is hollow).
@@ -45,7 +46,11 @@ export function build(t, title) {
   r.title = el("h2", { id: `${id}-title` }, title || t.title);
   r.endBtn = el("button", { class: "hbtn", type: "button", hidden: true }, t.endChat);
   r.minBtn = el("button", { class: "hbtn", type: "button", "aria-label": t.close, title: t.close }, icon(icons.minimise));
-  r.header = el("header", {}, r.title, r.endBtn, r.minBtn);
+  // The Web Push opt-in: a toggle (aria-pressed), shown only when push can work here.
+  r.pushBtn = el("button", {
+    class: "hbtn push", type: "button", "aria-pressed": "false", "aria-label": t.pushOptIn, title: t.pushOptIn, hidden: true,
+  }, icon(icons.bell));
+  r.header = el("header", {}, r.title, r.pushBtn, r.endBtn, r.minBtn);
   r.banner = el("div", { class: "banner", role: "status", hidden: true });
 
   r.form = el("form", { class: "prechat", novalidate: true }, el("p", {}, t.formIntro));

@@ -18,6 +18,7 @@ import { build, field } from "./view.js";
 import { css } from "./styles.js";
 import { EmojiPicker } from "./emoji.js";
 import { texts, pickLanguage } from "./i18n.js";
+import { PushOptIn } from "./push.js";
 
 const SEND_TIMEOUT = 12000; // ms without the own Message event before reconciling (option sendTimeout)
 const START_TIMEOUT = 15000; // ms for the requestChat answer (option startTimeout)
@@ -55,7 +56,47 @@ export class Widget {
     window.addEventListener("offline", this.onNet);
     window.addEventListener("online", this.onNet);
     window.addEventListener("storage", this.onStorage);
-    if (cfg.open) this.open();
+    this.#initPush();
+    // #chatgate-open: a click on a push notification (sw.js) opened this page.
+    if (cfg.open || location.hash === "#chatgate-open") this.open();
+  }
+
+  // ---- Web Push opt-in (push.js) ----
+
+  #initPush() {
+    if (this.cfg.push === false) return;
+    this.push = new PushOptIn({ ...this.cfg, lang: this.lang });
+    if (!this.push.usable()) return;
+    const b = this.v.pushBtn;
+    b.setAttribute("aria-pressed", String(!!this.push.saved()));
+    b.addEventListener("click", () => this.#togglePush());
+    // The bell appears only when the server has a VAPID key (push is set up there).
+    this.push.publicKey().then((k) => { if (k && this.v) b.hidden = false; }, () => {});
+    this.onWorkerMessage = (e) => { if (e.data && e.data.chatgate === "open") this.open(); };
+    navigator.serviceWorker.addEventListener("message", this.onWorkerMessage);
+  }
+
+  async #togglePush() {
+    const b = this.v.pushBtn;
+    const on = b.getAttribute("aria-pressed") === "true";
+    b.disabled = true;
+    let ud = null;
+    try {
+      ud = on ? await this.push.disable() : await this.push.enable();
+      b.setAttribute("aria-pressed", String(!on));
+      b.title = this.t.pushOptIn;
+    } catch (e) {
+      b.title = e && e.message === "denied" ? this.t.pushDenied : this.t.pushFailed;
+      if (this.phase === "form") this.v.formError.textContent = b.title;
+      else this.#system(b.title, true);
+    } finally {
+      b.disabled = false;
+    }
+    // A running chat gets the change now; a chat not yet started takes it at requestChat.
+    const s = this.session;
+    if (ud && s && !s.ended && this.conn) {
+      this.conn.publish({ operation: "updateData", secureKey: s.secureKey, userData: ud }).catch(() => {});
+    }
   }
 
   // ---- structure and panel ----
@@ -218,6 +259,9 @@ export class Widget {
   #submitForm() {
     if (this.phase !== "form" || !this.#validate()) return;
     const data = { operation: "requestChat", userData: { GCTI_Chat_AsyncMode: "true", ...(this.cfg.userData || {}) } };
+    // Opted in to Web Push before the chat: the subscription travels with the request.
+    const pushData = this.push && this.push.usable() && this.push.saved();
+    if (pushData) Object.assign(data.userData, pushData);
     for (const f of this.fields) {
       const val = f.input.value.trim();
       if (!val) continue;
@@ -799,6 +843,7 @@ export class Widget {
     window.removeEventListener("offline", this.onNet);
     window.removeEventListener("online", this.onNet);
     window.removeEventListener("storage", this.onStorage);
+    if (this.onWorkerMessage) navigator.serviceWorker.removeEventListener("message", this.onWorkerMessage);
     clearTimeout(this.startTimer);
     clearTimeout(this.typingTimer);
     for (const p of this.pending) clearTimeout(p.timer);

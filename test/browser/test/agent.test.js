@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { ChatgateServer } from "../../clients/lib/server.js";
 import { waitFor } from "../../clients/lib/wait.js";
 import { launch, newPage, w, screenshot } from "../lib/browser.js";
-import { SVC, startChat, type, items, waitItem, assertNoDuplicates } from "../lib/chat.js";
+import { agentAPI } from "../lib/agent.js";
+import { startChat, type, items, waitItem, assertNoDuplicates } from "../lib/chat.js";
 
 const ADMIN = "widget-agent-test-admin-token";
 
@@ -17,47 +18,12 @@ describe("widget with an agent", () => {
   let server, browser;
   const pages = [];
 
-  const http = async (method, path, token, body) => {
-    const r = await fetch(`${server.httpURL}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, json: text ? JSON.parse(text) : null };
-  };
-  // party creates an account, logs it in and makes it ready; act(chatId, action, body).
-  const party = async (id, spec) => {
-    const made = await http("PUT", `/admin/accounts/${id}`, ADMIN, { queues: [SVC], capacity: 3, password: `${id}-password-1`, ...spec });
-    assert.equal(made.status, 200, JSON.stringify(made.json));
-    const login = await fetch(`${server.httpURL}/agent/v1/login`, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ id, password: `${id}-password-1` }),
-    }).then((r) => r.json());
-    assert.ok(login.token, JSON.stringify(login));
-    return {
-      async ready() {
-        const r = await http("PUT", "/agent/v1/me/state", login.token, { state: "ready" });
-        assert.equal(r.status, 200, JSON.stringify(r.json));
-      },
-      async act(chatId, action, body = {}) {
-        const r = await http("POST", `/agent/v1/chats/${chatId}/${action}`, login.token, body);
-        assert.equal(r.status, 200, `${id} ${action}: ${JSON.stringify(r.json)}`);
-        return r.json;
-      },
-      // accept takes the chat once routing has offered it (an accept before the offer is
-      // refused and changes nothing).
-      async accept(chatId) {
-        return waitFor(`${id}'s offer of ${chatId}`, async () => {
-          const r = await http("POST", `/agent/v1/chats/${chatId}/accept`, login.token, {});
-          return r.status === 200 && r.json;
-        }, { timeout: 15000, every: 100 });
-      },
-    };
-  };
+  let party;
 
   before(async () => {
     server = await new ChatgateServer({ name: "chatgate-widget-agent", args: ["--admin-token", ADMIN] }).start();
     browser = await launch();
+    ({ party } = agentAPI(server, ADMIN));
   });
   after(async () => {
     for (const p of pages) assert.deepEqual(p.errors, [], "the page logged errors");
