@@ -97,14 +97,16 @@ describe("widget Web Push", () => {
   });
 
   // browserContext grants notifications and replaces pushManager.subscribe (the boundary to
-  // the unreachable push service) by one returning sub; the key it was called with is kept
-  // in localStorage for the test to check.
+  // the unreachable push service) by one returning sub (or the one a test puts into
+  // localStorage "test:sub"); the key it was called with is kept in localStorage for the
+  // test to check.
   async function browserContext(sub) {
     const ctx = await browser.newContext({ viewport: { width: 1000, height: 720 } });
     await ctx.grantPermissions(["notifications"], { origin: server.httpURL });
     await ctx.addInitScript((s) => {
       if (!("PushManager" in self)) return;
       PushManager.prototype.subscribe = async function (opts) {
+        s = JSON.parse(localStorage.getItem("test:sub") || "null") || s;
         const key = btoa(String.fromCharCode(...new Uint8Array(opts.applicationServerKey)))
           .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
         localStorage.setItem("test:subscribe", JSON.stringify({ key, userVisibleOnly: opts.userVisibleOnly }));
@@ -181,6 +183,55 @@ describe("widget Web Push", () => {
     const pushed = (await fake.messages()).map((m) => JSON.parse(m.payload).body);
     assert.ok(!pushed.includes("Hello Petra, one moment please"), `a push to a connected customer: ${pushed}`);
     await reopenShows(ctx, "Your parcel ships today");
+    await ctx.close();
+  });
+
+  // userData reads the chat's push data as the server holds it (workflow API).
+  const userData = async (chatId) => {
+    const r = await fetch(`${server.httpURL}/workflow/v1/chats/${chatId}`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+    assert.equal(r.status, 200);
+    return (await r.json()).userData || {};
+  };
+
+  it("the bell turned off stops the pushes (updateData comet); turned on again, the new subscription gets them", async () => {
+    const sub1 = await fake.subscription();
+    const ctx = await browserContext(sub1);
+    const p = await newPage(ctx);
+    pages.push(p);
+    await p.goto(`${server.httpURL}/`);
+    await w(p, ".launcher").click();
+    await optIn(p);
+    const s = await startChat(p, { name: "Rosa" });
+    await ann.accept(s.chatId);
+    const ud = await userData(s.chatId);
+    assert.equal(ud.push_notification_type, "webpush");
+    assert.equal(JSON.parse(ud.push_notification_subscription).endpoint, sub1.endpoint);
+    const bell = w(p, "button.push");
+    await bell.click();
+    await waitFor("the bell released", async () => (await bell.getAttribute("aria-pressed")) === "false");
+    await waitFor("push_notification_type=comet on the server", async () => (await userData(s.chatId)).push_notification_type === "comet");
+    await p.close();
+    await waitFor("the closed tab's CometD session to expire", async () => (await sessionsGauge(server)) === 0, { timeout: 20000, every: 100 });
+    await ann.act(s.chatId, "send", { text: "Rosa, are you still there?" });
+
+    // Back on the page, the bell on again with a new subscription: it gets the next answer,
+    // and the one sent while the bell was off reached no subscription.
+    const sub2 = await fake.subscription();
+    const q = await newPage(ctx);
+    pages.push(q);
+    await q.goto(`${server.httpURL}/`);
+    await w(q, ".launcher").click();
+    await waitItem(q, "Rosa, are you still there?");
+    await q.evaluate((s2) => localStorage.setItem("test:sub", JSON.stringify(s2)), sub2);
+    const bell2 = w(q, "button.push");
+    await bell2.waitFor({ state: "visible", timeout: 10000 });
+    await bell2.click();
+    await waitFor("the bell pressed again", async () => (await bell2.getAttribute("aria-pressed")) === "true");
+    await waitFor("the new subscription on the server", async () =>
+      JSON.parse((await userData(s.chatId)).push_notification_subscription || "{}").endpoint === sub2.endpoint);
+    await closedTabGetsPush(q, ann, s, "Here is your refund, Rosa", sub2.endpoint);
+    const all = (await fake.messages()).map((m) => JSON.parse(m.payload).body);
+    assert.ok(!all.includes("Rosa, are you still there?"), "pushed while the bell was off");
     await ctx.close();
   });
 
