@@ -13,7 +13,7 @@ const Module = "github.com/chatgate/chatgate"
 func component(rel string) string {
 	first, _, _ := strings.Cut(rel, "/")
 	switch first {
-	case "cmd", "web", "bayeux", "chatcore", "push", "internal", "widget":
+	case "cmd", "web", "bayeux", "chatcore", "push", "internal", "widget", "test":
 		return first
 	}
 	return ""
@@ -28,6 +28,10 @@ var allowed = map[string][]string{
 	"push":     {"push", "internal"},
 	"widget":   {"widget"},
 	"internal": {"internal"},
+	// test/ holds programs the end-to-end tests run beside the server (the local Web Push
+	// service); like a provider's real service they may reuse push's own test fakes, and
+	// they reach chatgate over the wire only.
+	"test": {"test", "push", "internal"},
 }
 
 // Package is the part of `go list -json` the rules read.

@@ -69,6 +69,9 @@ func TestRules(t *testing.T) {
 		{"widget", "internal/config", "widget may import only"},
 		{"web/widgetsrv", "widget", ""},
 		{"cmd/chatgate-load", "bayeux", "over the wire"},
+		{"test/webpushfake", "push/pushtest", ""},
+		{"test/webpushfake", "web", "test may import only"},
+		{"test/webpushfake", "chatcore", "test may import only"},
 		{"tools/x", "web", "belongs to no component"},
 	}
 	for _, c := range cases {
