@@ -29,7 +29,7 @@ const token = "feed-test-token-0123456789"
 // env is the real chat core on embedded JetStream with the feed as its listener, and the
 // feed API over httptest.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	conn  *natsserver.Conn
 	core  *chatcore.Core
 	feed  *Feed
@@ -37,7 +37,7 @@ type env struct {
 	srv   *httptest.Server
 }
 
-func newEnv(t *testing.T, wc WebhookConfig) *env {
+func newEnv(t testing.TB, wc WebhookConfig) *env {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := natsserver.Start(ctx, natsserver.Options{DataDir: t.TempDir()})
@@ -57,6 +57,8 @@ func newEnv(t *testing.T, wc WebhookConfig) *env {
 	opts.Settings.FlexDisconnectTimeout = time.Hour
 	if e.core, err = chatcore.New(ctx, chatcore.Config{
 		Store: store, NodeName: "node-1", Options: chatcore.StaticOptions(opts), Listeners: []chatcore.Listener{e.feed},
+		// Benchmarks send faster than a customer may.
+		Limits: chatcore.Limits{EventRate: 1e6, EventBurst: 1e6},
 	}); err != nil {
 		t.Fatal(err)
 	}

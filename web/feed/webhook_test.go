@@ -19,7 +19,7 @@ import (
 // number) how to misbehave: "drop" closes the connection, "hang" never answers (the
 // sender's timeout), "500" answers 500, "" accepts.
 type receiver struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	secret string
 
@@ -28,9 +28,10 @@ type receiver struct {
 	attempts map[uint64]int
 	accepted []Record
 	badSig   int
+	onAccept func(Record) // called with mu held
 }
 
-func newReceiver(t *testing.T, fail func(uint64, int) string) *receiver {
+func newReceiver(t testing.TB, fail func(uint64, int) string) *receiver {
 	rc := &receiver{t: t, fail: fail, attempts: map[uint64]int{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.srv.Close)
@@ -75,6 +76,9 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.mu.Lock()
 	rc.accepted = append(rc.accepted, rec)
+	if rc.onAccept != nil {
+		rc.onAccept(rec)
+	}
 	rc.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
