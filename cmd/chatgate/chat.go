@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/chatgate/chatgate/bayeux"
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/chatcore/jetstore"
@@ -154,7 +156,15 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 	})
 	adapter.Register(surface)
 	surface.Handle("POST "+PushAckPath, p.link.AckHandler())
-	wf, err := workflow.New(workflow.Config{Chats: p.core, Auth: auth, Logger: log}) // the core logs each restoration
+	idem, err := conn.KV(ctx, jetstream.KeyValueConfig{
+		Bucket: workflow.IdempotencyBucket, Description: "workflow API Idempotency-Key answers", TTL: cfg.WorkflowIdempotencyTTL,
+		Storage: jetstream.FileStorage, MaxBytes: 64 << 20,
+	})
+	if err != nil {
+		p.stop()
+		return nil, fmt.Errorf("workflow idempotency bucket: %w", err)
+	}
+	wf, err := workflow.New(workflow.Config{Chats: p.core, Ops: p.core, Idempotency: idem, Auth: auth, Logger: log}) // the core logs each restoration
 	if err != nil {
 		p.stop()
 		return nil, fmt.Errorf("workflow API: %w", err)

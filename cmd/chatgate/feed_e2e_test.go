@@ -223,3 +223,58 @@ func TestFeedWebhookSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("stop took %s with an open event stream", d)
 	}
 }
+
+// TestWorkflowOperationsIdempotentOverBinary: the workflow's system message, properties and
+// end, each sent twice with one Idempotency-Key against the real binary, act once; the key
+// survives a restart (it is in the store, not in memory).
+func TestWorkflowOperationsIdempotentOverBinary(t *testing.T) {
+	data := t.TempDir()
+	env := []string{"CHATGATE_ADMIN_TOKEN=" + feedToken}
+	p := startProcessEnv(t, env, "--addr", "127.0.0.1:0", "--data", data)
+	c, _ := createChat(t, p, restSvc, url.Values{"nickname": {"Ida"}, "userData[GCTI_Chat_AsyncMode]": {"true"}})
+	post := func(p *process, path, key, body string) (int, string, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", p.url(WorkflowPrefix+"/chats/"+c.chatID+path), strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+feedToken)
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), m
+	}
+	code, rep, first := post(p, "/messages", "op-1", `{"text":"from the workflow"}`)
+	if code != 200 || rep != "" {
+		t.Fatalf("message: %d %q %v", code, rep, first)
+	}
+	p.signal(syscall.SIGKILL)
+	p.waitExit(10 * time.Second)
+	q := startProcessEnv(t, env, "--addr", p.addr, "--data", data)
+	code, rep, again := post(q, "/messages", "op-1", `{"text":"from the workflow"}`)
+	if code != 200 || rep != "true" || again["lastIndex"] != first["lastIndex"] {
+		t.Fatalf("repeated after a restart: %d %q %v (first %v)", code, rep, again, first)
+	}
+	if code, _, m := post(q, "/properties", "op-2", `{"userData":{"tier":"gold"}}`); code != 200 || m["userData"].(map[string]any)["tier"] != "gold" {
+		t.Fatalf("properties: %d %v", code, m)
+	}
+	if code, _, m := post(q, "/end", "op-3", ``); code != 200 || m["ended"] != true {
+		t.Fatalf("end: %d %v", code, m)
+	}
+	if code, rep, m := post(q, "/end", "op-3", ``); code != 200 || rep != "true" || m["ended"] != true {
+		t.Fatalf("end again: %d %q %v", code, rep, m)
+	}
+	// The customer's transcript holds the workflow's message once.
+	r := c.op("refresh", "transcriptPosition", "1")
+	n := 0
+	for _, m := range r.Messages {
+		if m.Text == "from the workflow" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the customer sees the message %d times: %+v", n, r.Messages)
+	}
+}

@@ -118,13 +118,14 @@ type Config struct {
 	AgentMaxConnections  int           `key:"agent-max-connections" help:"Cap on the CometD sessions of agents, supervisors and bots on this node; a handshake beyond it answers 503::too_many_agent_connections."`
 	AgentLoginPerMinute  int           `key:"agent-login-per-minute" help:"Login attempts allowed per account id and minute (ten times that per client address); more answer 429."`
 
-	FeedMaxAge         time.Duration `key:"feed-max-age" help:"How long the event feed (stream FEED: every committed chat event and interaction-property change, docs/workflow.md) keeps a record; older ones are discarded, and an SSE client or webhook that has not read them by then misses them."`
-	FeedMaxBytes       int64         `key:"feed-max-bytes" help:"Most bytes the event feed stream may hold; past it the oldest records are discarded (like feed-max-age). Reserved in the engine at start."`
-	FeedHeartbeat      time.Duration `key:"feed-heartbeat" help:"How often an idle event stream (GET /workflow/v1/feed/events) gets a comment line, so proxies keep it open and clients notice a dead connection."`
-	WebhookMaxAttempts int           `key:"webhook-max-attempts" help:"Attempts per record and webhook endpoint before the record goes to the endpoint's dead letters (replayable through the API); later records keep flowing."`
-	WebhookBackoff     time.Duration `key:"webhook-backoff" help:"Wait after a webhook's first failed attempt; it doubles after each further failure, up to webhook-backoff-max."`
-	WebhookBackoffMax  time.Duration `key:"webhook-backoff-max" help:"Longest wait between two attempts of one webhook delivery."`
-	WebhookTimeout     time.Duration `key:"webhook-timeout" help:"Longest one webhook HTTP delivery may take (connect to end of response); longer counts as a failed attempt. After a crash, an unacknowledged delivery is retried after webhook-timeout + webhook-backoff-max + 5s."`
+	FeedMaxAge             time.Duration `key:"feed-max-age" help:"How long the event feed (stream FEED: every committed chat event and interaction-property change, docs/workflow.md) keeps a record; older ones are discarded, and an SSE client or webhook that has not read them by then misses them."`
+	FeedMaxBytes           int64         `key:"feed-max-bytes" help:"Most bytes the event feed stream may hold; past it the oldest records are discarded (like feed-max-age). Reserved in the engine at start."`
+	FeedHeartbeat          time.Duration `key:"feed-heartbeat" help:"How often an idle event stream (GET /workflow/v1/feed/events) gets a comment line, so proxies keep it open and clients notice a dead connection."`
+	WebhookMaxAttempts     int           `key:"webhook-max-attempts" help:"Attempts per record and webhook endpoint before the record goes to the endpoint's dead letters (replayable through the API); later records keep flowing."`
+	WebhookBackoff         time.Duration `key:"webhook-backoff" help:"Wait after a webhook's first failed attempt; it doubles after each further failure, up to webhook-backoff-max."`
+	WebhookBackoffMax      time.Duration `key:"webhook-backoff-max" help:"Longest wait between two attempts of one webhook delivery."`
+	WorkflowIdempotencyTTL time.Duration `key:"workflow-idempotency-ttl" help:"How long the workflow API remembers an Idempotency-Key (bucket CHATGATE_IDEMPOTENCY): a retry with the same key within it repeats the first answer instead of acting again; after it the key may act again."`
+	WebhookTimeout         time.Duration `key:"webhook-timeout" help:"Longest one webhook HTTP delivery may take (connect to end of response); longer counts as a failed attempt. After a crash, an unacknowledged delivery is retried after webhook-timeout + webhook-backoff-max + 5s."`
 
 	// Chat holds the "chat" and "chat.<serviceName>" objects of the config file (file only:
 	// no flag or environment form; fileonly, so Fields skips it). See ChatOptions.
@@ -193,6 +194,8 @@ func Default() Config {
 		WebhookBackoff:     time.Second,
 		WebhookBackoffMax:  time.Minute,
 		WebhookTimeout:     10 * time.Second,
+
+		WorkflowIdempotencyTTL: 24 * time.Hour,
 
 		AgentDisconnectGrace: 30 * time.Second,
 		AgentSessionTTL:      12 * time.Hour,
@@ -310,6 +313,7 @@ func (c Config) Validate() error {
 		{"agent-disconnect-grace", c.AgentDisconnectGrace}, {"agent-session-ttl", c.AgentSessionTTL},
 		{"feed-max-age", c.FeedMaxAge}, {"feed-heartbeat", c.FeedHeartbeat}, {"webhook-backoff", c.WebhookBackoff},
 		{"webhook-backoff-max", c.WebhookBackoffMax}, {"webhook-timeout", c.WebhookTimeout},
+		{"workflow-idempotency-ttl", c.WorkflowIdempotencyTTL},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {

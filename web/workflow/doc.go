@@ -11,6 +11,16 @@
 //	                              by session-restore-extend-by, ended, not async)
 //	GET  /chats?checkDue=1        live chats whose GCTI_Chat_AsyncCheckAt has passed: the
 //	                              interactions a "stuck" strategy looks at
+//	POST /chats/{chatId}/messages, /properties, /end
+//	                              the workflow's operations: a system message, userData,
+//	                              end the chat; with Idempotency-Key they act once (ops.go)
+//
+// Why idempotency keys live in a KV bucket with a TTL: a workflow retries after a timeout
+// without knowing whether its first call acted; the stored answer (in the store, so it
+// survives a restart and is shared by the nodes of a cluster) lets the retry get the first
+// answer instead of a second system message or a 409 for a chat it already ended. The key
+// is recorded as pending before the operation and completed after it, so concurrent calls
+// with one key act once.
 //
 // Routes are relative to where the handler is mounted (cmd/chatgate mounts it at
 // /workflow/v1/). Authentication is web/adminauth's, shared with the admin APIs.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/apijson"
@@ -36,6 +38,14 @@ type Config struct {
 	// MaxList bounds the chats one check-due answer lists (default 1000); ?limit= may ask
 	// for fewer.
 	MaxList int
+	// Ops enables the operations (system message, properties, end); nil: they answer 404.
+	Ops Operations
+	// Idempotency holds the Idempotency-Key records (bucket IdempotencyBucket, with a TTL);
+	// nil: the header is ignored and every call acts.
+	Idempotency jetstream.KeyValue
+	// PendingTimeout: see DefaultPendingTimeout. Now defaults to time.Now.
+	PendingTimeout time.Duration
+	Now            func() time.Time
 }
 
 // Defaults of Config.
@@ -69,11 +79,22 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.MaxList <= 0 {
 		cfg.MaxList = DefaultMaxList
 	}
+	if cfg.PendingTimeout <= 0 {
+		cfg.PendingTimeout = DefaultPendingTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	h := &handler{cfg: cfg, log: cfg.Logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/chats", h.methods(map[string]http.HandlerFunc{http.MethodGet: h.list}))
 	mux.HandleFunc("/chats/{chatId}", h.methods(map[string]http.HandlerFunc{http.MethodGet: h.get}))
 	mux.HandleFunc("/chats/{chatId}/restore", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.restore}))
+	if cfg.Ops != nil {
+		mux.HandleFunc("/chats/{chatId}/messages", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.sendMessage)}))
+		mux.HandleFunc("/chats/{chatId}/properties", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.setProperties)}))
+		mux.HandleFunc("/chats/{chatId}/end", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.end)}))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})

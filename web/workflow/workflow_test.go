@@ -40,6 +40,7 @@ type env struct {
 	core  *chatcore.Core
 	clock *chatcore.ManualClock
 	srv   *httptest.Server
+	conn  *natsserver.Conn
 
 	mu    sync.Mutex
 	props map[string]map[string]string // latest properties per chat, from the listener
@@ -68,7 +69,7 @@ func newEnv(t *testing.T) *env {
 	esp.Settings.SessionRestoreExtendBy = "esp"
 	agent := base
 	agent.Settings.SessionRestoreExtendBy = "agent"
-	e := &env{t: t, clock: chatcore.NewManualClock(t0), props: map[string]map[string]string{}, poke: make(chan struct{}, 1)}
+	e := &env{t: t, conn: conn, clock: chatcore.NewManualClock(t0), props: map[string]map[string]string{}, poke: make(chan struct{}, 1)}
 	e.core, err = chatcore.New(ctx, chatcore.Config{
 		Store: store, Clock: e.clock, NodeName: "node-1",
 		Options: services{"esp": esp, "none": base, "agent": agent},
