@@ -11,9 +11,10 @@ import (
 
 // Paths served by Register.
 const (
-	AgentPath  = "/agent/"
-	AdminPath  = "/admin/"
-	AssetsPath = "/console/"
+	AgentPath      = "/agent/"
+	AdminPath      = "/admin/"
+	SupervisorPath = "/supervisor/"
+	AssetsPath     = "/console/"
 )
 
 //go:embed static/agent.html
@@ -21,6 +22,9 @@ var agentHTML []byte
 
 //go:embed static/admin.html
 var adminHTML []byte
+
+//go:embed static/supervisor.html
+var supervisorHTML []byte
 
 //go:embed static/console.css
 var css []byte
@@ -30,6 +34,9 @@ var agentJS []byte
 
 //go:embed dist/admin.js
 var adminJS []byte
+
+//go:embed dist/supervisor.js
+var supervisorJS []byte
 
 // CSP is the policy of the console pages: scripts, styles and images only from this origin,
 // requests only to this origin (the APIs, CometD over XHR and websocket: 'self' covers ws:
@@ -49,9 +56,11 @@ func Register(mux interface{ Handle(string, http.Handler) }) {
 	}
 	mux.Handle("GET "+AgentPath+"{$}", page(agentHTML))
 	mux.Handle("GET "+AdminPath+"{$}", page(adminHTML))
+	mux.Handle("GET "+SupervisorPath+"{$}", page(supervisorHTML))
 	mux.Handle("GET "+AssetsPath+"console.css", newAsset(css, "text/css; charset=utf-8", nil))
 	mux.Handle("GET "+AssetsPath+"agent.js", newAsset(agentJS, "text/javascript; charset=utf-8", nil))
 	mux.Handle("GET "+AssetsPath+"admin.js", newAsset(adminJS, "text/javascript; charset=utf-8", nil))
+	mux.Handle("GET "+AssetsPath+"supervisor.js", newAsset(supervisorJS, "text/javascript; charset=utf-8", nil))
 }
 
 // asset is a static body with its ETag, served by http.ServeContent (conditional requests,

@@ -45,7 +45,7 @@ func get(t *testing.T, url string, header http.Header) (*http.Response, string) 
 func TestPagesAndTheirAssets(t *testing.T) {
 	srv := newServer(t)
 	ref := regexp.MustCompile(`(?:src|href)="(/[^"]+)"`)
-	for _, page := range []string{AgentPath, AdminPath} {
+	for _, page := range []string{AgentPath, AdminPath, SupervisorPath} {
 		resp, body := get(t, srv.URL+page, nil)
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 			t.Fatalf("%s: %d %s", page, resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -95,7 +95,7 @@ func TestRevalidation(t *testing.T) {
 // (/agent/v1/... and /admin/accounts/... belong to the APIs).
 func TestOnlyTheConsolePaths(t *testing.T) {
 	srv := newServer(t)
-	for _, p := range []string{"/agent/v1/me", "/admin/accounts/", "/console/", "/console/nope.js", "/console/../go.mod"} {
+	for _, p := range []string{"/agent/v1/me", "/admin/accounts/", "/console/", "/console/nope.js", "/console/../go.mod", "/supervisor/x"} {
 		if resp, _ := get(t, srv.URL+p, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", p, resp.StatusCode)
 		}

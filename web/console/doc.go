@@ -1,5 +1,5 @@
-// Package console serves the browser consoles of chatgate: the agent console at /agent/ and
-// the admin console at /admin/ (docs/consoles.md). They are static pages plus small ES
+// Package console serves the browser consoles of chatgate: the agent console at /agent/, the
+// supervisor wall board at /supervisor/ and the admin console at /admin/ (docs/consoles.md). They are static pages plus small ES
 // modules bundled with esbuild (build.mjs; the bundles in dist/ are committed and embedded,
 // `make console-check` checks them against a fresh build), so the binary needs no CDN and no
 // template engine at runtime.
