@@ -156,9 +156,24 @@ describe("supervisor console", () => {
     assert.ok(await s.evaluate(() => document.documentElement.scrollWidth <= 390), "no horizontal scrolling at phone width");
     await noViolations(s, "supervisor board, phone");
 
+    // --- a reload keeps the session (sessionStorage) and the supervisor's place in the chat:
+    // the chat is opened again without a second join, in the mode the server kept ---
+    await s.setViewportSize({ width: 1200, height: 1400 });
+    await s.reload();
+    await s.locator("#queues").waitFor({ state: "visible" });
+    assert.ok(await s.locator("#login-form").isHidden(), "no second login after a reload");
+    await live.getByRole("button", { name: "Open the chat with Carla" }).click();
+    await waitFor("the transcript after the reload", async () => /Hello Carla, I am the team lead/.test(await log.innerText()), { timeout: 10000 });
+    assert.equal(await s.locator('button[data-mode="barge"]').getAttribute("aria-pressed"), "true");
+
     // --- leave: the supervisor is out of the chat ---
     await s.getByRole("button", { name: "Leave" }).click();
     await s.locator("#watch").waitFor({ state: "hidden" });
+    const sue = await s.evaluate(() => JSON.parse(sessionStorage.getItem("chatgate:supervisor")).token);
+    const view = await http("GET", `/agent/v1/chats/${chat.chatId}`, sue);
+    assert.equal(view.status, 200);
+    assert.notEqual((view.json.chat || view.json).state, "joined", "the supervisor left the chat");
+    await live.getByRole("button", { name: "Monitor the chat with Carla" }).waitFor();
     assert.deepEqual(await sctx.cookies(), [], "the supervisor console keeps no cookie");
   });
 });

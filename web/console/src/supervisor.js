@@ -27,6 +27,7 @@ const st = {
   samples: [], // {t, open, waiting, rate}: one per tick, the last hour
   lastIndex: new Map(), // chatId → lastIndex at the previous tick (for the event rate)
   lastT: 0,
+  live: [], // the live chats of the last tick
   watching: null, // chatId the supervisor opened
   chat: null, // its latest view
   events: new Map(), // index → event of the watched chat
@@ -213,16 +214,19 @@ function checkAt(c) {
 }
 
 function renderLive(list) {
+  st.live = list;
   $("live").tBodies[0].replaceChildren(...list.map((c) => {
     const name = customerName(c);
-    const mine = c.chatId === st.watching;
+    // "Open" for a chat the supervisor is in (also after a reload of the page), else a
+    // silent join.
+    const mine = c.chatId === st.watching || c.state === "joined";
     return h("tr", { "data-chat": c.chatId },
       h("th", { scope: "row" }, name),
       h("td", {}, c.queue),
       h("td", {}, agentNames(c)),
       h("td", {}, status(c)),
       h("td", {}, checkAt(c)),
-      h("td", {}, h("button", { type: "button", "aria-label": `${mine ? "Open" : "Monitor"} the chat with ${name}`, "aria-current": mine ? "true" : null,
+      h("td", {}, h("button", { type: "button", "aria-label": `${mine ? "Open" : "Monitor"} the chat with ${name}`, "aria-current": c.chatId === st.watching ? "true" : null,
         onclick: () => watch(c) }, mine ? "Open" : "Monitor")));
   }));
   $("live-empty").hidden = list.length > 0;
@@ -295,6 +299,7 @@ async function watch(c) {
       }
     }
     await refreshWatched();
+    renderLive(st.live);
     $("watch").hidden = false;
     $("log").focus();
   } catch (e) {
@@ -349,6 +354,7 @@ async function leave() {
   st.chat = null;
   st.events.clear();
   $("watch").hidden = true;
+  renderLive(st.live);
   await tick();
 }
 
