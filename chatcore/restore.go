@@ -58,6 +58,19 @@ func allowedBy(extendBy string, by RestoreBy) bool {
 // Errors: ErrChatNotFound, ErrChatEnded (an ended chat cannot be restored), ErrInvalid (not an
 // async chat, or an unknown by), ErrRestoreNotAllowed, and the store's errors.
 func (co *Core) Restore(ctx context.Context, chatID string, by RestoreBy) (Result, error) {
+	return co.restore(ctx, chatID, by, false)
+}
+
+// RestoreAndRoute is Restore by the workflow (RestoreByWorkflow) that also hands the chat
+// back to routing: when no agent is present, GCTI_Chat_AsyncStatus becomes positive (1 and
+// 2 stay, anything else becomes 5, placed into a queue by the workflow), which is what a
+// router waits for (async-chat.md §4: any positive value means "route it"). With an agent
+// present it is -1 as after Restore: the chat is being processed. Same errors as Restore.
+func (co *Core) RestoreAndRoute(ctx context.Context, chatID string) (Result, error) {
+	return co.restore(ctx, chatID, RestoreByWorkflow, true)
+}
+
+func (co *Core) restore(ctx context.Context, chatID string, by RestoreBy, route bool) (Result, error) {
 	if by != RestoreByAgent && by != RestoreByWorkflow {
 		return Result{}, fmt.Errorf("restore by %.32q: %w", by, ErrInvalid)
 	}
@@ -76,6 +89,9 @@ func (co *Core) Restore(ctx context.Context, chatID string, by RestoreBy) (Resul
 		s := t.opts.Settings
 		checkAt := now.Add(s.AsyncIdleAlert + s.AsyncIdleClose + s.AsyncCheckAtMargin).Unix()
 		status := restoredStatus(st, by)
+		if route && status == AsyncOnHold {
+			status = AsyncQueued
+		}
 		t.change(func(st *chatState) {
 			st.Restored, st.RestoredAt, st.RestoredBy = true, now.UnixMilli(), string(by)
 			st.LastActivity, st.IdlePhase, st.PhaseAt = now.UnixMilli(), 0, 0

@@ -316,11 +316,11 @@ func TestCheckDue(t *testing.T) {
 	ob := restoreOpts("esp")
 	ob.o.Settings.AsyncCheckAtMargin = 0
 	tc := newCore(t, nil, nil, ob, nil)
-	active := mustCreate(t, tc, asyncUD())   // alerted, then active: CheckAt stays
-	restored := mustCreate(t, tc, asyncUD()) // alerted, active, then restored
-	closed := mustCreate(t, tc, asyncUD())   // alerted and closed
-	quiet := mustCreate(t, tc, asyncUD())    // active before its alert: CheckAt not reached
-	mustCreate(t, tc, nil)                   // regular
+	active := mustCreate(t, tc, asyncUD()) // alerted, then active: CheckAt moves with activity
+	stuck := mustCreate(t, tc, asyncUD())  // alerted, its close postponed: due at CheckAt
+	restored := mustCreate(t, tc, asyncUD())
+	quiet := mustCreate(t, tc, asyncUD()) // active before its alert: CheckAt not reached
+	mustCreate(t, tc, nil)                // regular
 	if got := tc.CheckDue(); len(got) != 0 {
 		t.Fatalf("fresh chats due: %v", got)
 	}
@@ -329,12 +329,24 @@ func TestCheckDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.advance(t, 50*time.Second) // t = 100 s: alerts, CheckAt = 150 s
-	for _, cr := range []Created{active, restored} {
-		if _, err := tc.SendMessage(ctx, cr.ChatID, cr.UserID, "here", ""); err != nil {
-			t.Fatal(err)
-		}
+	if v := tc.mustView(t, active.ChatID); v.CheckAt != t0.Add(150*time.Second).Unix() {
+		t.Fatalf("CheckAt after the alert %d", v.CheckAt)
 	}
-	tc.advance(t, 50*time.Second) // t = 150 s: closed is closed, quiet alerted (CheckAt 200 s)
+	tc.advance(t, 10*time.Second)
+	if _, err := tc.SendMessage(ctx, active.ChatID, active.UserID, "here", ""); err != nil {
+		t.Fatal(err)
+	}
+	// Activity after the alert moves CheckAt to activity + alert + close + margin.
+	if v := tc.mustView(t, active.ChatID); v.CheckAt != t0.Add(260*time.Second).Unix() {
+		t.Fatalf("CheckAt after activity %d, want %d", v.CheckAt, t0.Add(260*time.Second).Unix())
+	}
+	if p := tc.rec.prop(active.ChatID, PropAsyncCheckAt); p != strconv.FormatInt(t0.Add(260*time.Second).Unix(), 10) {
+		t.Fatalf("listeners saw CheckAt %q", p)
+	}
+	// The close of the others is postponed past CheckAt (an option raised after the alert).
+	ob.set(func(o *Options) { o.Settings.AsyncIdleClose = 1000 * time.Second })
+	tc.OptionsChanged()
+	tc.advance(t, 40*time.Second) // t = 150 s
 	ids := func() []string {
 		var out []string
 		for _, v := range tc.CheckDue() {
@@ -342,15 +354,15 @@ func TestCheckDue(t *testing.T) {
 		}
 		return out
 	}
-	want := []string{active.ChatID, restored.ChatID}
+	want := []string{stuck.ChatID, restored.ChatID}
 	slices.Sort(want)
 	if got := ids(); !slices.Equal(got, want) {
-		t.Fatalf("due %v, want %v (closed %s, quiet %s)", got, want, closed.ChatID, quiet.ChatID)
+		t.Fatalf("due %v, want %v (active %s, quiet %s)", got, want, active.ChatID, quiet.ChatID)
 	}
 	if _, err := tc.Restore(ctx, restored.ChatID, RestoreByWorkflow); err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(); !slices.Equal(got, []string{active.ChatID}) {
+	if got := ids(); !slices.Equal(got, []string{stuck.ChatID}) {
 		t.Fatalf("due after the restoration %v", got)
 	}
 }

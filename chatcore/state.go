@@ -254,6 +254,13 @@ func apply(st *chatState, ev *Event, o *Options) {
 	if activity {
 		st.LastActivity = ev.UTCTime
 		st.IdlePhase, st.PhaseAt = 0, 0
+		// Once set (by an alert), GCTI_Chat_AsyncCheckAt follows activity: it stays when the
+		// chat would be closed if nothing else happened, plus the margin (the formula of a
+		// restoration), so a chat that became active again is not due while it is active.
+		if st.Async && st.CheckAt != 0 {
+			s := o.Settings
+			st.CheckAt = time.UnixMilli(ev.UTCTime).Add(s.AsyncIdleAlert + s.AsyncIdleClose + s.AsyncCheckAtMargin).Unix()
+		}
 		// The alert no longer holds once there is activity; with an agent in the chat it is
 		// being processed again.
 		if st.Async && st.AsyncStatus == AsyncAlerted && st.agentPresent() {
