@@ -55,6 +55,7 @@ type chatParts struct {
 	routingReload atomic.Pointer[func(routing.Settings)]
 	stopHUP       func()
 	hupDone       chan struct{}
+	stopSweep     func() // the stuck strategy and retention (sweep.go)
 }
 
 // chatDeps is what startChat builds on: the configuration (and the file it came from, for
@@ -186,6 +187,7 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 		return nil, fmt.Errorf("chat core metrics: %w", err)
 	}
 	p.core.StartTimers()
+	p.stopSweep = startSweep(cfg, p.core, log)
 
 	if configFile != "" {
 		p.watchHUP(configFile)
@@ -301,6 +303,9 @@ func (p *chatParts) reloadOptions(path string) error {
 // stop ends the option watcher and the core's timers. The store connection is closed by
 // the caller (it is shared).
 func (p *chatParts) stop() {
+	if p.stopSweep != nil {
+		p.stopSweep()
+	}
 	if p.stopHUP != nil {
 		p.stopHUP()
 	}

@@ -42,3 +42,29 @@ func TestBayeuxSettingsRefusedAtLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepSettingsRefusedAtLoad: stuck-strategy follows chatcore/sweep's names
+// (sweep.ParseStrategy) and the sweep durations are checked at load: exit status 2.
+func TestSweepSettingsRefusedAtLoad(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"strategy", []string{"--stuck-strategy", "reroute"}, "stuck-strategy"},
+		{"strategy case", []string{"--stuck-strategy", "Restore"}, "stuck-strategy"},
+		{"negative retention", []string{"--retention", "-1s"}, "retention"},
+		{"zero interval", []string{"--sweep-interval", "0s"}, "sweep-interval"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			args := append([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, c.args...)
+			if code := cli(args, nil, io.Discard, &stderr); code != 2 {
+				t.Fatalf("exit %d, want 2; stderr:\n%s", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), c.want) {
+				t.Errorf("stderr lacks %q:\n%s", c.want, stderr.String())
+			}
+		})
+	}
+}

@@ -29,6 +29,9 @@ func cli(args, environ []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = checkBayeux(res.Config)
 	}
+	if err == nil {
+		err = checkSweep(res.Config)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "chatgate: %v\n", err)
 		return 2

@@ -127,6 +127,10 @@ type Config struct {
 	WorkflowIdempotencyTTL time.Duration `key:"workflow-idempotency-ttl" help:"How long the workflow API remembers an Idempotency-Key (bucket CHATGATE_IDEMPOTENCY): a retry with the same key within it repeats the first answer instead of acting again; after it the key may act again."`
 	WebhookTimeout         time.Duration `key:"webhook-timeout" help:"Longest one webhook HTTP delivery may take (connect to end of response); longer counts as a failed attempt. After a crash, an unacknowledged delivery is retried after webhook-timeout + webhook-backoff-max + 5s."`
 
+	StuckStrategy string        `key:"stuck-strategy" help:"What chatgate itself does with a live async chat once its GCTI_Chat_AsyncCheckAt has passed (a stuck chat): off (leave it to an external workflow, GET /workflow/v1/chats?checkDue=1), restore (restore the session; needs session-restore-extend-by esp or both), restore-and-route (restore it and give it a positive GCTI_Chat_AsyncStatus so routing offers it to an agent) or end (end it as the server, quit reason 5)."`
+	Retention     time.Duration `key:"retention" help:"How long an ended chat is kept; then it is purged: transcript, state, files and secureKey index entry are deleted and the chat answers like an unknown one. 0 keeps ended chats forever (the store quotas bound the disk)."`
+	SweepInterval time.Duration `key:"sweep-interval" help:"How often the stuck strategy and retention run (each pass acts on at most 1000 chats of each kind). Only used when stuck-strategy is not off or retention is set."`
+
 	// Chat holds the "chat" and "chat.<serviceName>" objects of the config file (file only:
 	// no flag or environment form; fileonly, so Fields skips it). See ChatOptions.
 	Chat ChatOptions `fileonly:"chat"`
@@ -196,6 +200,8 @@ func Default() Config {
 		WebhookTimeout:     10 * time.Second,
 
 		WorkflowIdempotencyTTL: 24 * time.Hour,
+		StuckStrategy:          "off",
+		SweepInterval:          30 * time.Second,
 
 		AgentDisconnectGrace: 30 * time.Second,
 		AgentSessionTTL:      12 * time.Hour,
@@ -314,6 +320,7 @@ func (c Config) Validate() error {
 		{"feed-max-age", c.FeedMaxAge}, {"feed-heartbeat", c.FeedHeartbeat}, {"webhook-backoff", c.WebhookBackoff},
 		{"webhook-backoff-max", c.WebhookBackoffMax}, {"webhook-timeout", c.WebhookTimeout},
 		{"workflow-idempotency-ttl", c.WorkflowIdempotencyTTL},
+		{"sweep-interval", c.SweepInterval},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -325,7 +332,7 @@ func (c Config) Validate() error {
 		d   time.Duration
 	}{
 		{"bayeux-interval", c.BayeuxInterval}, {"bayeux-multi-session-interval", c.BayeuxMultiSessionInterval},
-		{"shutdown-delay", c.ShutdownDelay},
+		{"shutdown-delay", c.ShutdownDelay}, {"retention", c.Retention},
 	}
 	for _, p := range nonNegative {
 		if p.d < 0 {

@@ -29,16 +29,33 @@ const token = "workflow-test-token-0123456789"
 
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
-// services are the options per service: "esp" lets the workflow restore, "none" does not.
-type services map[string]chatcore.Options
+// services are the options per service: "esp" lets the workflow restore, "none" does not;
+// set changes them (then call OptionsChanged).
+type services struct {
+	mu sync.Mutex
+	m  map[string]chatcore.Options
+}
 
-func (s services) Options(service string) chatcore.Options { return s[service] }
+func (s *services) Options(service string) chatcore.Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[service]
+}
+
+func (s *services) set(service string, f func(*chatcore.Options)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.m[service]
+	f(&o)
+	s.m[service] = o
+}
 
 // env is the real chat core on embedded JetStream (manual clock) behind the API.
 type env struct {
 	t     *testing.T
 	core  *chatcore.Core
 	clock *chatcore.ManualClock
+	opts  *services
 	srv   *httptest.Server
 	conn  *natsserver.Conn
 
@@ -70,9 +87,10 @@ func newEnv(t *testing.T) *env {
 	agent := base
 	agent.Settings.SessionRestoreExtendBy = "agent"
 	e := &env{t: t, conn: conn, clock: chatcore.NewManualClock(t0), props: map[string]map[string]string{}, poke: make(chan struct{}, 1)}
+	e.opts = &services{m: map[string]chatcore.Options{"esp": esp, "none": base, "agent": agent}}
 	e.core, err = chatcore.New(ctx, chatcore.Config{
 		Store: store, Clock: e.clock, NodeName: "node-1",
-		Options: services{"esp": esp, "none": base, "agent": agent},
+		Options: e.opts,
 		Listeners: []chatcore.Listener{chatcore.ListenerFuncs{Properties: func(v chatcore.ChatView, changed map[string]string) {
 			e.mu.Lock()
 			if e.props[v.ID] == nil {
@@ -366,8 +384,8 @@ func TestCheckDue(t *testing.T) {
 	if l := list("checkDue=1"); len(l.Chats) != 0 || l.Truncated {
 		t.Fatalf("nothing due yet: %+v", l)
 	}
-	// Four chats alerted one second apart, each then active (so they are not closed):
-	// their CheckAt (alert + 50 s + 10 s) passes while they live.
+	// Four chats alerted one second apart, then async-idle-close raised (so they are not
+	// closed): their CheckAt (alert + 50 s + 10 s) passes while they live.
 	var cs []chatcore.Created
 	for range 4 {
 		cs = append(cs, e.create("esp", true))
@@ -376,13 +394,12 @@ func TestCheckDue(t *testing.T) {
 	e.clock.Advance(96 * time.Second) // t = 100 s: the first alert (created at 0)
 	for i, cr := range cs {
 		e.waitProp(cr.ChatID, chatcore.PropAsyncStatus, "3")
-		if _, err := e.core.SendMessage(ctx, cr.ChatID, cr.UserID, "still here", ""); err != nil {
-			t.Fatal(err)
-		}
 		if i < 3 {
 			e.clock.Advance(time.Second)
 		}
 	}
+	e.opts.set("esp", func(o *chatcore.Options) { o.Settings.AsyncIdleClose = 10000 * time.Second })
+	e.core.OptionsChanged()
 	ended := e.create("esp", true) // never due: ends before
 	if _, err := e.core.Disconnect(ctx, ended.ChatID, ended.UserID); err != nil {
 		t.Fatal(err)
@@ -400,7 +417,7 @@ func TestCheckDue(t *testing.T) {
 	if l := list("checkDue=1&limit=2"); !reflect.DeepEqual(ids(l), all[:2]) || !l.Truncated {
 		t.Fatalf("limit 2: %v", ids(l))
 	}
-	if s := l.Chats[0]; s.Properties[chatcore.PropAsyncCheckAt] != strconv.FormatInt(t0.Add(160*time.Second).Unix(), 10) || s.Properties[chatcore.PropAsyncStatus] != "2" {
+	if s := l.Chats[0]; s.Properties[chatcore.PropAsyncCheckAt] != strconv.FormatInt(t0.Add(160*time.Second).Unix(), 10) || s.Properties[chatcore.PropAsyncStatus] != "3" {
 		t.Fatalf("listed session info %+v", s)
 	}
 	if a := e.do("POST", "/chats/"+cs[0].ChatID+"/restore", "", true); a.status != 200 {
