@@ -138,30 +138,44 @@ func TestRecordsEventsAndProperties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := e.feed.Read(context.Background(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var idx []int64
-	var props []map[string]string
-	for {
-		r, err := cur.Next(context.Background(), 200*time.Millisecond)
-		if err == ErrNoRecord {
-			break
-		}
+	// The listener records after the commit, outside the operation: wait until the end and
+	// its property change are recorded (a quiet gap alone means nothing on a loaded machine).
+	read := func() (idx []int64, props []map[string]string) {
+		cur, err := e.feed.Read(context.Background(), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.ChatID != id || r.Service != "sales" || r.V != SchemaVersion || r.Stored.IsZero() {
-			t.Fatalf("record %+v", r)
-		}
-		switch r.Kind {
-		case KindEvent:
-			idx = append(idx, r.Event.Index)
-		case KindProperties:
-			props = append(props, r.Properties)
+		for {
+			r, err := cur.Next(context.Background(), 50*time.Millisecond)
+			if err == ErrNoRecord {
+				return idx, props
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ChatID != id || r.Service != "sales" || r.V != SchemaVersion || r.Stored.IsZero() {
+				t.Fatalf("record %+v", r)
+			}
+			switch r.Kind {
+			case KindEvent:
+				idx = append(idx, r.Event.Index)
+			case KindProperties:
+				props = append(props, r.Properties)
+			}
 		}
 	}
+	var idx []int64
+	var props []map[string]string
+	testwait.Until(t, 10*time.Second, "the chat's end and its property change recorded", func() bool {
+		idx, props = read()
+		online := ""
+		for _, p := range props {
+			if x, ok := p[chatcore.PropIsOnline]; ok {
+				online = x
+			}
+		}
+		return len(idx) > 0 && idx[len(idx)-1] == v.LastIndex && online == "false"
+	})
 	// Every event once, in index order.
 	if int64(len(idx)) != v.LastIndex {
 		t.Fatalf("events %v, chat's last index %d", idx, v.LastIndex)
