@@ -58,6 +58,18 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A screened upload (the agent API's) obeys the type and size rules, not the quotas.
+	if _, err := tc.UploadFile(ctx, id, ag.UserID, Upload{Name: "big.exe", Data: []byte("1"), Screen: true}); !errors.Is(err, ErrFileType) {
+		t.Fatalf("screened .exe: %v", err)
+	}
+	if _, err := tc.UploadFile(ctx, id, ag.UserID, Upload{Name: "big.txt", Data: make([]byte, 11), Screen: true}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("screened oversize: %v", err)
+	}
+	for range 3 { // beyond upload-max-files (2): the customer's quota is not the agent's
+		if _, err := tc.UploadFile(ctx, id, ag.UserID, Upload{Name: "ok.txt", Data: make([]byte, 10), Screen: true}); err != nil {
+			t.Fatalf("screened upload within the rules: %v", err)
+		}
+	}
 	_, rc, err := tc.DownloadFile(ctx, id, me, up.UserData[KeyFileID])
 	if err != nil {
 		t.Fatal(err)

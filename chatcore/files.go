@@ -75,12 +75,16 @@ type Upload struct {
 	Data        []byte
 	Description string            // userData[file-description]
 	UserData    map[string]string // other userData[...] parts, kept on the event
+	// Screen applies upload-file-types and upload-max-file-size to a non-customer uploader
+	// too: the agent API sets it, since what an agent sends reaches the customer. The
+	// customer's quotas (upload-max-files, upload-max-total-size) stay the customer's.
+	Screen bool
 }
 
 // UploadFile stores a file and commits FileUploaded (userData: file-id, file-name,
 // file-size, file-type, file-description and the upload's userData). The customer's
 // uploads are checked against [client-file-transfer] first: ErrFileType, ErrTooLarge,
-// ErrFileLimit. Result.UserData holds file-id.
+// ErrFileLimit; a screened upload (Upload.Screen) against its type and size rules. Result.UserData holds file-id.
 func (co *Core) UploadFile(ctx context.Context, chatID, userID string, u Upload) (Result, error) {
 	name := path.Base(strings.ReplaceAll(u.Name, "\\", "/"))
 	if name == "" || name == "." || name == "/" || len(name) > 255 {
@@ -98,12 +102,16 @@ func (co *Core) UploadFile(ctx context.Context, chatID, userID string, u Upload)
 		ft := t.opts.FileTransfer
 		size := int64(len(u.Data))
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(name), "."))
-		if p.Type == Client {
+		if p.Type == Client || u.Screen {
 			switch {
 			case !slices.Contains(ft.UploadFileTypes, ext):
 				return fmt.Errorf("file type %.16q: %w", ext, ErrFileType)
 			case size > ft.UploadMaxFileSize:
 				return fmt.Errorf("file of %d bytes (upload-max-file-size %d): %w", size, ft.UploadMaxFileSize, ErrTooLarge)
+			}
+		}
+		if p.Type == Client {
+			switch {
 			case t.st.UsedUploads >= ft.UploadMaxFiles:
 				return fmt.Errorf("upload-max-files %d used: %w", ft.UploadMaxFiles, ErrFileLimit)
 			case t.st.UsedBytes+size > ft.UploadMaxTotalSize:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,6 +33,8 @@ type Chats interface {
 	AgentLost(ctx context.Context, chatID, userID string) (chatcore.Result, error)
 	Annotate(ctx context.Context, chatID string, data map[string]string) (chatcore.Result, error)
 	Restore(ctx context.Context, chatID string, by chatcore.RestoreBy) (chatcore.Result, error)
+	UploadFile(ctx context.Context, chatID, userID string, u chatcore.Upload) (chatcore.Result, error)
+	DownloadFile(ctx context.Context, chatID, userID, fileID string) (chatcore.FileMeta, io.ReadCloser, error)
 }
 
 // Accounts is what the API needs of the account store; *accounts.Store implements it.
@@ -91,6 +94,9 @@ type Config struct {
 	LoginPerMinute int
 	// MaxBody bounds a request body (default 64 KiB: a message is at most 16 KiB of text).
 	MaxBody int64
+	// MaxUpload bounds the file of one upload (default 2 MiB), the transport ceiling on top
+	// of the chat's own upload-max-file-size; the body of an upload may be MaxUpload+MaxBody.
+	MaxUpload int64
 	// MaxList bounds lists (history, supervisor chat lists; default 200).
 	MaxList int
 	// MaxConnections caps the Bayeux sessions of agents, supervisors and bots on this node
@@ -107,6 +113,7 @@ const (
 	DefaultDisconnectGrace = 30 * time.Second
 	DefaultLoginPerMinute  = 10
 	DefaultMaxBody         = 64 << 10
+	DefaultMaxUpload       = 2 << 20
 	DefaultMaxList         = 200
 	DefaultHistoryKey      = "customerId"
 	DefaultMaxConnections  = 10000
@@ -172,6 +179,9 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = DefaultMaxUpload
 	}
 	if cfg.MaxList <= 0 {
 		cfg.MaxList = DefaultMaxList

@@ -18,6 +18,9 @@
 //     grace timers of lost desktops are per node and in memory: they describe live
 //     connections, which are per node too. What must survive a restart lives in KV: accounts
 //     and sessions (accounts), workbins (CHATGATE_WORKBINS).
+//   - Files go through chatcore's file operations (the customer's object store and the
+//     chat's type and size rules, screened for agents too since the customer receives what
+//     they send) and are served by web/download, the customer's download rule.
 //   - Every chat an agent sees carries "capabilities": the action names it may send now, so
 //     a thin desktop enables its buttons from what the server says.
 //

@@ -129,6 +129,8 @@ func (a *API) Handler() http.Handler {
 		act.Action, act.ChatID = r.PathValue("action"), r.PathValue("chatId")
 		a.answer(w, r, p, act)
 	})
+	auth(uploadPattern, a.upload)
+	auth(downloadPattern, a.download)
 	supervisor := func(pattern string, f func(p accounts.Principal) any) {
 		auth(pattern, func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 			if p.Account.Role != accounts.RoleSupervisor {
@@ -154,7 +156,7 @@ func (a *API) Handler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, a.bodyLimit(mux, r))
 		mux.ServeHTTP(w, r)
 	})
 }

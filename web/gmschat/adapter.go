@@ -3,19 +3,17 @@ package gmschat
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"strconv"
+
+	"github.com/chatgate/chatgate/web/download"
 )
 
 // Paths served by the adapter.
 const (
-	NtfPath           = "/genesys/2/chat-ntf"
-	ChannelPrefix     = "/service/chatV2/"
-	ServicePattern    = "/service/chatV2/*"
-	downloadCTDefault = "application/octet-stream"
+	NtfPath        = "/genesys/2/chat-ntf"
+	ChannelPrefix  = "/service/chatV2/"
+	ServicePattern = "/service/chatV2/*"
 )
 
 // Options configures the adapter.
@@ -107,46 +105,9 @@ func (a *Adapter) download(w http.ResponseWriter, r *http.Request, op Op) {
 		return
 	}
 	defer rc.Close()
-	h := w.Header()
-	h.Set("Content-Type", safeContentType(meta.ContentType))
-	h.Set("X-Content-Type-Options", "nosniff")
-	// Even if a browser renders it, the file runs no script and reaches nothing.
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": meta.Name}))
-	if meta.Size > 0 {
-		h.Set("Content-Length", strconv.FormatInt(meta.Size, 10))
-	}
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rc); err != nil {
+	if err := download.Serve(w, download.File{Name: meta.Name, ContentType: meta.ContentType, Size: meta.Size}, rc); err != nil {
 		a.log.Debug("file download aborted", "err", err)
 	}
-}
-
-// passiveTypes are the media types a download keeps: types a browser displays without
-// running anything. Every other type the uploader claimed (text/html, image/svg+xml, XML,
-// JavaScript, ...) is served as application/octet-stream, since the Content-Type of an upload
-// is whatever the uploading client said.
-var passiveTypes = map[string]bool{
-	"image/png": true, "image/jpeg": true, "image/gif": true, "image/bmp": true, "image/webp": true,
-	"application/pdf": true, "text/plain": true, "text/csv": true,
-	"application/msword": true, "application/rtf": true,
-	"application/vnd.ms-excel": true, "application/vnd.ms-powerpoint": true,
-	"application/vnd.openxmlformats-officedocument.wordprocessingml.document":   true,
-	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":         true,
-	"application/vnd.openxmlformats-officedocument.presentationml.presentation": true,
-	"application/vnd.oasis.opendocument.text":                                   true,
-	"application/vnd.oasis.opendocument.spreadsheet":                            true,
-}
-
-// safeContentType is the Content-Type a download is served with: a passive type without its
-// parameters, else application/octet-stream.
-func safeContentType(ct string) string {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || !passiveTypes[mt] {
-		return downloadCTDefault
-	}
-	return mt
 }
 
 // ServeNtf serves POST /genesys/2/chat-ntf: the CometD flavour's file operations, allowed only
