@@ -1,5 +1,6 @@
 // The supervisor wall board (/supervisor/, web/console/src/supervisor.js) in headless
-// Chromium against the real binary: a supervisor logs in with the keyboard, sees a
+// Chromium against the real binary: an agent's account is refused, a supervisor logs in
+// with the keyboard, sees a
 // customer's chat waiting in its queue and the agent in the agent list, the agent accepts
 // the chat (agent API over REST), the supervisor monitors it (transcript shown), coaches
 // (the agent sees the message, the customer's REST transcript and widget never do) and barges
@@ -70,6 +71,17 @@ describe("supervisor console", () => {
     await s.locator("#login-id").waitFor();
     await waitFor("the focus on the id field", () => s.evaluate(() => document.activeElement.id === "login-id"));
     await noViolations(s, "supervisor login");
+    // An agent's account is not let in (the page is behind its role), and the attempt does
+    // not touch the agent's presence (asserted below: still not ready).
+    await s.keyboard.type("ann");
+    await s.keyboard.press("Tab");
+    await s.keyboard.type("ann-password-1");
+    await s.keyboard.press("Enter");
+    await waitFor("the refusal of an agent", async () => /not a supervisor/.test(await s.locator("#login-status").textContent()));
+    assert.equal(await s.evaluate(() => sessionStorage.getItem("chatgate:supervisor")), null);
+    await s.locator("#login-id").fill("");
+    await s.locator("#login-password").fill("");
+    await s.locator("#login-id").focus();
     await s.keyboard.type("sue");
     await s.keyboard.press("Tab");
     await s.keyboard.type("sue-password-1");
@@ -121,7 +133,9 @@ describe("supervisor console", () => {
     await waitFor("the monitor note", async () => (await log.locator('.msg[data-visibility="VIP"]').count()) === 1);
 
     // --- coach: the agent sees it, the customer never does ---
-    await s.getByRole("button", { name: "Coach" }).click();
+    // Switched with the keyboard.
+    await s.getByRole("button", { name: "Coach" }).focus();
+    await s.keyboard.press("Enter");
     await waitFor("coach mode", async () => (await s.locator('button[data-mode="coach"]').getAttribute("aria-pressed")) === "true");
     await s.locator("#msg").fill("Offer a voucher");
     await s.keyboard.press("Enter");

@@ -90,7 +90,8 @@ async function onLogin(e) {
   try {
     const r = await api("POST", API + "/login", null, { id, password });
     if (r.account.role !== "supervisor") {
-      await api("POST", API + "/logout", r.token, {}).catch(() => {});
+      // The token is dropped, not logged out: a logout would set the agent's presence to
+      // logged-out under its own desktop. Unstored, it only expires (agent-session-ttl).
       say(out, "This account is not a supervisor.", true);
       return;
     }
