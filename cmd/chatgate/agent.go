@@ -15,6 +15,7 @@ import (
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/agentapi"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
+	"github.com/chatgate/chatgate/web/gmschat"
 )
 
 // AccountsAdminPrefix is where the account administration API is mounted.
@@ -62,6 +63,7 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 	reload := func(s routing.Settings) { router.SetServices(s.Services, s.Default) }
 	chat.routingReload.Store(&reload)
 	surface.Registry().MustRegister(routing.NewCollector(p.router))
+	chat.positions.SetPositions(routerPositions{router})
 	if p.api, err = agentapi.New(ctx, agentapi.Config{
 		Chats: chat.core, Accounts: as, KV: store, Sessions: bx, Logger: log, Router: p.router,
 		DisconnectGrace: cfg.AgentDisconnectGrace, LoginPerMinute: cfg.AgentLoginPerMinute,
@@ -81,4 +83,19 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 	surface.Handle(agentapi.Prefix+"/", http.StripPrefix(agentapi.Prefix, api.Handler()))
 	surface.Handle(AccountsAdminPrefix+"/", http.StripPrefix(AccountsAdminPrefix, accounts.AdminHandler(as, auth)))
 	return p, nil
+}
+
+// routerPositions gives the GMS refresh answer the router's queue positions
+// (gmschat.QueuePositions; gmschat does not know the router).
+type routerPositions struct{ r *routing.Router }
+
+func (rp routerPositions) QueuePosition(chatID string) (gmschat.QueuePosition, bool) {
+	pos, err := rp.r.Position(chatID)
+	if err != nil {
+		return gmschat.QueuePosition{}, false
+	}
+	return gmschat.QueuePosition{
+		Queue: pos.Queue, Position: pos.Position, Offered: pos.Offered, Waiting: pos.Waiting,
+		EstimatedWait: pos.EstimatedWait, EstimateKnown: pos.EstimateKnown,
+	}, true
 }

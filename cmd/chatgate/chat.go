@@ -45,11 +45,14 @@ type chatParts struct {
 	log     *slog.Logger
 	core    *chatcore.Core
 	adapter *gmschat.Adapter
-	link    *pushlink.Link
-	metrics *chatmetrics.Metrics
-	hooks   *feed.Webhooks
-	feedAPI *feed.API
-	opts    *liveOptions
+	// positions adds the router's queue positions to refresh answers (set by the agent
+	// wiring once the router runs).
+	positions *gmschat.PositionBackend
+	link      *pushlink.Link
+	metrics   *chatmetrics.Metrics
+	hooks     *feed.Webhooks
+	feedAPI   *feed.API
+	opts      *liveOptions
 	// routingReload, when set (by the agent wiring), gets the routing settings after a
 	// successful reload.
 	routingReload atomic.Pointer[func(routing.Settings)]
@@ -97,7 +100,8 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 
 	services := cfg.Services
 	backend, chats := &gmschat.CoreBackend{}, &pushlink.CoreChats{}
-	adapter := gmschat.NewAdapter(backend, bx, gmschat.Options{
+	p.positions = gmschat.NewPositionBackend(backend)
+	adapter := gmschat.NewAdapter(p.positions, bx, gmschat.Options{
 		Logger: log,
 		Services: func(name string) bool {
 			return len(services) == 0 || slices.Contains(services, name)

@@ -13,6 +13,10 @@
 // the Genesys widget rewrites its stored keys from each one. Attached Bayeux sessions are kept
 // in an index whose lock order with the per-session push lock is written in attach.go.
 //
+// A waiting customer learns its routing queue position from refresh answers
+// (PositionBackend): the router is reached through QueuePositions, an interface owned here and
+// adapted in cmd/chatgate, so the wire layer knows nothing of how chats are routed.
+//
 // Every decoder here parses untrusted input: each has hard size limits (Limits) that are
 // checked while reading, never after, and a native fuzz target. The behaviour choices where
 // the public GMS material is silent (error codes, transcriptPosition edge cases, JSON bodies on
