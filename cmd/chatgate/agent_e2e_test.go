@@ -208,3 +208,42 @@ func TestRestartDuringOfferAgentAPI(t *testing.T) {
 		return false
 	})
 }
+
+// TestAsyncAlertStatus3ReoffersHeldChat: GCTI_Chat_AsyncStatus 3 is set by the async
+// inactivity alert (async-chat.md, async-idle-alert). On the agent side it happens to a chat
+// an agent put on hold: the hold answers -2, the customer stays silent past
+// async-idle-alert (1 s here, real time: the binary's clock), the agent sees status 3 on
+// the chat in its workbin, the customer gets the alert notice, and routing offers the
+// alerted chat again (status > 0) to its last agent, whose accept sets -1.
+func TestAsyncAlertStatus3ReoffersHeldChat(t *testing.T) {
+	cfg := writeConfig(t, `{"chat": {"settings": {"async-idle-alert": 1, "async-idle-close": 600}}}`)
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--admin-token", agentAdminToken, "--config", cfg)
+	agentAccount(t, p, "ann", restSvc)
+	ann := agentLogin(t, p, "ann")
+	agentReady(t, p, ann)
+	c, _ := createChat(t, p, restSvc, url.Values{"nickname": {"Eve"}, "userData[GCTI_Chat_AsyncMode]": {"true"}})
+	awaitOffer(t, p, ann, c.chatID)
+	agentAccept(t, p, ann, c.chatID)
+
+	var held struct {
+		Chat agentChat `json:"chat"`
+	}
+	if st := agentHTTP(t, p, http.MethodPost, "/agent/v1/chats/"+c.chatID+"/hold", ann, map[string]any{}, &held); st != http.StatusOK || held.Chat.State != "held" || held.Chat.AsyncStatus != -2 {
+		t.Fatalf("hold: %d %+v", st, held.Chat)
+	}
+	eventually(t, 15*time.Second, "status 3 on the held chat", func() bool {
+		var ch agentChat
+		return agentHTTP(t, p, http.MethodGet, "/agent/v1/chats/"+c.chatID, ann, nil, &ch) == http.StatusOK && ch.AsyncStatus == 3
+	})
+	alerted := false
+	for _, m := range c.refresh(1).Messages {
+		alerted = alerted || (m.Type == "Notice" && m.UserData["idle-control"] == "alert")
+	}
+	if !alerted {
+		t.Fatal("the customer's transcript has no alert notice")
+	}
+	awaitOffer(t, p, ann, c.chatID)
+	if ch := agentAccept(t, p, ann, c.chatID); ch.State != "joined" || ch.AsyncStatus != -1 {
+		t.Fatalf("accept of the alerted chat: %+v", ch)
+	}
+}
