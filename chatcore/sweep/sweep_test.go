@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/chatcore/jetstore"
+	"github.com/chatgate/chatgate/chatcore/routing"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/internal/testwait"
 )
@@ -45,6 +46,7 @@ type harness struct {
 	clock *chatcore.ManualClock
 	opts  *optBox
 	store *jetstore.Store
+	conn  *natsserver.Conn
 	core  *chatcore.Core
 	sw    *Sweeper
 }
@@ -71,7 +73,7 @@ func newHarness(t *testing.T, extendBy string, cfg Config) *harness {
 	o.Settings.FlexPushTimeout = 1728000 * time.Second
 	o.Settings.FlexDisconnectTimeout = 1728000 * time.Second
 	o.Settings.SessionRestoreExtendBy = extendBy
-	h := &harness{t: t, clock: chatcore.NewManualClock(t0), opts: &optBox{o: o}, store: st}
+	h := &harness{t: t, clock: chatcore.NewManualClock(t0), opts: &optBox{o: o}, store: st, conn: conn}
 	h.core, err = chatcore.New(ctx, chatcore.Config{Store: st, Clock: h.clock, NodeName: "n1", Options: h.opts})
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +208,50 @@ func TestStuckStrategies(t *testing.T) {
 				if v := h.view(c.ChatID); v.Ended || v.Restored {
 					t.Fatalf("chat %s not due was touched: ended %v restored %v", c.ChatID, v.Ended, v.Restored)
 				}
+			}
+		})
+	}
+}
+
+// restore-and-route hands a stuck chat to routing, restore does not: after the sweep a ready
+// agent is offered the chat only with restore-and-route (the real router on the same core).
+func TestRestoreAndRouteReachesRouting(t *testing.T) {
+	for _, strategy := range []Strategy{Restore, RestoreAndRoute} {
+		t.Run(string(strategy), func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, "esp", Config{Strategy: strategy})
+			stuck, active, fresh := stuckScene(h)
+			h.advance(2 * interval)
+			if v := h.view(stuck.ChatID); !v.Restored {
+				t.Fatal("not restored")
+			}
+			kv, err := routing.OpenBucket(ctx, h.conn, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := routing.New(ctx, routing.Config{Core: h.core, KV: kv, Clock: h.clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(r.Close)
+			if err := r.Login(routing.Agent{ID: "agent-1", Nickname: "Bo", Queues: []string{"svc"}, Capacity: 10}); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.SetState("agent-1", routing.StateReady, ""); err != nil {
+				t.Fatal(err)
+			}
+			offered := map[string]bool{}
+			// The fresh (status 1) and active (status 2) chats wait too: once both are offered
+			// the router has seen every chat.
+			testwait.Until(t, 10*time.Second, "the waiting chats offered", func() bool {
+				clear(offered)
+				for _, o := range r.Offers("agent-1") {
+					offered[o.ChatID] = true
+				}
+				return offered[fresh.ChatID] && offered[active.ChatID] && (strategy != RestoreAndRoute || offered[stuck.ChatID])
+			})
+			if offered[stuck.ChatID] != (strategy == RestoreAndRoute) {
+				t.Fatalf("stuck chat offered %v with %s", offered[stuck.ChatID], strategy)
 			}
 		})
 	}
