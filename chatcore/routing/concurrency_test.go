@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatgate/chatgate/chatcore"
 )
@@ -77,7 +78,7 @@ func (s *checkSink) OfferWithdrawn(o Offer, _ Withdrawal) {
 // capacity, and the router's books match the chats.
 func TestConcurrentRouting(t *testing.T) {
 	const agents, capacity, chats = 12, 4, 40
-	h := newHarness(t, func(c *Config) { c.RejectCooldown = 1 }) // cooldowns end at once
+	h := newHarness(t, func(c *Config) { c.RejectCooldown = 1 }) // cooldowns end at the next clock step
 	sink := &checkSink{t: t, r: h.r, capacity: capacity, offered: map[string]string{}, perAgent: map[string]int{}}
 	h.r.SetSink(sink)
 	for i := range agents {
@@ -111,7 +112,13 @@ func TestConcurrentRouting(t *testing.T) {
 	for i := range agents {
 		h.state(fmt.Sprintf("a%02d", i), StateReady)
 	}
+	// A reject excludes its agent until now+RejectCooldown on the router's clock, a manual
+	// clock here, and the sink still rejects from its goroutines while this waits: unless the
+	// clock moves, a chat rejected by every agent that still has room waits forever (it
+	// failed one run in ten to three). Each poll moves it by a millisecond, far below the
+	// offer timeout, so cooldowns end and nothing else fires.
 	eventually(t, "every chat handled", func() bool {
+		h.clock.Advance(time.Millisecond)
 		h.r.settle()
 		s := h.r.Stats().Queues["sales"]
 		return s.Waiting == 0 && s.Offered == 0
