@@ -45,10 +45,7 @@ func (p *agentParts) stop() {
 func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn, surface *web.Server,
 	bx *bayeux.Server, chat *chatParts, auth *adminauth.Credentials, policy *agentapi.Policy) (*agentParts, error) {
 	log = log.With("component", "agent")
-	as, err := accounts.Open(ctx, accounts.Config{KV: store, SessionTTL: cfg.AgentSessionTTL})
-	if err != nil {
-		return nil, fmt.Errorf("accounts: %w", err)
-	}
+	as := chat.accounts // opened by startChat (the workflow API adds bots by account)
 	kv, err := routing.OpenBucket(ctx, store, store.Replicas())
 	if err != nil {
 		return nil, fmt.Errorf("routing: %w", err)

@@ -25,6 +25,7 @@ import (
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web"
 	"github.com/chatgate/chatgate/web/adminauth"
+	"github.com/chatgate/chatgate/web/agentapi/accounts"
 	"github.com/chatgate/chatgate/web/chatmetrics"
 	"github.com/chatgate/chatgate/web/feed"
 	"github.com/chatgate/chatgate/web/gmschat"
@@ -59,6 +60,9 @@ type chatParts struct {
 	stopHUP       func()
 	hupDone       chan struct{}
 	stopSweep     func() // the stuck strategy and retention (sweep.go)
+	// accounts are the agent, supervisor and bot accounts: opened here because the workflow
+	// API adds bots by account; the agent wiring uses the same store.
+	accounts *accounts.Store
 }
 
 // chatDeps is what startChat builds on: the configuration (and the file it came from, for
@@ -169,7 +173,11 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 		p.stop()
 		return nil, fmt.Errorf("workflow idempotency bucket: %w", err)
 	}
-	wf, err := workflow.New(workflow.Config{Chats: p.core, Ops: p.core, Idempotency: idem, Auth: auth, Logger: log}) // the core logs each restoration
+	if p.accounts, err = accounts.Open(ctx, accounts.Config{KV: conn, SessionTTL: cfg.AgentSessionTTL}); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	wf, err := workflow.New(workflow.Config{Chats: p.core, Ops: p.core, Bots: p.accounts, Idempotency: idem, Auth: auth, Logger: log}) // the core logs each restoration
 	if err != nil {
 		p.stop()
 		return nil, fmt.Errorf("workflow API: %w", err)

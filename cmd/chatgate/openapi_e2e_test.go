@@ -278,6 +278,39 @@ func TestOpenAPIDescribesRealTraffic(t *testing.T) {
 	if code, b := do("POST", "/workflow/v1/chats/"+created.ChatID+"/restore", "application/json", []byte(`{}`), bearer); code != 200 && code != 409 {
 		t.Errorf("restore: %d %s", code, b)
 	}
+	// The workflow's operations, on a chat of their own (the GMS part goes on with the first).
+	_, other := form(base, url.Values{"nickname": {"Cy"}, "userData[GCTI_Chat_AsyncMode]": {"true"}})
+	wfChat := "/workflow/v1/chats/" + other.ChatID
+	bot := map[string]any{"displayName": "FAQ bot", "role": "bot", "queues": []string{restSvc}}
+	if st := agentHTTP(t, p, http.MethodPut, "/admin/accounts/faq-bot", token, bot, nil); st != http.StatusOK && st != http.StatusCreated {
+		t.Fatalf("PUT bot account: %d", st)
+	}
+	outOfScope := map[string]any{"displayName": "Elsewhere", "role": "bot", "queues": []string{"elsewhere"}}
+	if st := agentHTTP(t, p, http.MethodPut, "/admin/accounts/far-bot", token, outOfScope, nil); st != http.StatusOK && st != http.StatusCreated {
+		t.Fatalf("PUT bot account: %d", st)
+	}
+	for _, f := range []struct {
+		path, body string
+		want       int
+		invalid    bool
+	}{
+		{wfChat + "/messages", `{"text":"Your order shipped","userData":{"order":"42"}}`, 200, false},
+		{wfChat + "/messages", `{"text":""}`, 400, true},
+		{wfChat + "/properties", `{"userData":{"segment":"gold"}}`, 200, false},
+		{wfChat + "/properties", `{}`, 400, true},
+		{wfChat + "/bots", `{"botId":"faq-bot","nickname":"Helper"}`, 200, false},
+		{wfChat + "/bots", `{"botId":"faq-bot"}`, 409, false},
+		{wfChat + "/bots", `{"botId":"far-bot"}`, 403, false},
+		{wfChat + "/bots", `{"nickname":"x"}`, 400, true},
+		{wfChat + "/end", `{}`, 200, false},
+		{wfChat + "/end", ``, 409, false},
+		{wfChat + "/bots", `{"botId":"faq-bot"}`, 409, false},
+	} {
+		invalid = f.invalid
+		if code, b := do("POST", f.path, "application/json", []byte(f.body), bearer); code != f.want {
+			t.Errorf("POST %s %s: %d %s, want %d", f.path, f.body, code, b, f.want)
+		}
+	}
 	for _, f := range []struct {
 		method, path, auth string
 		want               int

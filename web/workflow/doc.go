@@ -11,9 +11,10 @@
 //	                              by session-restore-extend-by, ended, not async)
 //	GET  /chats?checkDue=1        live chats whose GCTI_Chat_AsyncCheckAt has passed: the
 //	                              interactions a "stuck" strategy looks at
-//	POST /chats/{chatId}/messages, /properties, /end
+//	POST /chats/{chatId}/messages, /properties, /end, /bots
 //	                              the workflow's operations: a system message, userData,
-//	                              end the chat; with Idempotency-Key they act once (ops.go)
+//	                              end the chat, add a bot account (bots.go); with
+//	                              Idempotency-Key they act once (ops.go)
 //
 // Why idempotency keys live in a KV bucket with a TTL: a workflow retries after a timeout
 // without knowing whether its first call acted; the stored answer (in the store, so it

@@ -21,6 +21,7 @@ type Operations interface {
 	SystemNotice(ctx context.Context, chatID, text string, userData map[string]string) (chatcore.Result, error)
 	Annotate(ctx context.Context, chatID string, data map[string]string) (chatcore.Result, error)
 	EndChat(ctx context.Context, chatID, byUserID string) (chatcore.Result, error)
+	Join(ctx context.Context, chatID string, j chatcore.JoinRequest) (chatcore.Participant, chatcore.Result, error)
 }
 
 // IdempotencyBucket is the KV bucket of Idempotency-Key records (cmd/chatgate opens it with

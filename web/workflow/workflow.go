@@ -38,8 +38,12 @@ type Config struct {
 	// MaxList bounds the chats one check-due answer lists (default 1000); ?limit= may ask
 	// for fewer.
 	MaxList int
-	// Ops enables the operations (system message, properties, end); nil: they answer 404.
+	// Ops enables the operations (system message, properties, end, add a bot); nil: they
+	// answer 404.
 	Ops Operations
+	// Bots looks up the bot accounts POST /chats/{chatId}/bots adds; nil (or Ops nil): that
+	// path answers 404.
+	Bots BotAccounts
 	// Idempotency holds the Idempotency-Key records (bucket IdempotencyBucket, with a TTL);
 	// nil: the header is ignored and every call acts.
 	Idempotency jetstream.KeyValue
@@ -94,6 +98,9 @@ func New(cfg Config) (http.Handler, error) {
 		mux.HandleFunc("/chats/{chatId}/messages", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.sendMessage)}))
 		mux.HandleFunc("/chats/{chatId}/properties", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.setProperties)}))
 		mux.HandleFunc("/chats/{chatId}/end", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.end)}))
+		if cfg.Bots != nil {
+			mux.HandleFunc("/chats/{chatId}/bots", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.addBot)}))
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
