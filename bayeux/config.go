@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -77,6 +78,11 @@ type Config struct {
 	// Policy decides handshakes, subscriptions and extra publishes; nil allows handshakes and
 	// subscriptions to broadcast channels.
 	Policy Policy
+	// ClientAddress returns the client's address for a request (the handshake rate limit's
+	// key, HandshakeInfo.Remote, SessionInfo.Remote): an IP or host:port. Nil or "" uses the
+	// TCP peer (RemoteAddr). The binary passes web.ClientAddress, which honours
+	// trusted-proxies.
+	ClientAddress func(*http.Request) string
 	// Broker fans broadcasts out (across nodes); nil is an in-memory broker.
 	Broker Broker
 	// Logger receives warnings and debug events; nil discards.

@@ -12,6 +12,11 @@ import (
 // httpConn describes an HTTP request as a message source.
 func (s *Server) httpConn(r *http.Request, transport string) *conn {
 	c := &conn{transport: transport, remote: r.RemoteAddr}
+	if s.cfg.ClientAddress != nil {
+		if a := s.cfg.ClientAddress(r); a != "" {
+			c.remote = a
+		}
+	}
 	if ck, err := r.Cookie(BrowserCookie); err == nil && validBrowserID(ck.Value) {
 		c.browser, c.hadCookie = ck.Value, true
 	}

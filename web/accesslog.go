@@ -44,7 +44,7 @@ func (e *requestLogEntry) Write(status, bytes int, _ http.Header, elapsed time.D
 	e.f.log.LogAttrs(context.Background(), slog.LevelDebug, "http request",
 		slog.String("method", e.r.Method), slog.String("path", e.r.URL.Path),
 		slog.Int("status", status), slog.Int("bytes", bytes),
-		slog.Duration("duration", elapsed), slog.String("remote", e.r.RemoteAddr),
+		slog.Duration("duration", elapsed), slog.String("remote", e.r.RemoteAddr), slog.String("client", ClientAddress(e.r)),
 		slog.Bool("hijacked", hijacked), slog.String("request_id", middleware.GetReqID(e.r.Context())))
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net"
 	"net/http"
 	"time"
 
@@ -11,9 +12,9 @@ import (
 
 // RateLimits are the per-client-address request limits of the GMS REST API (go-chi/httprate,
 // a sliding one-minute window per address; IPv6 addresses count per /64). A zero limit is
-// off. The address is the connection's peer (RemoteAddr): behind a reverse proxy every
-// client shares the proxy's address, so raise or disable the limits there, or limit at the
-// proxy.
+// off. The address is ClientAddress: the connection's peer, or behind the reverse proxies
+// listed in ServerOptions.TrustedProxies the client they forwarded for. Behind a proxy that
+// is not listed every client shares the proxy's address.
 type RateLimits struct {
 	// ChatCreatesPerMinute bounds chat creations (POST /genesys/2/chat/{service}, with or
 	// without the trailing slash the Genesys widget sends) per address.
@@ -68,8 +69,33 @@ func newRateLimiters(o RateLimits, reg prometheus.Registerer) rateLimiters {
 	}
 }
 
-// clientAddress keys a limit by the client's address as chi's ClientIPFromRemoteAddr
-// resolved it (IPv6 reduced to its /64 by httprate.CanonicalizeIP).
+// clientAddress keys a limit by the client's address (ClientAddress; IPv6 reduced to its
+// /64 by httprate.CanonicalizeIP).
 func clientAddress(r *http.Request) (string, error) {
-	return httprate.CanonicalizeIP(middleware.GetClientIP(r.Context())), nil
+	return httprate.CanonicalizeIP(ClientAddress(r)), nil
+}
+
+// clientIPMiddleware resolves each request's client address once, for every per-address
+// limit (these, Bayeux's handshake limit, the agent login limit) and the access log: the TCP
+// peer, or behind trusted proxies the client they forwarded for.
+func clientIPMiddleware(trustedProxies []string) func(http.Handler) http.Handler {
+	if len(trustedProxies) == 0 {
+		return middleware.ClientIPFromRemoteAddr
+	}
+	return middleware.ClientIPFromXFF(trustedProxies...)
+}
+
+// ClientAddress is the request's client IP as the server's middleware resolved it (see
+// ServerOptions.TrustedProxies). When the middleware set none — a forwarded-for chain that
+// does not parse (chi fails closed) or a request that did not pass through Server — it is the
+// TCP peer's host, so a client can never make itself anonymous by sending garbage.
+func ClientAddress(r *http.Request) string {
+	if ip := middleware.GetClientIP(r.Context()); ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

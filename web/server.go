@@ -55,6 +55,12 @@ type ServerOptions struct {
 	// RequestTimeout cancels the context of a GMS REST or admin request after this long
 	// (default DefaultRequestTimeout); never applied to /genesys/cometd (see routeGroups).
 	RequestTimeout time.Duration
+	// TrustedProxies are the CIDR prefixes of reverse proxies in front of this server
+	// (trusted-proxies). Empty: a request's client address is its TCP peer. Set: a peer inside
+	// them is a proxy, and the client is the rightmost X-Forwarded-For entry that is not
+	// (chi's ClientIPFromXFF), so per-address limits count real clients behind the proxy.
+	// Entries must parse as netip prefixes (internal/config checks them).
+	TrustedProxies []string
 }
 
 // Server is chatgate's HTTP surface: one router for Bayeux, the GMS API adapters, and the
@@ -111,7 +117,7 @@ func NewServer(o ServerOptions) *Server {
 	// paths (preflights answered before routing), and the body read deadline.
 	s.router.Use(
 		middleware.RequestID,
-		middleware.ClientIPFromRemoteAddr,
+		clientIPMiddleware(o.TrustedProxies),
 		middleware.RequestLogger(requestLogFormatter{log: s.log, lines: s.accessLog}),
 		middleware.Recoverer,
 		middleware.GetHead,

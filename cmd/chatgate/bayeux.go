@@ -18,6 +18,7 @@ func newBayeux(cfg config.Config, log *slog.Logger, policy bayeux.Policy) (*baye
 	c := bayeuxConfig(cfg)
 	c.Logger = log.With("component", "bayeux")
 	c.Policy = policy
+	c.ClientAddress = web.ClientAddress // trusted-proxies, as resolved by the HTTP surface
 	return bayeux.NewServer(c)
 }
 

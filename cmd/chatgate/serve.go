@@ -52,6 +52,7 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 		Bayeux:          p.bayeux,
 		BodyReadTimeout: cfg.BodyReadTimeout,
 		RequestTimeout:  cfg.RequestTimeout,
+		TrustedProxies:  cfg.TrustedProxies,
 		// One origin policy (allowed-origins, decided by the Bayeux server) for the CORS
 		// headers of every browser-facing endpoint.
 		AllowOrigin: p.bayeux.AllowsOrigin,

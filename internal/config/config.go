@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -106,8 +107,9 @@ type Config struct {
 	ReadHeaderTimeout     time.Duration `key:"read-header-timeout" help:"Longest time a client may take to send request headers (slowloris guard). There is deliberately no write timeout: it would cut Bayeux long-polls."`
 	BodyReadTimeout       time.Duration `key:"body-read-timeout" help:"Longest time a client may take to send a request body, counted from the end of its headers; a slower body is cut off (connection closed, counted in chatgate_http_body_read_timeouts_total). A held Bayeux /meta/connect is not affected: its small body is read first."`
 	RequestTimeout        time.Duration `key:"request-timeout" help:"Longest a GMS REST (/genesys/2/...) or admin (/admin/, /workflow/) request may take; then its work is cancelled and it is answered 504. Never applied to /genesys/cometd, whose connects are held for bayeux-timeout and whose websockets stay open."`
-	ChatCreatesPerMinute  int           `key:"chat-creates-per-minute" help:"Chat creations (POST /genesys/2/chat/{service}) accepted per client address (IPv6: per /64) and minute; more are answered 429 with Retry-After and a GMS error body (code 500), counted in chatgate_http_rate_limited_total{limit=\"chat_create\"}. The address is the TCP peer: behind a proxy all clients share it. 0 = no limit."`
+	ChatCreatesPerMinute  int           `key:"chat-creates-per-minute" help:"Chat creations (POST /genesys/2/chat/{service}) accepted per client address (IPv6: per /64) and minute; more are answered 429 with Retry-After and a GMS error body (code 500), counted in chatgate_http_rate_limited_total{limit=\"chat_create\"}. The address is the TCP peer, or the forwarded-for client when the peer is one of trusted-proxies. 0 = no limit."`
 	RESTRequestsPerMinute int           `key:"rest-requests-per-minute" help:"Requests under /genesys/2/ (GMS REST, chat-ntf, chat-push/ack) accepted per client address and minute, like chat-creates-per-minute (limit=\"rest\"). CometD is not counted here (it has its own handshake limit). 0 = no limit."`
+	TrustedProxies        []string      `key:"trusted-proxies" help:"Comma-separated CIDR prefixes of reverse proxies in front of chatgate, e.g. 10.0.0.0/8 or 127.0.0.1/32. A request whose TCP peer is inside them is judged by the rightmost X-Forwarded-For address that is not: that address is the one every per-address limit (chat-creates-per-minute, rest-requests-per-minute, bayeux-handshakes-per-minute, agent login) counts and the access log shows. Empty: the TCP peer is the client and X-Forwarded-For is ignored (a client cannot choose its own address)."`
 	MaxConnections        int           `key:"max-connections" help:"Most HTTP connections open at once (held long-polls and websockets included); further clients wait in the accept queue. 0 derives it from the open-file limit at start (limit minus a quarter, at least 128 descriptors, kept for the store and outgoing connections); -1 means no cap."`
 	IdleTimeout           time.Duration `key:"idle-timeout" help:"How long an idle keep-alive HTTP connection stays open."`
 	ShutdownDelay         time.Duration `key:"shutdown-delay" help:"On SIGTERM, how long /readyz reports not-ready before connections are closed, so a load balancer stops routing here first. 0 in development; about 5s behind a load balancer."`
@@ -250,6 +252,11 @@ func (c Config) Validate() error {
 		bad("addr", "want host:port (e.g. :8080 or 127.0.0.1:0): %v", err)
 	} else if _, err := net.LookupPort("tcp", port); err != nil {
 		bad("addr", "bad port %q", port)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("trusted-proxies", "%q is not a CIDR prefix such as 10.0.0.0/8 or ::1/128", p)
+		}
 	}
 	if c.NATSURL == "" && strings.TrimSpace(c.Data) == "" {
 		bad("data", "must be set unless nats-url is")

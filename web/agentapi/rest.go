@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/go-chi/httprate"
 
+	"github.com/chatgate/chatgate/web"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 )
 
@@ -190,10 +190,7 @@ type loginBody struct {
 // login checks id and password and returns a session token. Attempts are limited per
 // client address and per account id, before the password is checked.
 func (a *API) login(w http.ResponseWriter, r *http.Request, byIP, byAccount *httprate.RateLimiter) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := web.ClientAddress(r) // trusted-proxies aware
 	if byIP.OnLimit(w, r, httprate.CanonicalizeIP(host)) {
 		writeError(w, errorf(ErrRateLimited, "login"))
 		return
