@@ -48,6 +48,27 @@ const (
 	QuitRestoration        QuitReason = 8 // marked removed during restoration
 )
 
+// Name is the reason's stable name, as metrics labels and reports show it:
+// customer_left, protocol_inactivity, ended_by_participant, ended_by_server,
+// session_inactivity, restoration, or unknown for any other code.
+func (q QuitReason) Name() string {
+	switch q {
+	case QuitLogout:
+		return "customer_left"
+	case QuitProtocolInactivity:
+		return "protocol_inactivity"
+	case QuitRemovedByOther:
+		return "ended_by_participant"
+	case QuitRemovedByServer:
+		return "ended_by_server"
+	case QuitSessionInactivity:
+		return "session_inactivity"
+	case QuitRestoration:
+		return "restoration"
+	}
+	return "unknown"
+}
+
 // Well-known userData keys of events.
 const (
 	KeyQuitReason      = "quit-reason-code"

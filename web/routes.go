@@ -14,8 +14,9 @@ import (
 const DefaultRequestTimeout = 60 * time.Second
 
 // StreamPaths are the long-lived responses below the admin prefixes (the event feed's
-// Server-Sent Events, web/feed): they get no request timeout.
-var StreamPaths = []string{"/workflow/v1/feed/events"}
+// Server-Sent Events, and its export and summaries, which stream a range of any size, web/feed):
+// they get no request timeout.
+var StreamPaths = []string{"/workflow/v1/feed/events", "/workflow/v1/feed/export", "/workflow/v1/feed/summaries"}
 
 // opsTimeout bounds /healthz, /readyz and /metrics (readiness has its own, shorter bound).
 const opsTimeout = 10 * time.Second

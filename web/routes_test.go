@@ -34,6 +34,7 @@ func TestRouteGroupTimeouts(t *testing.T) {
 	s.Handle("/workflow/v1/", hold)
 	s.Handle("/workflow/v1/feed/", hold)
 	s.Handle("GET /workflow/v1/feed/events", hold)
+	s.Handle("GET /workflow/v1/feed/summaries", hold)
 	s.Handle("GET /widget/chatgate.js", hold)
 	ts := httptest.NewServer(s)
 	defer ts.Close()
@@ -45,7 +46,8 @@ func TestRouteGroupTimeouts(t *testing.T) {
 		{"POST", "/genesys/2/chat/svc", 504, ""},
 		{"GET", "/workflow/v1/chats", 504, ""},
 		{"GET", "/workflow/v1/feed/webhooks", 504, ""},
-		{"GET", "/workflow/v1/feed/events", 200, "done"}, // a stream (StreamPaths)
+		{"GET", "/workflow/v1/feed/events", 200, "done"},    // a stream (StreamPaths)
+		{"GET", "/workflow/v1/feed/summaries", 200, "done"}, // a range of any size (StreamPaths)
 		{"POST", "/genesys/cometd/connect", 200, "done"},
 		{"POST", "/genesys/cometd", 200, "done"},
 		{"GET", "/widget/chatgate.js", 200, "done"},

@@ -416,9 +416,14 @@ func (o *liveOptions) Options(service string) chatcore.Options {
 	return t.def
 }
 
-// FeedEventsPath is the event stream; it is registered apart from the rest of the feed API
-// because it is long-lived: no request-timeout (web.StreamPaths).
-const FeedEventsPath = WorkflowPrefix + "/feed/events"
+// FeedEventsPath is the event stream; it, the export and the summaries are registered apart
+// from the rest of the feed API because they are long-lived: no request-timeout
+// (web.StreamPaths).
+const (
+	FeedEventsPath    = WorkflowPrefix + "/feed/events"
+	FeedExportPath    = WorkflowPrefix + "/feed/export"
+	FeedSummariesPath = WorkflowPrefix + "/feed/summaries"
+)
 
 // startFeed records every committed event and property change in the FEED stream (a core
 // listener, added before the timers start so what fell due while the server was down is
@@ -456,7 +461,9 @@ func (p *chatParts) startFeed(ctx context.Context, d chatDeps) error {
 	}
 	h := http.StripPrefix(WorkflowPrefix, p.feedAPI)
 	d.surface.Handle(WorkflowPrefix+"/feed/", h)
-	d.surface.Handle("GET "+FeedEventsPath, h)
+	for _, p := range []string{FeedEventsPath, FeedExportPath, FeedSummariesPath} {
+		d.surface.Handle("GET "+p, h)
+	}
 	return nil
 }
 

@@ -152,27 +152,14 @@ func asyncStatus(v chatcore.ChatView) string {
 	return "other"
 }
 
-// QuitReasonName names a customer's quit reason code for the ended_total label and the log.
+// QuitReasonName names a customer's quit reason code for the ended_total label and the log
+// (chatcore.QuitReason.Name; "unknown" for a code that is not a number).
 func QuitReasonName(code string) string {
 	n, err := strconv.Atoi(code)
 	if err != nil {
 		return "unknown"
 	}
-	switch chatcore.QuitReason(n) {
-	case chatcore.QuitLogout:
-		return "customer_left"
-	case chatcore.QuitProtocolInactivity:
-		return "protocol_inactivity"
-	case chatcore.QuitRemovedByOther:
-		return "ended_by_participant"
-	case chatcore.QuitRemovedByServer:
-		return "ended_by_server"
-	case chatcore.QuitSessionInactivity:
-		return "session_inactivity"
-	case chatcore.QuitRestoration:
-		return "restoration"
-	}
-	return "unknown"
+	return chatcore.QuitReason(n).Name()
 }
 
 // OnEvent implements chatcore.Listener. Creation is the commit of a chat's first event;

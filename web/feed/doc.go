@@ -1,8 +1,18 @@
 // Package feed records every committed chat event and every change of the interaction
 // properties the chat core maintains in a JetStream stream (FEED, subjects feed.<chatId>.event and feed.<chatId>.properties),
 // and delivers it to the workflow and to reporting: Server-Sent Events that resume from
-// Last-Event-ID, webhooks with signatures, retries and dead letters, and NDJSON export by
-// time range. docs/workflow.md "Event feed" is the user's documentation.
+// Last-Event-ID, webhooks with signatures, retries and dead letters, NDJSON export by
+// time range, and per-chat summaries (JSON or CSV) for historical reporting.
+// docs/workflow.md "Event feed" is the user's documentation.
+//
+// # Why summaries are computed from the records, in one pass
+//
+// A reporting stack gets the records (export, webhooks) and nothing else, so the summaries
+// are computed from exactly those: what the summary says can be recomputed from an export.
+// One pass in feed order (Scan) with a running state per chat keeps memory to the chats
+// open at once (bounded, MaxSummaryOpen) instead of the whole range, and the answer streams:
+// a chat's summary is written when its end is recorded. The summarizer emits Summary
+// values; the JSON and CSV writers only format them, so both formats carry the same values.
 //
 // # Why a core listener, and what it cannot see
 //

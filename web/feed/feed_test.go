@@ -37,7 +37,11 @@ type env struct {
 	srv   *httptest.Server
 }
 
-func newEnv(t testing.TB, wc WebhookConfig) *env {
+func newEnv(t testing.TB, wc WebhookConfig) *env { return newEnvClock(t, wc, nil) }
+
+// newEnvClock is newEnv with the core (and the feed's property records) on clock; nil is
+// the real clock.
+func newEnvClock(t testing.TB, wc WebhookConfig, clock *chatcore.ManualClock) *env {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := natsserver.Start(ctx, natsserver.Options{DataDir: t.TempDir()})
@@ -50,13 +54,18 @@ func newEnv(t testing.TB, wc WebhookConfig) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, conn: conn}
-	if e.feed, err = Open(ctx, Config{JS: conn.JS}); err != nil {
+	fc := Config{JS: conn.JS}
+	var cc chatcore.Clock
+	if clock != nil {
+		fc.Now, cc = clock.Now, clock
+	}
+	if e.feed, err = Open(ctx, fc); err != nil {
 		t.Fatal(err)
 	}
 	opts := chatcore.DefaultOptions()
 	opts.Settings.FlexDisconnectTimeout = time.Hour
 	if e.core, err = chatcore.New(ctx, chatcore.Config{
-		Store: store, NodeName: "node-1", Options: chatcore.StaticOptions(opts), Listeners: []chatcore.Listener{e.feed},
+		Store: store, NodeName: "node-1", Clock: cc, Options: chatcore.StaticOptions(opts), Listeners: []chatcore.Listener{e.feed},
 		// Benchmarks send faster than a customer may.
 		Limits: chatcore.Limits{EventRate: 1e6, EventBurst: 1e6},
 	}); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -66,6 +67,7 @@ func Handler(cfg APIConfig) (*API, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /feed/events", a.events)
 	mux.HandleFunc("GET /feed/export", a.export)
+	mux.HandleFunc("GET /feed/summaries", a.summaries)
 	mux.HandleFunc("GET /feed/webhooks", a.listWebhooks)
 	mux.HandleFunc("POST /feed/webhooks", a.createWebhook)
 	mux.HandleFunc("GET /feed/webhooks/{id}", a.getWebhook)
@@ -171,53 +173,134 @@ const MaxExportRecords = 100_000
 // continued with from = the last line's stored time (dropping repeated seqs).
 func (a *API) export(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	from, err1 := time.Parse(time.RFC3339Nano, q.Get("from"))
-	to, err2 := time.Parse(time.RFC3339Nano, q.Get("to"))
-	if err1 != nil || err2 != nil || !to.After(from) {
-		apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "from and to must be RFC 3339 times with to after from")
+	from, to, ok := timeRange(w, q)
+	if !ok {
 		return
 	}
 	f := ParseFilter(q.Get("types"), q.Get("services"))
-	ctx := r.Context()
-	last, err := a.Feed.LastSeq(ctx)
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
-	cur, err := a.Feed.ReadFrom(ctx, from)
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)
 	n, truncated := 0, false
 	var next uint64
-	for last > 0 {
-		rec, err := cur.Next(ctx, time.Second)
-		if errors.Is(err, ErrNoRecord) {
-			break // nothing stored at or after from
+	err := a.Feed.Scan(r.Context(), from, to, func(rec Record) error {
+		if !f.Match(rec) {
+			return nil
 		}
-		if err != nil {
-			return // cut short: the trailer line is missing, so the client knows
+		if n == MaxExportRecords {
+			truncated, next = true, rec.Seq
+			return ErrStopScan
 		}
-		if !rec.Stored.Before(to) {
-			break
+		n++
+		return enc.Encode(rec)
+	})
+	if err != nil {
+		if n == 0 && !errors.Is(err, context.Canceled) {
+			// Nothing written yet: the client gets a proper error, not a cut answer.
+			w.Header().Del("Content-Type")
+			a.fail(w, err)
 		}
-		if f.Match(rec) {
-			if n == MaxExportRecords {
-				truncated, next = true, rec.Seq
-				break
-			}
-			_ = enc.Encode(rec)
-			n++
-		}
-		if rec.Seq >= last {
-			break // the newest record as of the request
-		}
+		return // cut short: the trailer line is missing, so the client knows
 	}
-	_ = enc.Encode(map[string]any{"v": SchemaVersion, "kind": "end", "records": n, "truncated": truncated, "nextSeq": next})
+	_ = enc.Encode(exportEnd{V: SchemaVersion, Kind: KindEnd, Records: n, Truncated: truncated, NextSeq: next})
+}
+
+// exportEnd is the export's trailer line.
+type exportEnd struct {
+	V         int    `json:"v"`
+	Kind      string `json:"kind"`
+	Records   int    `json:"records"`
+	Truncated bool   `json:"truncated"`
+	NextSeq   uint64 `json:"nextSeq"`
+}
+
+// timeRange reads from and to (RFC 3339, to after from); it answers 400 itself.
+func timeRange(w http.ResponseWriter, q url.Values) (from, to time.Time, ok bool) {
+	from, err1 := time.Parse(time.RFC3339Nano, q.Get("from"))
+	to, err2 := time.Parse(time.RFC3339Nano, q.Get("to"))
+	if err1 != nil || err2 != nil || !to.After(from) {
+		apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "from and to must be RFC 3339 times with to after from")
+		return from, to, false
+	}
+	return from, to, true
+}
+
+// summaries answers the per-chat summaries of the chats whose first record was stored in
+// [from, to), computed from their records stored before until (default to), as one JSON
+// object (format=json, the default) or as CSV (format=csv). docs/workflow.md "Per-chat
+// summaries".
+func (a *API) summaries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, to, ok := timeRange(w, q)
+	if !ok {
+		return
+	}
+	until := to
+	if s := q.Get("until"); s != "" {
+		u, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || u.Before(to) {
+			apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "until must be an RFC 3339 time not before to")
+			return
+		}
+		until = u
+	}
+	f := ParseFilter("", q.Get("services"))
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	var out summaryWriter
+	switch q.Get("format") {
+	case "", FormatJSON:
+		h.Set("Content-Type", "application/json")
+		out = &jsonSummaries{w: w, from: from, to: to, until: until}
+	case FormatCSV:
+		h.Set("Content-Type", "text/csv; charset=utf-8; header=present")
+		h.Set("Content-Disposition", `attachment; filename="chat-summaries.csv"`)
+		h.Set("Trailer", TrailerChats+", "+TrailerTruncated+", "+TrailerNextFrom)
+		out = newCSVSummaries(w)
+	default:
+		apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "format must be json or csv")
+		return
+	}
+	// The answer starts with the first summary (or the end), so a store that fails at once
+	// gets a proper error status instead of a cut answer.
+	begun := false
+	begin := func() error {
+		if begun {
+			return nil
+		}
+		begun = true
+		return out.begin()
+	}
+	z := newSummarizer(func(rec Record) bool { return f.Match(rec) && rec.Stored.Before(to) }, func(s *Summary) error {
+		if err := begin(); err != nil {
+			return err
+		}
+		return out.write(s)
+	})
+	err := a.Feed.Scan(r.Context(), from, until, z.Add)
+	if err == nil {
+		err = z.Flush()
+	}
+	if err == nil {
+		err = begin()
+	}
+	if err != nil {
+		switch {
+		case !begun:
+			h.Del("Content-Type")
+			h.Del("Content-Disposition")
+			h.Del("Trailer")
+			a.fail(w, err)
+		case r.Context().Err() == nil:
+			a.Logger.Warn("feed summaries cut short", "err", err)
+		}
+		return // cut short: the JSON does not close, the CSV lacks its trailers
+	}
+	end := summaryEnd{Chats: z.emitted, Truncated: z.refused}
+	if z.refused {
+		end.NextFrom = &z.refusedAt
+	}
+	_ = out.end(end)
 }
 
 func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,8 @@ const SchemaVersion = 1
 const (
 	KindEvent      = "event"
 	KindProperties = "properties"
+	// KindEnd is the export's trailer line, never a stored record.
+	KindEnd = "end"
 )
 
 // Record is one entry of the feed: a committed transcript event or a change of the
