@@ -63,8 +63,10 @@ fuzz:
 	done; \
 	echo "fuzzed $$n targets"
 
-## node-test: the CometD / Faye npm clients against the real binary (bin/chatgate).
+## node-test: the CometD / Faye npm clients against the real binary (bin/chatgate);
+## bin/webpushfake is the local Web Push service of the seed-recipe test (test/webpushfake).
 node-test: build
+	$(GO) build -o bin/webpushfake ./test/webpushfake
 	cd test/clients && npm ci --no-audit --no-fund && npm test
 
 ## widget: rebuild the customer widget bundle widget/dist/chatgate.js (committed, embedded

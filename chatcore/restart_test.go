@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -173,5 +174,50 @@ func TestIncompleteCreationRemoved(t *testing.T) {
 	}
 	if _, _, err := eng.store.LoadChat(ctx, "incomplete"); err == nil {
 		t.Fatal("incomplete chat still stored")
+	}
+}
+
+// TestRestartKeepsAnnouncedCheckAt: GCTI_Chat_AsyncCheckAt, once announced by an alert, is
+// what the chat keeps across a restart even when async-idle-close was raised meanwhile (an
+// operator restarting to apply a longer close). Before the alert's commit saved the state,
+// the restarted node rebuilt the state from the transcript with the new option and moved
+// CheckAt silently (no property change reached listeners or the feed), so the chat the
+// workflow had been told to check at T was no longer due at T.
+func TestRestartKeepsAnnouncedCheckAt(t *testing.T) {
+	dir := t.TempDir()
+	clock := NewManualClock(t0)
+	ob := asyncOpts()
+	ob.set(func(o *Options) { o.Settings.AsyncCheckAtMargin = 10 * time.Second })
+	eng1 := startEngine(t, dir, "")
+	tc1 := newCore(t, eng1, clock, ob, nil)
+	a := mustCreate(t, tc1, asyncUD())
+	if _, err := tc1.SendMessage(context.Background(), a.ChatID, a.UserID, "hello", ""); err != nil {
+		t.Fatal(err)
+	}
+	tc1.advance(t, 100*time.Second) // the alert
+	announced := tc1.rec.prop(a.ChatID, PropAsyncCheckAt)
+	if want := t0.Add(100*time.Second + 50*time.Second + 10*time.Second).Unix(); announced != strconv.FormatInt(want, 10) {
+		t.Fatalf("announced CheckAt %q, want %d", announced, want)
+	}
+	tc1.Close()
+	eng1.close()
+
+	ob.set(func(o *Options) { o.Settings.AsyncIdleClose = time.Hour })
+	clock.Advance(5 * time.Second)
+	eng2 := startEngine(t, dir, "")
+	tc2 := newCore(t, eng2, clock, ob, nil)
+	tc2.settle(t)
+	v, err := tc2.Chat(a.ChatID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Properties()[PropAsyncCheckAt]; got != announced || v.AsyncStatus != AsyncAlerted {
+		t.Fatalf("after the restart CheckAt %q status %d, announced %q", got, v.AsyncStatus, announced)
+	}
+	// CheckAt passes before the (now longer) close: the chat is due, still live.
+	tc2.advance(t, 61*time.Second)
+	due := tc2.CheckDue()
+	if len(due) != 1 || due[0].ID != a.ChatID || due[0].Ended {
+		t.Fatalf("check-due list after CheckAt: %+v", due)
 	}
 }

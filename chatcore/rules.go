@@ -257,6 +257,10 @@ func (co *Core) ruleEvents(t *txn, k timerKind) {
 	switch k {
 	case tIdleAlert:
 		idle("alert", ic.MessageAlert)
+		// The alert announces GCTI_Chat_AsyncCheckAt (alert + async-idle-close + margin). A
+		// restart would rebuild it from the transcript with the options of that time, so a
+		// raised close would move it silently; stored now, it stays what listeners were told.
+		t.save = true
 	case tIdleAlert2:
 		idle("alert2", ic.MessageAlert2)
 	case tIdleClose:

@@ -14,13 +14,12 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { ChatgateServer, repoRoot, sessionsGauge } from "../../clients/lib/server.js";
-import { waitFor, withTimeout } from "../../clients/lib/wait.js";
+import { ChatgateServer, sessionsGauge } from "../../clients/lib/server.js";
+import { startWebPushFake } from "../../clients/lib/webpushfake.js";
+import { waitFor } from "../../clients/lib/wait.js";
 import { launch, newPage, w } from "../lib/browser.js";
 import { agentAPI } from "../lib/agent.js";
 import { startChat, waitItem, items, assertNoDuplicates } from "../lib/chat.js";
@@ -28,40 +27,13 @@ import { startChat, waitItem, items, assertNoDuplicates } from "../lib/chat.js";
 const ADMIN = "widget-push-test-admin-token";
 const SECRETS = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-// startFake runs bin/webpushfake and returns its URLs, its certificate file and stop().
-async function startFake(dir) {
-  const bin = process.env.WEBPUSHFAKE_BIN || path.join(repoRoot, "bin", "webpushfake");
-  if (!existsSync(bin)) throw new Error(`${bin} not found: go build -o bin/webpushfake ./test/webpushfake (make browser-test does)`);
-  const cert = path.join(dir, "webpush-ca.pem");
-  const proc = spawn(bin, ["-cert", cert], { stdio: ["pipe", "pipe", "inherit"] });
-  const line = await withTimeout("webpushfake's address line", new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout }).once("line", resolve);
-    proc.once("exit", (c) => reject(new Error(`webpushfake exited with ${c}`)));
-  }), 15000);
-  const urls = JSON.parse(line);
-  return {
-    ...urls, cert,
-    async subscription() {
-      return (await fetch(`${urls.control}/subscriptions`, { method: "POST" })).json();
-    },
-    async messages() {
-      return (await fetch(`${urls.control}/messages`)).json();
-    },
-    async stop() {
-      const done = new Promise((r) => proc.once("exit", r));
-      proc.stdin.end(); // it exits when stdin closes
-      await withTimeout("webpushfake to exit", done, 10000);
-    },
-  };
-}
-
 describe("widget Web Push", () => {
   let server, browser, fake, dir, ann, vapid;
   const pages = [];
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "chatgate-push-"));
-    fake = await startFake(dir);
+    fake = await startWebPushFake(dir);
     server = await new ChatgateServer({
       name: "chatgate-widget-push",
       // SSL_CERT_FILE: Go's own override of the system roots, so chatgate trusts the fake's
