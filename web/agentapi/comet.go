@@ -149,9 +149,10 @@ type CometReply struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// HandleService serves /service/agent: the same actions as REST, authenticated by the
-// session's handshake token (checked again on each request, so a revoked token stops at
-// once).
+// HandleService serves /service/agent: the same actions as REST and the same reads and
+// logout (Query; the reply's data is {"ok":true, ...the REST answer's fields}),
+// authenticated by the session's handshake token (checked again on each request, so a
+// revoked token stops at once).
 func (a *API) HandleService(ctx context.Context, req *bayeux.ServiceRequest) error {
 	fail := func(err error) error {
 		status, code := statusOf(err)
@@ -171,6 +172,14 @@ func (a *API) HandleService(ctx context.Context, req *bayeux.ServiceRequest) err
 	}
 	if int64(len(req.Data)) > a.cfg.MaxBody {
 		return fail(errorf(ErrInvalid, "request too large"))
+	}
+	if q, ok := queryOf(req.Data); ok {
+		res, _, err := a.query(ctx, p, tok, q)
+		if err != nil {
+			return fail(err)
+		}
+		res["ok"] = true
+		return req.Reply(res)
 	}
 	var act Action
 	if err := json.Unmarshal(req.Data, &act); err != nil {

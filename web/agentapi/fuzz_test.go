@@ -3,6 +3,7 @@ package agentapi
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/chatgate/chatgate/chatcore"
@@ -45,5 +46,25 @@ func FuzzActionParse(f *testing.F) {
 			t.Fatalf("mode %q round-trips to %q", act.Mode, modeName(v))
 		}
 		_ = validKeyPart(act.ChatID)
+	})
+}
+
+// FuzzQueryParse: untrusted service-channel data is read as a query only when its action
+// names one (otherwise it goes on to the actions), never panics, and a read keeps its fields.
+func FuzzQueryParse(f *testing.F) {
+	for _, s := range []string{`{}`, `{"action":"transcript","chatId":"abc","from":2}`, `{"action":"logout"}`, `{"action":"send"}`, `{"action":"supervisor-queue","queue":"q"}`, `{"from":"x"}`, `[]`, `{"action":"chat","chatId":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		q, ok := queryOf(raw)
+		if _, known := queries[q.Action]; ok != known {
+			t.Fatalf("queryOf(%q) = %v for action %q", raw, ok, q.Action)
+		}
+		if !ok && q != (Query{}) {
+			t.Fatalf("a refused query kept fields: %+v", q)
+		}
+		if ok && slices.Contains(chatActions, q.Action) {
+			t.Fatalf("query %q shadows an action", q.Action)
+		}
 	})
 }

@@ -50,22 +50,29 @@ func (a *API) Handler() http.Handler {
 	auth := func(pattern string, f func(w http.ResponseWriter, r *http.Request, p accounts.Principal)) {
 		mux.Handle(pattern, a.requireToken(func(w http.ResponseWriter, r *http.Request) { f(w, r, principal(r)) }))
 	}
-	auth("POST /logout", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-		if p.Session {
-			if err := a.cfg.Accounts.Logout(r.Context(), bearer(r)); err != nil {
+	// The reads and logout: the same queries as the CometD service channel (queries.go).
+	query := func(pattern, name string, req func(r *http.Request) (Query, error), write func(w http.ResponseWriter, res map[string]any)) {
+		auth(pattern, func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
+			q := Query{Action: name, ChatID: r.PathValue("chatId"), Queue: r.PathValue("queue")}
+			if req != nil {
+				var err error
+				if q, err = req(r); err != nil {
+					writeError(w, err)
+					return
+				}
+				q.Action = name
+			}
+			res, _, err := a.query(r.Context(), p, bearer(r), q)
+			if err != nil {
 				writeError(w, err)
 				return
 			}
-		}
-		if _, err := a.setState(r.Context(), p.Account, StateLoggedOut, ""); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	auth("GET /me", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-		writeJSON(w, http.StatusOK, map[string]any{"account": p.Account, "presence": a.presence(p.Account)})
-	})
+			write(w, res)
+		})
+	}
+	asJSON := func(w http.ResponseWriter, res map[string]any) { writeJSON(w, http.StatusOK, res) }
+	query("POST /logout", QueryLogout, nil, func(w http.ResponseWriter, _ map[string]any) { w.WriteHeader(http.StatusNoContent) })
+	query("GET /me", QueryMe, nil, asJSON)
 	auth("PUT /me/state", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 		var act Action
 		if !a.decode(w, r, &act) {
@@ -74,53 +81,22 @@ func (a *API) Handler() http.Handler {
 		act.Action = ActState
 		a.answer(w, r, p, act)
 	})
-	auth("GET /chats", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-		writeJSON(w, http.StatusOK, map[string]any{"chats": a.myChats(p.Account)})
-	})
-	auth("GET /offers", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-		writeJSON(w, http.StatusOK, map[string]any{"offers": a.pendingOffers(p.Account.ID)})
-	})
-	auth("GET /workbin", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-		list, err := a.workbin(r.Context(), p.Account)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"chats": list})
-	})
-	auth("GET /chats/{chatId}", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-		ci, err := a.chatInfo(r.Context(), p.Account, r.PathValue("chatId"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, ci)
-	})
-	auth("GET /chats/{chatId}/transcript", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-		from := int64(1)
+	query("GET /chats", QueryChats, nil, asJSON)
+	query("GET /offers", QueryOffers, nil, asJSON)
+	query("GET /workbin", QueryWorkbin, nil, asJSON)
+	query("GET /chats/{chatId}", QueryChat, nil, func(w http.ResponseWriter, res map[string]any) { writeJSON(w, http.StatusOK, res["chat"]) })
+	query("GET /chats/{chatId}/transcript", QueryTranscript, func(r *http.Request) (Query, error) {
+		q := Query{ChatID: r.PathValue("chatId"), From: 1}
 		if s := r.URL.Query().Get("from"); s != "" {
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil || n < 1 {
-				writeError(w, errorf(ErrInvalid, "from must be a positive index"))
-				return
+				return q, errorf(ErrInvalid, "from must be a positive index")
 			}
-			from = n
+			q.From = n
 		}
-		evs, page, err := a.transcript(r.Context(), p.Account, r.PathValue("chatId"), from)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"events": evs, "next": page.Next, "more": page.More})
-	})
-	auth("GET /chats/{chatId}/history", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-		list, err := a.history(r.Context(), p.Account, r.PathValue("chatId"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"chats": list})
-	})
+		return q, nil
+	}, asJSON)
+	query("GET /chats/{chatId}/history", QueryHistory, nil, asJSON)
 	auth("POST /chats/{chatId}/{action}", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 		var act Action
 		if !a.decode(w, r, &act) {
@@ -131,26 +107,10 @@ func (a *API) Handler() http.Handler {
 	})
 	auth(uploadPattern, a.upload)
 	auth(downloadPattern, a.download)
-	supervisor := func(pattern string, f func(p accounts.Principal) any) {
-		auth(pattern, func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-			if p.Account.Role != accounts.RoleSupervisor {
-				writeError(w, errorf(ErrForbidden, "supervisors only"))
-				return
-			}
-			writeJSON(w, http.StatusOK, f(p))
-		})
-	}
-	supervisor("GET /supervisor/agents", func(p accounts.Principal) any { return map[string]any{"agents": a.presences()} })
-	supervisor("GET /supervisor/queues", func(p accounts.Principal) any { return map[string]any{"queues": a.queues(p.Account)} })
-	auth("GET /supervisor/queues/{queue}", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
-		list, err := a.waiting(p.Account, r.PathValue("queue"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"queue": r.PathValue("queue"), "chats": list})
-	})
-	supervisor("GET /supervisor/chats", func(p accounts.Principal) any { return map[string]any{"chats": a.liveChats(p.Account)} })
+	query("GET /supervisor/agents", QuerySupervisorAgents, nil, asJSON)
+	query("GET /supervisor/queues", QuerySupervisorQueues, nil, asJSON)
+	query("GET /supervisor/queues/{queue}", QuerySupervisorQueue, nil, asJSON)
+	query("GET /supervisor/chats", QuerySupervisorChats, nil, asJSON)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Code: "not_found", Error: "no such endpoint"})
 	})

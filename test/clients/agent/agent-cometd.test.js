@@ -89,6 +89,68 @@ describe("agent API over CometD", () => {
     await ann.disconnect(); // the next test counts Ann's desktops
   });
 
+  it("reads and logout over the service channel answer what REST answers", async () => {
+    const tok = await login("ann", "ann-password");
+    const ann = await desktop("ann", tok);
+    const sue = await desktop("sue", await login("sue", "sue-password"));
+    const cust = await customer();
+    await cust.publish(CHANNEL, { operation: "requestChat", nickname: "Quinn", userData: { GCTI_Chat_AsyncMode: "true", EmailAddress: "quinn@example.com" } });
+    const { chatId } = await cust.inbox.next((d) => d.chatId && d.messages?.length, 10000, "requestChat answer");
+    await ann.call({ action: "state", state: "ready" });
+    await ann.offers.next((o) => o.type === "offer" && o.chatId === chatId, 10000, "the offer");
+
+    // Each read over /service/agent carries the REST answer's fields.
+    const offers = await ann.call({ action: "offers" });
+    assert.equal(offers.ok, true);
+    assert.deepEqual(offers.offers.map((o) => o.chatId), (await http("GET", "/agent/v1/offers", tok)).json.offers.map((o) => o.chatId));
+    assert.ok(offers.offers.some((o) => o.chatId === chatId));
+    assert.equal((await ann.call({ action: "accept", chatId })).ok, true);
+    await ann.call({ action: "send", chatId, text: "Quinn, hello", visibility: "ALL" });
+    await ann.call({ action: "send", chatId, text: "note to self", visibility: "INT" });
+    const me = await ann.call({ action: "me" });
+    assert.equal(me.account.id, "ann");
+    assert.equal(me.presence.state, "ready");
+    const chats = await ann.call({ action: "chats" });
+    assert.deepEqual(chats.chats.map((c) => c.chatId), (await http("GET", "/agent/v1/chats", tok)).json.chats.map((c) => c.chatId));
+    const one = await ann.call({ action: "chat", chatId });
+    const restOne = (await http("GET", `/agent/v1/chats/${chatId}`, tok)).json;
+    assert.equal(one.chat.state, "joined");
+    assert.deepEqual([one.chat.chatId, one.chat.lastIndex, one.chat.capabilities], [restOne.chatId, restOne.lastIndex, restOne.capabilities]);
+    const tr = await ann.call({ action: "transcript", chatId, from: 2 });
+    const restTr = (await http("GET", `/agent/v1/chats/${chatId}/transcript?from=2`, tok)).json;
+    assert.deepEqual(tr.events, restTr.events);
+    assert.deepEqual(tr.events.filter((e) => e.type === "Message").map((e) => [e.text, e.visibility]), [["Quinn, hello", "ALL"], ["note to self", "INT"]]);
+    assert.equal(tr.next, restTr.next);
+    assert.deepEqual((await ann.call({ action: "workbin" })).chats, []);
+    assert.ok(Array.isArray((await ann.call({ action: "history", chatId })).chats));
+
+    // Supervisor reads: refused to an agent with REST's status, answered to a supervisor.
+    const refused = await ann.call({ action: "supervisor-queues" });
+    assert.deepEqual([refused.ok, refused.status], [false, 403]);
+    assert.equal((await http("GET", "/agent/v1/supervisor/queues", tok)).status, 403);
+    const queues = await sue.call({ action: "supervisor-queues" });
+    assert.equal(queues.ok, true);
+    assert.ok(queues.queues.some((q) => q.name === SVC), JSON.stringify(queues));
+    assert.ok((await sue.call({ action: "supervisor-chats" })).chats.some((c) => c.chatId === chatId));
+    assert.ok((await sue.call({ action: "supervisor-agents" })).agents.some((a) => a.id === "ann" && a.state === "ready"));
+    assert.equal((await sue.call({ action: "supervisor-queue", queue: SVC })).queue, SVC);
+    // A chat the caller may not see: 404 / 403 as over REST, nothing read.
+    assert.equal((await sue.call({ action: "transcript", chatId: "NoSuchChat123456" })).status, 404);
+    assert.equal((await ann.call({ action: "transcript", chatId, from: -1 })).status, 400);
+
+    // Logout over the channel: the token is revoked (REST refuses it), the presence is
+    // logged-out, the next service call is 401.
+    await ann.call({ action: "end", chatId });
+    const out = await ann.call({ action: "logout" });
+    assert.equal(out.ok, true);
+    assert.equal(out.presence.state, "logged-out");
+    assert.equal((await http("GET", "/agent/v1/me", tok)).status, 401);
+    assert.equal((await ann.call({ action: "me" })).status, 401);
+    await ann.disconnect();
+    await sue.disconnect();
+    await cust.disconnect();
+  });
+
   it("offer, accept, messages both ways, INT hidden from the customer, hold, re-offer, transfer, release, lost desktop, end", async () => {
     const annTok = await login("ann", "ann-password");
     const bobTok = await login("bob", "bob-password");
