@@ -146,8 +146,11 @@ describe("the seed's recipe", () => {
     const started = new Date();
     const sub = await fake.subscription();
     const subId = sub.endpoint.split("/").pop();
+    // The dispatcher sends a chat's pushes in parallel (and push services keep no order
+    // either): they are put in transcript order by the position each carries.
     const pushes = async () => (await fake.messages()).filter((m) => m.subscription === subId)
-      .map((m) => ({ ...m, body: JSON.parse(m.payload) }));
+      .map((m) => ({ ...m, body: JSON.parse(m.payload) }))
+      .sort((x, y) => Number(x.body.data.transcriptPosition) - Number(y.body.data.transcriptPosition));
 
     // 1. The customer starts an async chat over CometD with its push subscription, writes,
     //    and closes the client.
@@ -223,9 +226,9 @@ describe("the seed's recipe", () => {
     // 6. The pushes at the fake: the alert before the restart, then the agent's join and
     //    message — each once, VAPID-signed with the installed key (the fake refuses any
     //    other), decrypted with the subscription's key.
-    const got = await waitFor("the agent's message pushed", async () => {
+    const got = await waitFor("the agent's join and message pushed", async () => {
       const all = await pushes();
-      return all.some((m) => m.body.data.event === "Message") && all;
+      return ["AgentJoined", "Message"].every((e) => all.some((m) => m.body.data.event === e)) && all;
     }, { timeout: 15000, every: 50 });
     assert.deepEqual(got.map((m) => m.body.data.event), ["IdleAlert", "AgentJoined", "Message"]);
     const msg = got[2];
@@ -236,6 +239,7 @@ describe("the seed's recipe", () => {
     assert.equal(msg.body.data.alias, alias);
     assert.equal(String(msg.body.data.transcriptPosition), String(answerIndex));
     assert.equal(got[1].body.body, "Ann joined the chat");
+    assert.equal(String(got[0].body.data.transcriptPosition), String(alerted.lastIndex), "the alert's push carries the alert's index");
     for (const m of got) {
       assert.equal(m.subject, SUBJECT, "the VAPID JWT's subject");
       assert.ok(m.ttl > 0, "a TTL the push service keeps the message for");
