@@ -86,8 +86,7 @@ func (co *Core) restore(ctx context.Context, chatID string, by RestoreBy, route 
 			return fmt.Errorf("restore chat %s by %s (session-restore-extend-by %s): %w", chatID, by, extend, ErrRestoreNotAllowed)
 		}
 		now := t.now
-		s := t.opts.Settings
-		checkAt := now.Add(s.AsyncIdleAlert + s.AsyncIdleClose + s.AsyncCheckAtMargin).Unix()
+		o := t.opts
 		status := restoredStatus(st, by)
 		if route && status == AsyncOnHold {
 			status = AsyncQueued
@@ -95,7 +94,7 @@ func (co *Core) restore(ctx context.Context, chatID string, by RestoreBy, route 
 		t.change(func(st *chatState) {
 			st.Restored, st.RestoredAt, st.RestoredBy = true, now.UnixMilli(), string(by)
 			st.LastActivity, st.IdlePhase, st.PhaseAt = now.UnixMilli(), 0, 0
-			st.CheckAt, st.AsyncStatus = checkAt, status
+			st.CheckAt, st.AsyncStatus = asyncCheckAt(st, &o), status
 		})
 		// The restoration starts the customer's protocol-inactivity clock (runtime only).
 		t.touch = st.Customer

@@ -107,8 +107,13 @@ func (co *Core) unschedule(id string) {
 	co.tmu.Unlock()
 }
 
-// OptionsChanged re-evaluates every chat's deadlines against the current options (call it
-// after the OptionSource starts returning new values).
+// OptionsChanged re-evaluates every chat against the current options (call it after the
+// OptionSource starts returning new values): its deadlines are re-armed, and an async chat's
+// GCTI_Chat_AsyncCheckAt, once set, is recomputed (asyncCheckAt) and, when it moved, stored in
+// the chat's state and reported to the listeners as a property change, like any other
+// change of it. Chats are handled one at a time under their own lock; listeners are called
+// after it is released. A chat whose new CheckAt cannot be stored keeps the old one (logged)
+// and is re-read before its next operation; its timers follow the new options regardless.
 func (co *Core) OptionsChanged() {
 	co.mu.RLock()
 	cs := make([]*chat, 0, len(co.chats))
@@ -118,9 +123,43 @@ func (co *Core) OptionsChanged() {
 	co.mu.RUnlock()
 	for _, c := range cs {
 		c.mu.Lock()
-		co.reschedule(c)
+		co.optionsChanged(c)
 		c.mu.Unlock()
+		co.deliver(c)
 	}
+}
+
+// optionsChanged applies new options to one chat. c.mu held.
+func (co *Core) optionsChanged(c *chat) {
+	ctx, cancel := context.WithTimeout(co.ctx, co.stTO)
+	defer cancel()
+	// Twice: a first attempt that lost a compare-and-set re-reads the chat and tries again.
+	for range 2 {
+		if err := co.sync(ctx, c); err != nil {
+			if !c.gone {
+				co.log.Warn("chatcore: options changed: chat not readable", "chat", c.id, "err", err)
+				co.reschedule(c)
+			}
+			return
+		}
+		o := co.opts.Options(c.st.Service)
+		st := &c.st
+		if !st.Async || st.Ended || st.CheckAt == 0 {
+			break
+		}
+		at := asyncCheckAt(st, &o)
+		if at == st.CheckAt {
+			break
+		}
+		t := &txn{co: co, c: c, st: st, now: co.clock.Now(), opts: o}
+		t.change(func(st *chatState) { st.CheckAt = at })
+		err := co.commit(ctx, c, t) // queues the property change and re-arms the timers
+		if err == nil {
+			return
+		}
+		co.log.Warn("chatcore: options changed: new GCTI_Chat_AsyncCheckAt not stored", "chat", c.id, "err", err)
+	}
+	co.reschedule(c)
 }
 
 // timerLoop waits for the earliest deadline and hands due chats to the workers.

@@ -234,8 +234,7 @@ func apply(st *chatState, ev *Event, o *Options) {
 			st.IdlePhase, st.PhaseAt = 1, ev.UTCTime
 			if st.Async {
 				st.AsyncStatus = AsyncAlerted
-				closeAt := time.UnixMilli(ev.UTCTime).Add(o.Settings.AsyncIdleClose + o.Settings.AsyncCheckAtMargin)
-				st.CheckAt = closeAt.Unix()
+				st.CheckAt = asyncCheckAt(st, o)
 			}
 		case "alert2":
 			st.IdlePhase, st.PhaseAt = 2, ev.UTCTime
@@ -258,8 +257,7 @@ func apply(st *chatState, ev *Event, o *Options) {
 		// chat would be closed if nothing else happened, plus the margin (the formula of a
 		// restoration), so a chat that became active again is not due while it is active.
 		if st.Async && st.CheckAt != 0 {
-			s := o.Settings
-			st.CheckAt = time.UnixMilli(ev.UTCTime).Add(s.AsyncIdleAlert + s.AsyncIdleClose + s.AsyncCheckAtMargin).Unix()
+			st.CheckAt = asyncCheckAt(st, o)
 		}
 		// The alert no longer holds once there is activity; with an agent in the chat it is
 		// being processed again.
@@ -267,6 +265,28 @@ func apply(st *chatState, ev *Event, o *Options) {
 			st.AsyncStatus = AsyncProcessing
 		}
 	}
+}
+
+// asyncCheckAt is GCTI_Chat_AsyncCheckAt (unix seconds) of an async chat from its state and
+// the service's options: when the chat would be closed if nothing else happened, plus
+// async-check-at-margin. Alerted: the alert + async-idle-close; otherwise the last activity
+// (or restoration) + async-idle-alert + async-idle-close. It is the one formula for the
+// alert, activity after it, a restoration and an option change (Core.OptionsChanged), so
+// the property always agrees with the chat's timers. It is rounded up to the second: with
+// async-check-at-margin 0 the check is never due before the close itself.
+func asyncCheckAt(st *chatState, o *Options) int64 {
+	s := o.Settings
+	var at time.Time
+	if st.IdlePhase > 0 {
+		at = time.UnixMilli(st.PhaseAt).Add(s.AsyncIdleClose + s.AsyncCheckAtMargin)
+	} else {
+		at = time.UnixMilli(st.LastActivity).Add(s.AsyncIdleAlert + s.AsyncIdleClose + s.AsyncCheckAtMargin)
+	}
+	sec := at.Unix()
+	if at.After(time.Unix(sec, 0)) {
+		sec++
+	}
+	return sec
 }
 
 // ChatView is a read-only snapshot of a chat handed to listeners and returned by

@@ -22,7 +22,7 @@ var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
 const interval = time.Second
 
-// optBox is a mutable chatcore.OptionSource.
+// optBox serves the harness's options (chatcore.OptionSource).
 type optBox struct {
 	mu sync.Mutex
 	o  chatcore.Options
@@ -34,12 +34,6 @@ func (b *optBox) Options(string) chatcore.Options {
 	return b.o
 }
 
-func (b *optBox) set(f func(*chatcore.Options)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	f(&b.o)
-}
-
 // harness is a real chat core on an embedded JetStream, on a manual clock, with a sweeper.
 type harness struct {
 	t     *testing.T
@@ -49,6 +43,9 @@ type harness struct {
 	conn  *natsserver.Conn
 	core  *chatcore.Core
 	sw    *Sweeper
+	cfg   Config
+	// stopSweeper stops the running sweeper (idempotent).
+	stopSweeper func()
 }
 
 func newHarness(t *testing.T, extendBy string, cfg Config) *harness {
@@ -73,19 +70,36 @@ func newHarness(t *testing.T, extendBy string, cfg Config) *harness {
 	o.Settings.FlexPushTimeout = 1728000 * time.Second
 	o.Settings.FlexDisconnectTimeout = 1728000 * time.Second
 	o.Settings.SessionRestoreExtendBy = extendBy
-	h := &harness{t: t, clock: chatcore.NewManualClock(t0), opts: &optBox{o: o}, store: st, conn: conn}
-	h.core, err = chatcore.New(ctx, chatcore.Config{Store: st, Clock: h.clock, NodeName: "n1", Options: h.opts})
+	h := &harness{t: t, clock: chatcore.NewManualClock(t0), opts: &optBox{o: o}, store: st, conn: conn, cfg: cfg}
+	h.start(false)
+	return h
+}
+
+// start runs a core (timers held with holdTimers) and a sweeper on it.
+func (h *harness) start(holdTimers bool) {
+	var err error
+	h.core, err = chatcore.New(context.Background(), chatcore.Config{Store: h.store, Clock: h.clock, NodeName: "n1", Options: h.opts, DeferTimers: holdTimers})
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	t.Cleanup(h.core.Close)
+	h.t.Cleanup(h.core.Close)
+	cfg := h.cfg
 	cfg.Core, cfg.Clock = h.core, h.clock
 	h.sw = New(cfg)
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); h.sw.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return h
+	h.stopSweeper = func() { cancel(); <-done }
+	h.t.Cleanup(h.stopSweeper)
+}
+
+// holdTimers restarts the core with its timers held: the chats stay in memory but nothing
+// closes them, as on a node whose timers do not run (what the stuck strategy is for: the
+// chat outlives its GCTI_Chat_AsyncCheckAt).
+func (h *harness) holdTimers() {
+	h.stopSweeper()
+	h.core.Close()
+	h.start(true)
 }
 
 // advance moves the clock by d in steps of the sweep interval, each step waiting for the
@@ -141,9 +155,9 @@ func (h *harness) view(id string) chatcore.ChatView {
 	return v
 }
 
-// stuckScene makes three async chats: stuck (alerted, its close postponed past CheckAt by an
-// option raised after the alert), active (alerted, then the customer wrote: CheckAt moved)
-// and fresh (created later, not alerted), and brings the clock past stuck's CheckAt.
+// stuckScene makes three async chats: stuck (alerted, then its node stops running timers, so
+// nothing closes it), active (alerted, then the customer wrote: CheckAt moved) and fresh
+// (created later, not alerted), and brings the clock past stuck's CheckAt.
 func stuckScene(h *harness) (stuck, active, fresh chatcore.Created) {
 	ctx := context.Background()
 	stuck, active = h.chat(), h.chat()
@@ -153,11 +167,10 @@ func stuckScene(h *harness) (stuck, active, fresh chatcore.Created) {
 			return v.AsyncStatus == chatcore.AsyncAlerted && v.CheckAt == t0.Add(160*time.Second).Unix()
 		}, c.ChatID)
 	}
+	h.holdTimers()
 	if _, err := h.core.SendMessage(ctx, active.ChatID, active.UserID, "still here", ""); err != nil {
 		h.t.Fatal(err)
 	}
-	h.opts.set(func(o *chatcore.Options) { o.Settings.AsyncIdleClose = 10000 * time.Second })
-	h.core.OptionsChanged()
 	fresh = h.chat()
 	h.advance(61 * time.Second) // t0+161 s: stuck is due; active's CheckAt is t0+260 s
 	return stuck, active, fresh
@@ -195,7 +208,7 @@ func TestStuckStrategies(t *testing.T) {
 			}
 			if tc.restored {
 				// CheckAt moved to now + alert + close + margin: off the list until then.
-				if want := v.RestoredAt.Add(10110 * time.Second).Unix(); v.CheckAt != want {
+				if want := v.RestoredAt.Add(160 * time.Second).Unix(); v.CheckAt != want {
 					t.Fatalf("CheckAt after the restoration %d, want about %d", v.CheckAt, want)
 				}
 			}
@@ -266,9 +279,7 @@ func TestStuckAgain(t *testing.T) {
 	if !first.Restored {
 		t.Fatal("not restored")
 	}
-	// The close is postponed again, past the new CheckAt.
-	h.opts.set(func(o *chatcore.Options) { o.Settings.AsyncIdleClose = 20000 * time.Second })
-	h.core.OptionsChanged()
+	// Nothing closes it (the timers are held): past its new CheckAt it is stuck again.
 	h.clock.Set(time.Unix(first.CheckAt, 0))
 	h.advance(2 * interval)
 	v := h.view(stuck.ChatID)

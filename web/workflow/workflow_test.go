@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,8 +30,7 @@ const token = "workflow-test-token-0123456789"
 
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
-// services are the options per service: "esp" lets the workflow restore, "none" does not;
-// set changes them (then call OptionsChanged).
+// services are the options per service: "esp" lets the workflow restore, "none" does not.
 type services struct {
 	mu sync.Mutex
 	m  map[string]chatcore.Options
@@ -42,14 +42,6 @@ func (s *services) Options(service string) chatcore.Options {
 	return s.m[service]
 }
 
-func (s *services) set(service string, f func(*chatcore.Options)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o := s.m[service]
-	f(&o)
-	s.m[service] = o
-}
-
 // env is the real chat core on embedded JetStream (manual clock) behind the API.
 type env struct {
 	t     *testing.T
@@ -58,6 +50,9 @@ type env struct {
 	opts  *services
 	srv   *httptest.Server
 	conn  *natsserver.Conn
+	store *jetstore.Store
+	auth  *adminauth.Credentials
+	api   atomic.Pointer[http.Handler]
 
 	mu    sync.Mutex
 	props map[string]map[string]string // latest properties per chat, from the listener
@@ -88,9 +83,28 @@ func newEnv(t *testing.T) *env {
 	agent.Settings.SessionRestoreExtendBy = "agent"
 	e := &env{t: t, conn: conn, clock: chatcore.NewManualClock(t0), props: map[string]map[string]string{}, poke: make(chan struct{}, 1)}
 	e.opts = &services{m: map[string]chatcore.Options{"esp": esp, "none": base, "agent": agent}}
-	e.core, err = chatcore.New(ctx, chatcore.Config{
-		Store: store, Clock: e.clock, NodeName: "node-1",
-		Options: e.opts,
+	e.store = store
+	e.startCore(false)
+	if e.auth, err = adminauth.New(adminauth.Options{Token: token}); err != nil {
+		t.Fatal(err)
+	}
+	e.mountAPI()
+	mux := http.NewServeMux()
+	mux.Handle("/workflow/v1/", http.StripPrefix("/workflow/v1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*e.api.Load()).ServeHTTP(w, r)
+	})))
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// startCore runs the chat core on the env's store (timers held with holdTimers).
+func (e *env) startCore(holdTimers bool) {
+	t := e.t
+	var err error
+	e.core, err = chatcore.New(context.Background(), chatcore.Config{
+		Store: e.store, Clock: e.clock, NodeName: "node-1",
+		Options: e.opts, DeferTimers: holdTimers,
 		Listeners: []chatcore.Listener{chatcore.ListenerFuncs{Properties: func(v chatcore.ChatView, changed map[string]string) {
 			e.mu.Lock()
 			if e.props[v.ID] == nil {
@@ -110,19 +124,24 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.core.Close)
-	auth, err := adminauth.New(adminauth.Options{Token: token})
+}
+
+// mountAPI serves the workflow API over the current core.
+func (e *env) mountAPI() {
+	h, err := New(Config{Chats: e.core, Auth: e.auth, MaxList: 3})
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	h, err := New(Config{Chats: e.core, Auth: auth, MaxList: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/workflow/v1/", http.StripPrefix("/workflow/v1", h))
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-	return e
+	var hh http.Handler = h
+	e.api.Store(&hh)
+}
+
+// holdTimers restarts the core with its timers held: the chats stay, nothing closes them (a
+// node whose timers do not run: its chats outlive their GCTI_Chat_AsyncCheckAt).
+func (e *env) holdTimers() {
+	e.core.Close()
+	e.startCore(true)
+	e.mountAPI()
 }
 
 func (e *env) create(service string, async bool) chatcore.Created {
@@ -384,8 +403,8 @@ func TestCheckDue(t *testing.T) {
 	if l := list("checkDue=1"); len(l.Chats) != 0 || l.Truncated {
 		t.Fatalf("nothing due yet: %+v", l)
 	}
-	// Four chats alerted one second apart, then async-idle-close raised (so they are not
-	// closed): their CheckAt (alert + 50 s + 10 s) passes while they live.
+	// Four chats alerted one second apart, then their node's timers held (nothing closes
+	// them): their CheckAt (alert + 50 s + 10 s) passes while they live.
 	var cs []chatcore.Created
 	for range 4 {
 		cs = append(cs, e.create("esp", true))
@@ -398,8 +417,7 @@ func TestCheckDue(t *testing.T) {
 			e.clock.Advance(time.Second)
 		}
 	}
-	e.opts.set("esp", func(o *chatcore.Options) { o.Settings.AsyncIdleClose = 10000 * time.Second })
-	e.core.OptionsChanged()
+	e.holdTimers()
 	ended := e.create("esp", true) // never due: ends before
 	if _, err := e.core.Disconnect(ctx, ended.ChatID, ended.UserID); err != nil {
 		t.Fatal(err)
