@@ -15,11 +15,15 @@ import (
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/agentapi"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
+	"github.com/chatgate/chatgate/web/agentapi/responses"
 	"github.com/chatgate/chatgate/web/gmschat"
 )
 
 // AccountsAdminPrefix is where the account administration API is mounted.
 const AccountsAdminPrefix = "/admin/accounts"
+
+// ResponsesAdminPrefix is where the standard responses administration API is mounted.
+const ResponsesAdminPrefix = "/admin/responses"
 
 // agentParts are the routing engine and the agent API on the chat core.
 type agentParts struct {
@@ -40,7 +44,8 @@ func (p *agentParts) stop() {
 // startAgent opens the accounts, starts the router (chatcore/routing, configured by the
 // routing section of the chat options; a SIGHUP reload hands it the services again) and builds the agent API on the chat core, and mounts it: REST under
 // /agent/v1, the account admin API under /admin/accounts (admin credentials), the CometD
-// service channel /service/agent and the session hooks; policy (given to the Bayeux server
+// service channel /service/agent and the session hooks, and the standard responses (KV
+// CHATGATE_RESPONSES) with their admin API under /admin/responses; policy (given to the Bayeux server
 // at its construction) is bound to it.
 func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn, surface *web.Server,
 	bx *bayeux.Server, chat *chatParts, auth *adminauth.Credentials, policy *agentapi.Policy) (*agentParts, error) {
@@ -49,6 +54,10 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 	kv, err := routing.OpenBucket(ctx, store, store.Replicas())
 	if err != nil {
 		return nil, fmt.Errorf("routing: %w", err)
+	}
+	rs, err := responses.Open(ctx, responses.Config{KV: store})
+	if err != nil {
+		return nil, fmt.Errorf("standard responses: %w", err)
 	}
 	p := &agentParts{}
 	rcfg := routing.Config{Core: chat.core, KV: kv, Logger: log}
@@ -64,7 +73,7 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 	if p.api, err = agentapi.New(ctx, agentapi.Config{
 		Chats: chat.core, Accounts: as, KV: store, Sessions: bx, Logger: log, Router: p.router,
 		DisconnectGrace: cfg.AgentDisconnectGrace, LoginPerMinute: cfg.AgentLoginPerMinute,
-		MaxConnections: cfg.AgentMaxConnections,
+		MaxConnections: cfg.AgentMaxConnections, Responses: rs,
 	}); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("agent API: %w", err)
@@ -79,6 +88,7 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 	bx.OnSessionRemoved(func(info bayeux.SessionInfo, _ bayeux.RemoveReason, _ json.RawMessage) { api.SessionRemoved(info) })
 	surface.Handle(agentapi.Prefix+"/", http.StripPrefix(agentapi.Prefix, api.Handler()))
 	surface.Handle(AccountsAdminPrefix+"/", http.StripPrefix(AccountsAdminPrefix, accounts.AdminHandler(as, auth)))
+	surface.Handle(ResponsesAdminPrefix+"/", http.StripPrefix(ResponsesAdminPrefix, responses.AdminHandler(rs, auth)))
 	return p, nil
 }
 

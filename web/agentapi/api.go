@@ -35,6 +35,7 @@ type Chats interface {
 	Restore(ctx context.Context, chatID string, by chatcore.RestoreBy) (chatcore.Result, error)
 	UploadFile(ctx context.Context, chatID, userID string, u chatcore.Upload) (chatcore.Result, error)
 	DownloadFile(ctx context.Context, chatID, userID, fileID string) (chatcore.FileMeta, io.ReadCloser, error)
+	FileLimits(ctx context.Context, chatID, userID string) (chatcore.FileLimits, error)
 }
 
 // Accounts is what the API needs of the account store; *accounts.Store implements it.
@@ -102,6 +103,9 @@ type Config struct {
 	// MaxConnections caps the Bayeux sessions of agents, supervisors and bots on this node
 	// (default 10000); a handshake beyond it answers 503::too_many_agent_connections.
 	MaxConnections int
+	// Responses are the standard responses (web/agentapi/responses); nil: agents get an
+	// empty list.
+	Responses StandardResponses
 	// Router is the routing engine (chatcore/routing): agents' presence is mirrored to it,
 	// its offers go to /agent/{id}/offers, accept and reject answer them. nil: no routing,
 	// agents pick waiting chats of their queues with join.

@@ -21,6 +21,7 @@ import (
 	"github.com/chatgate/chatgate/chatcore/routing"
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
+	"github.com/chatgate/chatgate/web/agentapi/responses"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -91,6 +92,7 @@ type fixture struct {
 	api   *API
 	srv   *httptest.Server
 	clock *fakeClock
+	resp  *responses.Store
 	// tokens by account id
 	tok map[string]string
 }
@@ -121,8 +123,12 @@ func newFixtureWith(t *testing.T, extendBy string, routed bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs, err := responses.Open(ctx, responses.Config{KV: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
 	clk := &fakeClock{now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
-	cfg := Config{Chats: core, Accounts: as, KV: conn, Clock: clk, LoginPerMinute: 5}
+	cfg := Config{Chats: core, Accounts: as, KV: conn, Clock: clk, LoginPerMinute: 5, Responses: rs}
 	var router *routing.Router
 	if routed {
 		kv, err := routing.OpenBucket(ctx, conn, 1)
@@ -146,7 +152,7 @@ func newFixtureWith(t *testing.T, extendBy string, routed bool) *fixture {
 	core.AddListener(api)
 	srv := httptest.NewServer(http.StripPrefix(Prefix, api.Handler()))
 	t.Cleanup(srv.Close)
-	f := &fixture{t: t, core: core, accts: as, api: api, srv: srv, clock: clk, tok: map[string]string{}}
+	f := &fixture{t: t, core: core, accts: as, api: api, srv: srv, clock: clk, resp: rs, tok: map[string]string{}}
 	for id, sp := range map[string]accounts.Spec{
 		"ann":  {DisplayName: "Ann", Role: accounts.RoleAgent, Queues: []string{"support"}, Capacity: 2, Password: "ann-password"},
 		"bob":  {DisplayName: "Bob", Role: accounts.RoleAgent, Queues: []string{"sales"}, Capacity: 2, Password: "bob-password"},

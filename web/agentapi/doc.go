@@ -17,7 +17,12 @@
 //   - Presence (ready / not-ready / logged out), the Bayeux sessions of each agent and the
 //     grace timers of lost desktops are per node and in memory: they describe live
 //     connections, which are per node too. What must survive a restart lives in KV: accounts
-//     and sessions (accounts), workbins (CHATGATE_WORKBINS).
+//     and sessions (accounts), workbins (CHATGATE_WORKBINS), standard responses
+//     (web/agentapi/responses; the API only decides which are in scope for a caller).
+//   - Contact history is for the agent handling the customer now: an earlier chat of the
+//     same customer is read through the current chat (/chats/{id}/history/{earlier}/
+//     transcript), with the criterion history itself uses, not through a right on the
+//     earlier chat, which the agent usually never joined.
 //   - Files go through chatcore's file operations (the customer's object store and the
 //     chat's type and size rules, screened for agents too since the customer receives what
 //     they send) and are served by web/download, the customer's download rule.

@@ -15,6 +15,7 @@ import (
 const (
 	uploadPattern   = "POST /chats/{chatId}/files"
 	downloadPattern = "GET /chats/{chatId}/files/{fileId}"
+	limitsPattern   = "GET /chats/{chatId}/files/limits"
 )
 
 // Form fields of an upload (multipart/form-data).
@@ -81,6 +82,35 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request, p accounts.Principa
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"fileId": res.UserData[chatcore.KeyFileID], "chat": ci, "events": wireEvents(res.Events, typ),
 	})
+}
+
+// FileRules are the rules an agent's upload to a chat must meet, for a console to say them
+// before the agent picks a file (the server checks them again on the upload).
+type FileRules struct {
+	// MaxFileSize is the chat's upload-max-file-size, at most the transport ceiling
+	// (MaxUpload).
+	MaxFileSize int64 `json:"maxFileSize"`
+	// FileTypes are the allowed file name extensions (upload-file-types).
+	FileTypes []string `json:"fileTypes"`
+}
+
+// fileLimits answers the chat's upload rules for the caller (a present participant).
+func (a *API) fileLimits(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
+	ac, err := a.fileParty(r, p.Account)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	l, err := a.cfg.Chats.FileLimits(r.Context(), ac.view.ID, p.Account.ID)
+	if err != nil {
+		writeError(w, coreErr(err))
+		return
+	}
+	rules := FileRules{MaxFileSize: min(l.UploadMaxFileSize, a.cfg.MaxUpload), FileTypes: l.UploadFileTypes}
+	if rules.FileTypes == nil {
+		rules.FileTypes = []string{}
+	}
+	writeJSON(w, http.StatusOK, rules)
 }
 
 // errUploadTooLarge is a body or file part beyond the transport ceiling.

@@ -154,3 +154,46 @@ func (a *API) history(ctx context.Context, acct accounts.Account, chatID string)
 	}
 	return out, nil
 }
+
+// historyTranscript reads one page of an earlier chat of the same customer, read-only, for
+// a caller who may see chatID: contact history is for the agent handling the customer now,
+// who was usually not in the earlier chats. The earlier chat must share a customer key
+// (e-mail, HistoryKey value) with chatID — the criterion of history itself — so the route
+// opens no chat beyond that customer's. Events are filtered for the caller's type (no VIP
+// for agents), as in transcript.
+func (a *API) historyTranscript(ctx context.Context, acct accounts.Account, chatID, earlierID string, from int64) ([]Event, chatcore.Page, error) {
+	ac, err := a.access(ctx, acct, chatID)
+	if err != nil {
+		return nil, chatcore.Page{}, err
+	}
+	if !ac.may() {
+		return nil, chatcore.Page{}, errorf(ErrForbidden, "chat %s is not yours", chatID)
+	}
+	if !validKeyPart(earlierID) || earlierID == chatID {
+		return nil, chatcore.Page{}, errorf(ErrNotFound, "chat %.64q is not in the contact history of %s", earlierID, chatID)
+	}
+	ev, err := a.cfg.Chats.Chat(earlierID)
+	if err != nil {
+		return nil, chatcore.Page{}, coreErr(err)
+	}
+	if acct.Role == accounts.RoleBot && !slices.Contains(acct.Queues, ev.Service) {
+		return nil, chatcore.Page{}, errorf(ErrForbidden, "bot %s is not scoped to service %s", acct.ID, ev.Service)
+	}
+	if !sharesCustomer(a.customerKeys(ac.view), a.customerKeys(ev)) {
+		return nil, chatcore.Page{}, errorf(ErrNotFound, "chat %s is not in the contact history of %s", earlierID, chatID)
+	}
+	page, err := a.cfg.Chats.EventsPage(ctx, earlierID, max(from, 1), 0, 0)
+	if err != nil {
+		return nil, chatcore.Page{}, coreErr(err)
+	}
+	return wireEvents(page.Events, partyType(acct.Role)), page, nil
+}
+
+func sharesCustomer(x, y []string) bool {
+	for _, k := range x {
+		if slices.Contains(y, k) {
+			return true
+		}
+	}
+	return false
+}

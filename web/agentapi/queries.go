@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 )
 
@@ -19,22 +20,27 @@ type Query struct {
 	From int64 `json:"from,omitempty"`
 	// Queue of supervisor-queue.
 	Queue string `json:"queue,omitempty"`
+	// EarlierID of history-transcript: the earlier chat read through ChatID.
+	EarlierID string `json:"earlierId,omitempty"`
 }
 
 // Query names (the REST path each mirrors in parentheses).
 const (
-	QueryMe               = "me"                // GET /me
-	QueryChats            = "chats"             // GET /chats
-	QueryOffers           = "offers"            // GET /offers
-	QueryWorkbin          = "workbin"           // GET /workbin
-	QueryChat             = "chat"              // GET /chats/{chatId}
-	QueryTranscript       = "transcript"        // GET /chats/{chatId}/transcript?from=N
-	QueryHistory          = "history"           // GET /chats/{chatId}/history
-	QuerySupervisorAgents = "supervisor-agents" // GET /supervisor/agents
-	QuerySupervisorQueues = "supervisor-queues" // GET /supervisor/queues
-	QuerySupervisorQueue  = "supervisor-queue"  // GET /supervisor/queues/{queue}
-	QuerySupervisorChats  = "supervisor-chats"  // GET /supervisor/chats
-	QueryLogout           = "logout"            // POST /logout
+	QueryMe         = "me"         // GET /me
+	QueryChats      = "chats"      // GET /chats
+	QueryOffers     = "offers"     // GET /offers
+	QueryWorkbin    = "workbin"    // GET /workbin
+	QueryChat       = "chat"       // GET /chats/{chatId}
+	QueryTranscript = "transcript" // GET /chats/{chatId}/transcript?from=N
+	QueryHistory    = "history"    // GET /chats/{chatId}/history
+	// QueryHistoryTranscript: GET /chats/{chatId}/history/{earlierId}/transcript?from=N
+	QueryHistoryTranscript = "history-transcript"
+	QueryStandardResponses = "standard-responses" // GET /standard-responses
+	QuerySupervisorAgents  = "supervisor-agents"  // GET /supervisor/agents
+	QuerySupervisorQueues  = "supervisor-queues"  // GET /supervisor/queues
+	QuerySupervisorQueue   = "supervisor-queue"   // GET /supervisor/queues/{queue}
+	QuerySupervisorChats   = "supervisor-chats"   // GET /supervisor/chats
+	QueryLogout            = "logout"             // POST /logout
 )
 
 // queryFunc answers one query for an authenticated caller with the REST answer's fields;
@@ -65,19 +71,18 @@ var queries = map[string]queryFunc{
 		}
 		return map[string]any{"chat": ci}, nil
 	},
-	QueryTranscript: func(ctx context.Context, a *API, p accounts.Principal, _ string, q Query) (map[string]any, error) {
-		from := q.From
-		if from == 0 {
-			from = 1
-		}
-		if from < 1 {
-			return nil, errorf(ErrInvalid, "from must be a positive index")
-		}
-		evs, page, err := a.transcript(ctx, p.Account, q.ChatID, from)
+	QueryTranscript: transcriptPage(func(ctx context.Context, a *API, p accounts.Principal, q Query, from int64) ([]Event, chatcore.Page, error) {
+		return a.transcript(ctx, p.Account, q.ChatID, from)
+	}),
+	QueryHistoryTranscript: transcriptPage(func(ctx context.Context, a *API, p accounts.Principal, q Query, from int64) ([]Event, chatcore.Page, error) {
+		return a.historyTranscript(ctx, p.Account, q.ChatID, q.EarlierID, from)
+	}),
+	QueryStandardResponses: func(ctx context.Context, a *API, p accounts.Principal, _ string, _ Query) (map[string]any, error) {
+		list, err := a.standardResponses(ctx, p.Account)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"events": evs, "next": page.Next, "more": page.More}, nil
+		return map[string]any{"responses": list}, nil
 	},
 	QueryHistory: func(ctx context.Context, a *API, p accounts.Principal, _ string, q Query) (map[string]any, error) {
 		list, err := a.history(ctx, p.Account, q.ChatID)
@@ -114,6 +119,24 @@ var queries = map[string]queryFunc{
 		}
 		return map[string]any{"presence": pr}, nil
 	},
+}
+
+// transcriptPage answers one page of a transcript read from q.From (default 1).
+func transcriptPage(read func(ctx context.Context, a *API, p accounts.Principal, q Query, from int64) ([]Event, chatcore.Page, error)) queryFunc {
+	return func(ctx context.Context, a *API, p accounts.Principal, _ string, q Query) (map[string]any, error) {
+		from := q.From
+		if from == 0 {
+			from = 1
+		}
+		if from < 1 {
+			return nil, errorf(ErrInvalid, "from must be a positive index")
+		}
+		evs, page, err := read(ctx, a, p, q, from)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"events": evs, "next": page.Next, "more": page.More}, nil
+	}
 }
 
 func supervisorOnly(f func(a *API, p accounts.Principal) map[string]any) queryFunc {

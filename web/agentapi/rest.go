@@ -85,18 +85,10 @@ func (a *API) Handler() http.Handler {
 	query("GET /offers", QueryOffers, nil, asJSON)
 	query("GET /workbin", QueryWorkbin, nil, asJSON)
 	query("GET /chats/{chatId}", QueryChat, nil, func(w http.ResponseWriter, res map[string]any) { writeJSON(w, http.StatusOK, res["chat"]) })
-	query("GET /chats/{chatId}/transcript", QueryTranscript, func(r *http.Request) (Query, error) {
-		q := Query{ChatID: r.PathValue("chatId"), From: 1}
-		if s := r.URL.Query().Get("from"); s != "" {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || n < 1 {
-				return q, errorf(ErrInvalid, "from must be a positive index")
-			}
-			q.From = n
-		}
-		return q, nil
-	}, asJSON)
+	query("GET /chats/{chatId}/transcript", QueryTranscript, transcriptQuery, asJSON)
 	query("GET /chats/{chatId}/history", QueryHistory, nil, asJSON)
+	query("GET /chats/{chatId}/history/{earlierId}/transcript", QueryHistoryTranscript, transcriptQuery, asJSON)
+	query("GET /standard-responses", QueryStandardResponses, nil, asJSON)
 	auth("POST /chats/{chatId}/{action}", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 		var act Action
 		if !a.decode(w, r, &act) {
@@ -106,6 +98,7 @@ func (a *API) Handler() http.Handler {
 		a.answer(w, r, p, act)
 	})
 	auth(uploadPattern, a.upload)
+	auth(limitsPattern, a.fileLimits)
 	auth(downloadPattern, a.download)
 	query("GET /supervisor/agents", QuerySupervisorAgents, nil, asJSON)
 	query("GET /supervisor/queues", QuerySupervisorQueues, nil, asJSON)
@@ -119,6 +112,20 @@ func (a *API) Handler() http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, a.bodyLimit(mux, r))
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// transcriptQuery reads a transcript request: the chat, an earlier chat of its contact
+// history (when the route has one) and the "from" index (default 1).
+func transcriptQuery(r *http.Request) (Query, error) {
+	q := Query{ChatID: r.PathValue("chatId"), EarlierID: r.PathValue("earlierId"), From: 1}
+	if s := r.URL.Query().Get("from"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			return q, errorf(ErrInvalid, "from must be a positive index")
+		}
+		q.From = n
+	}
+	return q, nil
 }
 
 // requireToken authenticates the bearer token (401 without a valid one).
