@@ -35,7 +35,7 @@ async function noViolations(p, what) {
   assert.ok(r.checked > 10, `${what}: axe checked only ${r.checked} rules`);
 }
 
-const logText = (p) => p.locator("#log").innerText();
+const logText = (p) => p.locator(".chat-pane .log").innerText();
 
 describe("consoles", () => {
   let server, browser;
@@ -150,25 +150,25 @@ describe("consoles", () => {
     await screenshot(g, "agent-offer", consoleShotDir);
     await offer.getByRole("button", { name: /^Accept/ }).click();
     await waitFor("the customer's message in the transcript", async () => /Hello, my parcel is late/.test(await logText(g)), { timeout: 10000 });
-    assert.equal(await g.locator("#chat-title").textContent(), "Carla");
-    assert.equal(await g.locator("#chat-meta").getAttribute("data-async-status"), "-1", await g.locator("#chat-meta").textContent());
+    assert.equal(await g.locator(".chat-pane .chat-title").textContent(), "Carla");
+    assert.equal(await g.locator(".chat-pane .chat-meta").getAttribute("data-async-status"), "-1", await g.locator(".chat-pane .chat-meta").textContent());
     assert.equal(await g.locator("#offers li").count(), 0);
     await waitFor("the agent's join in the widget", async () =>
       (await w(c, ".log").innerText()).includes("Ann Agent joined"));
 
     // --- both ways ---
-    await waitFor("the composer focused", () => g.evaluate(() => document.activeElement.id === "msg"));
+    await waitFor("the composer focused", () => g.evaluate(() => document.activeElement.classList.contains("composer-input")));
     await g.keyboard.type("Hi Carla, let me check that for you.");
     await waitFor("the agent typing, in the widget", async () => /Ann Agent is typing/.test(await w(c, ".typing").textContent()));
     await g.keyboard.press("Enter");
     await waitItem(c, "Hi Carla, let me check that for you.");
     assert.equal(await w(c, ".typing").textContent(), "", "the message ends the agent's typing indicator");
     await w(c, "textarea.msg-input").fill("Thank you!");
-    await waitFor("the customer typing, in the console", async () => (await g.locator("#typing").textContent()) === "Carla is typing…");
+    await waitFor("the customer typing, in the console", async () => (await g.locator(".chat-pane .typing").textContent()) === "Carla is typing…");
     await type(c, "Thank you! Order 4711.");
     await waitFor("the customer's answer, pushed live", async () => /Order 4711/.test(await logText(g)), { timeout: 10000 });
-    assert.equal(await g.locator("#typing").textContent(), "", "the message ends the customer's typing indicator");
-    const shown = await g.locator("#log [data-index]").evaluateAll((els) => els.map((e) => Number(e.dataset.index)));
+    assert.equal(await g.locator(".chat-pane .typing").textContent(), "", "the message ends the customer's typing indicator");
+    const shown = await g.locator(".chat-pane .log [data-index]").evaluateAll((els) => els.map((e) => Number(e.dataset.index)));
     assert.deepEqual(shown, [...new Set(shown)].sort((x, y) => x - y), "each event once, in order");
     await noViolations(g, "agent chatting");
     await screenshot(g, "agent-chat", consoleShotDir);
@@ -178,10 +178,10 @@ describe("consoles", () => {
     await g.setViewportSize({ width: 1100, height: 720 });
 
     // --- hold: the chat goes to the workbin; the customer writes; it is offered again ---
-    await g.locator('#actions button[data-action="hold"]').click();
-    await waitFor("the chat on hold", async () => (await g.locator("#chat-meta").getAttribute("data-async-status")) === "-2",
+    await g.locator('.chat-pane .actions button[data-action="hold"]').click();
+    await waitFor("the chat on hold", async () => (await g.locator(".chat-pane .chat-meta").getAttribute("data-async-status")) === "-2",
       { timeout: 10000 });
-    assert.equal(await g.locator("#msg").isDisabled(), true, "a held chat has no composer");
+    assert.equal(await g.locator(".chat-pane .composer-input").isDisabled(), true, "a held chat has no composer");
     assert.equal(await g.locator("#workbin .chat-link").innerText(), "Carla\nheld");
     assert.equal(await g.locator("#chats .chat-link").count(), 0);
     await type(c, "Are you still there?");
@@ -191,7 +191,7 @@ describe("consoles", () => {
     assert.match(await again.innerText(), /you had it before/);
     await again.getByRole("button", { name: /^Accept/ }).click();
     await waitFor("the message written while on hold", async () => /Are you still there\?/.test(await logText(g)), { timeout: 10000 });
-    await waitFor("the agent back in the chat", async () => (await g.locator("#chat-meta").getAttribute("data-async-status")) === "-1");
+    await waitFor("the agent back in the chat", async () => (await g.locator(".chat-pane .chat-meta").getAttribute("data-async-status")) === "-1");
     assert.equal(await g.locator("#workbin .chat-link").count(), 0, "accepted again: out of the workbin");
 
     // --- a second agent, created in the admin console, takes the chat by transfer and ends it ---
@@ -211,29 +211,29 @@ describe("consoles", () => {
     await b.locator("#state-ready").click();
     await waitFor("bob ready", async () => (await b.locator("#presence").textContent()) === "Ready");
 
-    await g.locator("#transfer-to").fill("bob");
-    await g.locator("#transfer-to").press("Enter");
-    await waitFor("ann out of the chat", () => g.locator("#msg").isDisabled());
+    await g.locator(".chat-pane .transfer-to").fill("bob");
+    await g.locator(".chat-pane .transfer-to").press("Enter");
+    await waitFor("ann out of the chat", () => g.locator(".chat-pane .composer-input").isDisabled());
     const bobsChat = b.locator("#chats .chat-link");
     await bobsChat.waitFor({ timeout: 10000 });
     await bobsChat.click();
     await waitFor("the history in bob's transcript", async () => /Order 4711[\s\S]*Are you still there\?[\s\S]*Bob Agent joined/.test(await logText(b)), { timeout: 10000 });
     await waitFor("the widget shows bob", async () => (await w(c, ".log").innerText()).includes("Bob Agent joined"));
     // Bob invites ann back (conference): the chat is in ann's list again, both are in it.
-    await b.locator("#transfer-to").fill("ann");
-    await b.locator("#invite").click();
+    await b.locator(".chat-pane .transfer-to").fill("ann");
+    await b.locator('.chat-pane button[data-action="invite"]').click();
     await waitFor("ann back in the chat", async () => (await g.locator("#chats .chat-link .badge").allInnerTexts()).join() === "joined", { timeout: 10000 });
     // Ann joined on the accept, on the accept after the hold, and now on the invite.
     await waitFor("the widget shows ann's third join", async () =>
       ((await w(c, ".log").innerText()).match(/Ann Agent joined/g) || []).length === 3);
     await g.locator("#chats .chat-link").click();
-    await waitFor("ann's composer back", async () => !(await g.locator("#msg").isDisabled()));
-    await b.locator('#actions button[data-action="end"]').click();
+    await waitFor("ann's composer back", async () => !(await g.locator(".chat-pane .composer-input").isDisabled()));
+    await b.locator('.chat-pane .actions button[data-action="end"]').click();
     await w(c, ".ended").waitFor({ state: "visible", timeout: 15000 });
-    await waitFor("the ended chat in bob's console", async () => /ended/.test(await b.locator("#chat-meta").textContent()));
-    assert.equal(await b.locator("#msg").isDisabled(), true, "an ended chat has no composer");
-    await b.locator("#disposition").fill("resolved: parcel re-sent");
-    await b.locator("#disposition").press("Enter");
+    await waitFor("the ended chat in bob's console", async () => /ended/.test(await b.locator(".chat-pane .chat-meta").textContent()));
+    assert.equal(await b.locator(".chat-pane .composer-input").isDisabled(), true, "an ended chat has no composer");
+    await b.locator(".chat-pane .disposition").fill("resolved: parcel re-sent");
+    await b.locator(".chat-pane .disposition").press("Enter");
     await waitFor("the disposition stored", async () => (await b.locator("#status").textContent()) === "done: done.");
     await noViolations(b, "agent after the end");
     // The only cookie is the Bayeux server's browser id (BAYEUX_BROWSER, HttpOnly), which
@@ -285,17 +285,17 @@ describe("consoles", () => {
       await waitFor("the console noticing the drop", async () => (await g.locator("#conn").textContent()) === "Reconnecting…", { timeout: 20000 });
       await type(c, "written while the agent was cut off");
       await waitItem(c, "written while the agent was cut off", { state: "sent" });
-      await g.locator("#msg").fill("typed while offline");
-      await g.locator("#msg").press("Enter");
+      await g.locator(".chat-pane .composer-input").fill("typed while offline");
+      await g.locator(".chat-pane .composer-input").press("Enter");
       await waitFor("the failed send reported", async () => /fetch|network/i.test(await g.locator("#status").textContent()));
-      assert.equal(await g.locator("#msg").inputValue(), "typed while offline", "a message not sent stays in the composer");
+      assert.equal(await g.locator(".chat-pane .composer-input").inputValue(), "typed while offline", "a message not sent stays in the composer");
 
       proxy.forward();
       await waitFor("the console back online", async () => (await g.locator("#conn").textContent()) === "Connected", { timeout: 20000 });
       await waitFor("the message written meanwhile", async () => /written while the agent was cut off/.test(await logText(g)), { timeout: 15000 });
-      await g.locator("#msg").press("Enter");
+      await g.locator(".chat-pane .composer-input").press("Enter");
       await waitItem(c, "typed while offline");
-      const texts = await g.locator("#log .msg .text").allInnerTexts();
+      const texts = await g.locator(".chat-pane .log .msg .text").allInnerTexts();
       assert.deepEqual(texts, ["first question", "written while the agent was cut off", "typed while offline"], "each message once");
       assert.deepEqual(g.errors.filter((e) => !/ERR_CONNECTION|Failed to load resource|WebSocket/.test(e)), [],
         "the console logged errors other than the network faults the test made");

@@ -3,6 +3,7 @@
 
 import { api, stored, APIError } from "./api.js";
 import { h, $, show, say } from "./dom.js";
+import { bootResponses } from "./admin-responses.js";
 
 const KEY = "chatgate:admin";
 let token = null;
@@ -49,6 +50,7 @@ async function enter() {
     return false;
   }
   show("main");
+  bootResponses((method, path, body) => api(method, path, token, body));
   return true;
 }
 

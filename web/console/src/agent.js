@@ -1,37 +1,19 @@
 // The agent console: log in with the agent API, set the presence, take offers as they
-// arrive on the agent's CometD channels, and handle the chats (transcript, messages, hold,
-// release, leave, end, done). Every button is enabled from the chat's capabilities, as the
-// server states them, never from a guess of the console.
+// arrive on the agent's CometD channels, and handle several chats side by side, one pane each
+// (chatpane.js: transcript, messages, files, standard responses, contact history, hold,
+// release, transfer, invite, leave, end, done). Every button is enabled from the chat's
+// capabilities, as the server states them, never from a guess of the console. This module
+// keeps the chats' data (one entry per chat, events keyed by index, so a push and an answer
+// carrying the same event show it once) and lays the panes out.
 
 import { CometD } from "cometd";
 import { api, stored, APIError } from "./api.js";
 import { h, $, show, say } from "./dom.js";
+import { ChatPane, customerName } from "./chatpane.js";
+import { Responses } from "./responses.js";
 
 const API = "/agent/v1";
 const KEY = "chatgate:agent";
-
-// GCTI_Chat_AsyncStatus as docs/agent-api.md names them.
-const ASYNC = {
-  "-1": "an agent handles it",
-  "-2": "on hold in a workbin",
-  0: "none",
-  1: "new",
-  2: "the customer wrote",
-  3: "idle alert",
-  4: "agent lost",
-  5: "released to the queue",
-};
-
-// The actions shown as buttons when the chat's capabilities include them.
-const ACTIONS = [
-  ["join", "Open"],
-  ["hold", "Hold"],
-  ["release", "Release to queue"],
-  ["leave", "Leave"],
-  ["end", "End chat"],
-];
-
-const TYPING_IDLE = 3000; // ms of no input after which typing-stop is sent
 
 const st = {
   token: null,
@@ -40,10 +22,9 @@ const st = {
   presence: null,
   chats: new Map(), // chatId → {chat, events: Map index → event, loaded}
   offers: new Map(), // chatId → offer
-  selected: null,
+  panes: new Map(), // chatId → ChatPane, in the order they were opened
+  current: null, // chatId of the pane last focused (the one shown on a phone)
   cometd: null,
-  typing: null, // chatId the agent announced typing in, or null
-  typingTimer: 0,
 };
 
 function call(method, path, body) {
@@ -66,16 +47,7 @@ async function boot() {
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", () => logout(true));
   for (const b of document.querySelectorAll("[data-presence]")) b.addEventListener("click", () => setState(b.dataset.presence));
-  $("composer").addEventListener("submit", onSend);
-  $("msg").addEventListener("input", onTyped);
-  $("msg").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey) {
-      e.preventDefault();
-      $("composer").requestSubmit();
-    }
-  });
-  $("done-form").addEventListener("submit", onDone);
-  $("transfer-form").addEventListener("submit", onTransfer);
+  document.addEventListener("keydown", onPaneKey);
   const s = stored.get(KEY);
   if (s && s.token) {
     st.token = s.token;
@@ -123,15 +95,20 @@ async function logout(tellServer) {
   if (st.cometd) st.cometd.disconnect();
   st.cometd = null;
   stored.set(KEY, null);
-  Object.assign(st, { token: null, id: null, account: null, presence: null, selected: null });
+  Object.assign(st, { token: null, id: null, account: null, presence: null, current: null });
+  for (const p of st.panes.values()) p.destroy();
+  st.panes.clear();
   st.chats.clear();
   st.offers.clear();
+  renderPanes();
   if (tellServer && token) await api("POST", API + "/logout", token, {}).catch(() => {});
   show("login");
   $("login-id").focus();
 }
 
 // ---- main view ----
+
+const responses = new Responses((method, path, body) => call(method, path, body));
 
 async function start(me) {
   st.account = me.account;
@@ -145,7 +122,8 @@ async function start(me) {
 }
 
 // reload reads the lists over REST: at start and after every new Bayeux session, so that
-// nothing pushed while the desktop was away is missed.
+// nothing pushed while the desktop was away is missed. The transcripts of the open panes are
+// read again too.
 async function reload() {
   try {
     const [chats, offers, workbin] = await Promise.all([call("GET", "/chats"), call("GET", "/offers"), call("GET", "/workbin")]);
@@ -153,8 +131,12 @@ async function reload() {
     for (const o of offers.offers || []) st.offers.set(o.chatId, o);
     for (const c of chats.chats || []) upsert(c);
     for (const c of workbin.chats || []) upsert(c);
+    // Every chat the agent is in has a pane.
+    for (const c of chats.chats || []) if (c.state === "joined") openPane(c.chatId, false);
     renderLists();
-    if (st.selected) await loadTranscript(st.selected);
+    responses.refresh().catch(() => {});
+    await Promise.all([...st.panes.keys()].map((id) => loadTranscript(id)));
+    renderPanes();
   } catch (e) {
     failed(e);
   }
@@ -162,9 +144,20 @@ async function reload() {
 
 async function refreshWorkbin() {
   const r = await call("GET", "/workbin");
+  const held = new Set((r.chats || []).map((c) => c.chatId));
   for (const c of r.chats || []) upsert(c);
+  // A chat that left the workbin (opened, done) without a push keeps its last view: ask again.
+  for (const e of st.chats.values()) {
+    if (e.chat.state === "held" && !held.has(e.chat.chatId)) {
+      try {
+        upsert((await call("GET", `/chats/${encodeURIComponent(e.chat.chatId)}`)));
+      } catch {
+        // gone: the list shows its last state
+      }
+    }
+  }
   renderLists();
-  if (st.selected) renderChat();
+  renderPanes();
 }
 
 function connect() {
@@ -269,12 +262,24 @@ function onOffer(d) {
   renderLists();
 }
 
-function onChatPush(d) {
+async function onChatPush(d) {
   if (!d || !d.chatId) return;
   const e = upsert(d.chat || { chatId: d.chatId });
   if (d.event) e.events.set(d.event.index, d.event);
+  // A chat the agent joined without asking here (transfer or invite from another agent, an
+  // accept on another tab) gets a pane, with its history.
+  if (e.chat.state === "joined" && !st.panes.has(d.chatId)) {
+    openPane(d.chatId, false);
+    renderLists();
+    renderPanes();
+    try {
+      await loadTranscript(d.chatId);
+    } catch (err) {
+      failed(err);
+    }
+  }
   renderLists();
-  if (st.selected === d.chatId) renderChat();
+  renderPane(d.chatId);
 }
 
 // upsert records the latest view of a chat (the server's, as every answer carries it).
@@ -313,7 +318,7 @@ function applyResult(r) {
   const e = upsert(r.chat);
   for (const ev of r.events || []) e.events.set(ev.index, ev);
   renderLists();
-  if (st.selected === r.chat.chatId) renderChat();
+  renderPane(r.chat.chatId);
 }
 
 async function loadTranscript(id) {
@@ -329,17 +334,115 @@ async function loadTranscript(id) {
   e.loaded = true;
 }
 
-async function select(id) {
-  st.selected = id;
+// ---- panes ----
+
+// paneLimit is how many panes the grid shows: the agent's capacity (the account's, or the
+// default of its role); panes of chats the agent is no longer in give way first.
+function paneLimit() {
+  const a = st.account || {};
+  return Math.max(1, a.capacity || (a.role === "agent" ? 1 : 10));
+}
+
+const paneCtx = {
+  call,
+  apply: applyResult,
+  status: (text, error) => say($("status"), text, error),
+  failed,
+  me: () => st.id,
+  responses,
+  focus: (p) => setCurrent(p.id),
+  close: (p) => closePane(p.id),
+  reread: async (p) => {
+    await loadTranscript(p.id);
+    renderPane(p.id);
+  },
+  acted: async (p, action) => {
+    // The answer shows the chat as the action left it; whether it is now in the workbin
+    // (hold) or out of it (join, done) is the workbin's to say.
+    if (["hold", "join", "done"].includes(action)) await refreshWorkbin();
+    if (action === "done") closePane(p.id);
+  },
+};
+
+function openPane(id, focus = true) {
+  let p = st.panes.get(id);
+  if (!p) {
+    p = new ChatPane(id, paneCtx);
+    st.panes.set(id, p);
+    // Over the limit: close the oldest pane of a chat the agent is not in.
+    while (st.panes.size > paneLimit()) {
+      const spare = [...st.panes.values()].find((x) => x.id !== id && !x.joined);
+      if (!spare) break;
+      closePane(spare.id);
+    }
+  }
+  if (focus) setCurrent(id);
+  return p;
+}
+
+function closePane(id) {
+  const p = st.panes.get(id);
+  if (!p) return;
+  p.destroy();
+  st.panes.delete(id);
+  if (st.current === id) st.current = [...st.panes.keys()].pop() || null;
   renderLists();
-  renderChat();
+  renderPanes();
+}
+
+function setCurrent(id) {
+  if (st.current === id) return;
+  st.current = id;
+  for (const [k, p] of st.panes) p.el.classList.toggle("current", k === id);
+  renderLists();
+}
+
+function renderPane(id) {
+  const p = st.panes.get(id);
+  const e = st.chats.get(id);
+  if (p && e) p.render(e);
+}
+
+// renderPanes puts the open panes into the grid in the order they were opened.
+function renderPanes() {
+  const grid = $("panes");
+  if (st.current && !st.panes.has(st.current)) st.current = null;
+  if (!st.current && st.panes.size) st.current = [...st.panes.keys()][0];
+  const els = [];
+  for (const [id, p] of st.panes) {
+    renderPane(id);
+    p.el.classList.toggle("current", id === st.current);
+    els.push(p.el);
+  }
+  // Keep panes that are already in place (a moved element loses its focus and scroll).
+  const now = [...grid.querySelectorAll(":scope > .chat-pane")];
+  if (now.length !== els.length || now.some((el, i) => el !== els[i])) grid.replaceChildren($("no-chat"), ...els);
+  grid.dataset.count = String(els.length);
+  $("no-chat").hidden = els.length > 0;
+}
+
+// select opens (or shows) a chat's pane, reads its transcript and puts the focus in it.
+async function select(id) {
+  const p = openPane(id);
+  renderLists();
+  renderPanes();
   try {
     await loadTranscript(id);
-    renderChat();
+    renderPane(id);
   } catch (e) {
     failed(e);
   }
-  $("msg").focus();
+  p.focusComposer();
+}
+
+// onPaneKey: Alt+1 … Alt+9 move to the composer of pane 1 … 9.
+function onPaneKey(e) {
+  if (!e.altKey || e.ctrlKey || e.metaKey || !/^Digit[1-9]$/.test(e.code)) return;
+  const p = [...st.panes.values()][Number(e.code.slice(5)) - 1];
+  if (!p) return;
+  e.preventDefault();
+  setCurrent(p.id);
+  p.focusComposer();
 }
 
 function renderLists() {
@@ -360,157 +463,21 @@ function renderLists() {
   chatList("workbin", all.filter((e) => e.chat.state === "held"));
 }
 
-// chatList shows chats as buttons that open them; an empty list shows its "none" line.
+// chatList shows chats as buttons that open their pane; an empty list shows its "none" line.
 function chatList(id, list) {
+  const panes = [...st.panes.keys()];
   $(id).replaceChildren(...list.map((e) => {
     const c = e.chat;
+    const n = panes.indexOf(c.chatId) + 1;
     return h("li", {},
-      h("button", { type: "button", class: "chat-link", "aria-current": st.selected === c.chatId ? "true" : null, onclick: () => select(c.chatId) },
-        h("span", { class: "card-title" }, customerName(c)),
-        h("span", { class: "badge", "data-state": c.state }, c.ended ? "ended" : c.state)));
+      h("button", {
+        type: "button", class: "chat-link", "aria-current": st.current === c.chatId ? "true" : null,
+        "aria-keyshortcuts": n > 0 && n < 10 ? `Alt+${n}` : null, onclick: () => select(c.chatId),
+      },
+      h("span", { class: "card-title" }, customerName(c)),
+      h("span", { class: "badge", "data-state": c.state }, c.ended ? "ended" : c.state)));
   }));
   $(`${id}-empty`).hidden = list.length > 0;
-}
-
-function customerName(c) {
-  const p = (c.participants || []).find((x) => x.type === "Client");
-  return (p && p.nickname) || c.subject || c.chatId;
-}
-
-function renderChat() {
-  const e = st.chats.get(st.selected);
-  $("chat").hidden = !e;
-  $("no-chat").hidden = !!e;
-  if (!e) return;
-  const c = e.chat;
-  $("chat-title").textContent = customerName(c);
-  const status = c.async ? `Async status ${c.asyncStatus ?? 0}: ${ASYNC[c.asyncStatus ?? 0] || "unknown"}` : "Not async";
-  $("chat-meta").textContent = `${c.service} · ${c.ended ? "ended" : c.state} · ${status}`;
-  $("chat-meta").dataset.asyncStatus = String(c.asyncStatus ?? 0);
-  const log = $("log");
-  const events = [...e.events.values()].sort((a, b) => a.index - b.index);
-  log.replaceChildren(...events.map(renderEvent).filter(Boolean));
-  $("typing").textContent = typingLine(events);
-  log.scrollTop = log.scrollHeight;
-  const caps = new Set(c.capabilities || []);
-  $("actions").replaceChildren(...ACTIONS.filter(([a]) => caps.has(a)).map(([a, label]) =>
-    h("button", { type: "button", class: a === "end" ? "danger" : "", "data-action": a, onclick: () => act(a) }, label)));
-  const canSend = caps.has("send");
-  $("msg").disabled = !canSend;
-  $("send").disabled = !canSend;
-  $("done-form").hidden = !caps.has("done");
-  $("transfer-form").hidden = !caps.has("transfer") && !caps.has("invite");
-  $("transfer").hidden = !caps.has("transfer");
-  $("invite").hidden = !caps.has("invite");
-}
-
-// typingLine names the customers typing now: a TypingStarted not yet followed by their
-// TypingStopped, message or departure.
-function typingLine(events) {
-  const typing = new Map();
-  for (const ev of events) {
-    const f = ev.from || {};
-    if (f.type !== "Client") continue;
-    if (ev.type === "TypingStarted") typing.set(f.participantId, f.nickname || "The customer");
-    else if (["TypingStopped", "Message", "ParticipantLeft"].includes(ev.type)) typing.delete(f.participantId);
-  }
-  const names = [...typing.values()];
-  return names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
-}
-
-function renderEvent(ev) {
-  const who = (ev.from && ev.from.nickname) || "";
-  const type = ev.from && ev.from.type;
-  const time = ev.utcTime ? new Date(ev.utcTime).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
-  if (ev.type === "Message") {
-    const kind = type === "Client" ? "customer" : type === "External" ? "bot" : "agent";
-    return h("div", { class: `msg ${kind}${ev.visibility && ev.visibility !== "ALL" ? " internal" : ""}`, "data-index": ev.index },
-      h("div", { class: "who" }, who, ev.visibility && ev.visibility !== "ALL" ? ` · ${ev.visibility === "INT" ? "internal" : "supervisor only"}` : ""),
-      h("div", { class: "text" }, ev.text || ""),
-      h("time", {}, time));
-  }
-  const line = {
-    ParticipantJoined: `${who} joined`,
-    ParticipantLeft: `${who} left`,
-    CustomNotice: `${who}: ${ev.text || ""}`,
-    PushUrl: `${who} sent a link: ${ev.text || ""}`,
-  }[ev.type];
-  if (!line) return null;
-  return h("div", { class: "system", "data-index": ev.index }, line);
-}
-
-async function act(action, body = {}) {
-  const id = st.selected;
-  try {
-    applyResult(await call("POST", `/chats/${encodeURIComponent(id)}/${action}`, body));
-    // The answer shows the chat as the action left it; whether it is now in the workbin
-    // (hold) or out of it (join, done) is the workbin's to say.
-    if (["hold", "join", "done"].includes(action)) await refreshWorkbin();
-    say($("status"), `${action}: done.`);
-  } catch (e) {
-    failed(e);
-  }
-}
-
-// onTyped announces typing once per burst and its end after TYPING_IDLE without input (a
-// sent message ends it for the other side without a typing-stop).
-function onTyped() {
-  const id = st.selected;
-  if (!id) return;
-  if (!$("msg").value) {
-    stopTyping(true);
-    return;
-  }
-  if (st.typing !== id) {
-    stopTyping(true);
-    st.typing = id;
-    call("POST", `/chats/${encodeURIComponent(id)}/typing-start`, {}).catch(() => {});
-  }
-  clearTimeout(st.typingTimer);
-  st.typingTimer = setTimeout(() => stopTyping(true), TYPING_IDLE);
-}
-
-function stopTyping(notify) {
-  clearTimeout(st.typingTimer);
-  const id = st.typing;
-  st.typing = null;
-  if (notify && id) call("POST", `/chats/${encodeURIComponent(id)}/typing-stop`, {}).catch(() => {});
-}
-
-async function onSend(e) {
-  e.preventDefault();
-  const text = $("msg").value.trim();
-  if (!text || !st.selected) return;
-  $("send").disabled = true;
-  stopTyping(false);
-  try {
-    applyResult(await call("POST", `/chats/${encodeURIComponent(st.selected)}/send`, { text }));
-    $("msg").value = "";
-  } catch (err) {
-    failed(err);
-  } finally {
-    $("send").disabled = false;
-    $("msg").focus();
-  }
-}
-
-// onTransfer hands the chat to another agent (transfer) or adds one (invite: conference),
-// whichever button submitted the form; Enter in the field is a transfer.
-async function onTransfer(e) {
-  e.preventDefault();
-  const action = (e.submitter && e.submitter.dataset.action) || "transfer";
-  const agent = $("transfer-to").value.trim();
-  if (!agent) {
-    say($("status"), "Enter the id of the other agent.", true);
-    $("transfer-to").focus();
-    return;
-  }
-  await act(action, { agent });
-}
-
-async function onDone(e) {
-  e.preventDefault();
-  await act("done", { disposition: $("disposition").value.trim() });
 }
 
 boot();

@@ -11,14 +11,19 @@ export class APIError extends Error {
 export async function api(method, path, token, body) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A FormData body (a file upload) goes as multipart/form-data with the browser's boundary.
+  const form = typeof FormData !== "undefined" && body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const r = await fetch(path, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     credentials: "omit",
     cache: "no-store",
   });
+  // A file download (anything but JSON) is answered as a Blob.
+  const type = r.headers.get("Content-Type") || "";
+  if (r.ok && r.status !== 204 && type && !type.includes("json")) return r.blob();
   const text = await r.text();
   let json = null;
   try {
