@@ -9,6 +9,12 @@
 // API (/admin/accounts) for admins. The pages hold no data, so "every page behind its role"
 // is enforced where the data is: a page without a valid token shows only its login form.
 //
+// Why several small modules: agent.js keeps the agent's data (chats, offers, presence, the
+// CometD session) and lays out the chat panes; chatpane.js draws one chat and sends its
+// actions; responses.js is the standard responses list, shortcut and picker. The admin
+// console gives each API its own section and module (admin-responses.js for
+// /admin/responses), which admin.js only boots, so features land without touching each other.
+//
 // Why no CSRF tokens: the consoles never use cookies for authority. The agent's session
 // token and the admin token are kept in sessionStorage (this tab only) and sent as an
 // Authorization: Bearer header, which a cross-site form or image cannot send; the APIs do not

@@ -30,6 +30,10 @@ export function agentAPI(server, adminToken) {
         const r = await http("PUT", "/agent/v1/me/state", login.token, { state: "ready" });
         assert.equal(r.status, 200, JSON.stringify(r.json));
       },
+      async state(state) {
+        const r = await http("PUT", "/agent/v1/me/state", login.token, { state });
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+      },
       async act(chatId, action, body = {}) {
         const r = await http("POST", `/agent/v1/chats/${chatId}/${action}`, login.token, body);
         assert.equal(r.status, 200, `${id} ${action}: ${JSON.stringify(r.json)}`);

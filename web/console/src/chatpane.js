@@ -57,7 +57,9 @@ export function asyncLine(c) {
   if (!c.async) return { status: "Not async", checkAt: "" };
   const s = c.asyncStatus ?? 0;
   const at = Number((c.properties || {}).GCTI_Chat_AsyncCheckAt || 0);
-  return { status: `Async status ${s}: ${ASYNC[s] || "unknown"}`, checkAt: at > 0 ? `check at ${when(at * 1000)}` : "" };
+  // GCTI_Chat_AsyncCheckAt is set by the first idle alert (or a restoration) and then
+  // follows activity.
+  return { status: `Async status ${s}: ${ASYNC[s] || "unknown"}`, checkAt: at > 0 ? `check at ${when(at * 1000)}` : "no check-at yet" };
 }
 
 // typingLine names the customers typing now: a TypingStarted not yet followed by their
@@ -136,7 +138,7 @@ export class ChatPane {
     this.historyBtn = h("button", { type: "button", class: "history-toggle", "aria-expanded": "false", "aria-controls": `${p}-history`, onclick: () => this.toggleHistory() }, "Contact history");
     this.closeBtn = h("button", { type: "button", class: "pane-close", onclick: () => ctx.close(this) }, "Close");
     this.history = h("section", { class: "history card", id: `${p}-history`, hidden: true, "aria-label": "Contact history" });
-    this.log = h("div", { class: "log", role: "log", "aria-live": "polite", tabindex: "0" });
+    this.log = h("div", { class: "log chat-log", role: "log", "aria-live": "polite", tabindex: "0" });
     this.typingEl = h("p", { class: "typing muted", "aria-live": "polite" });
     this.input = h("textarea", {
       class: "composer-input", id: `${p}-msg`, rows: "2",
@@ -290,20 +292,24 @@ export class ChatPane {
     if (!enter && !tab) return;
     const sc = shortcutBefore(this.input);
     if (sc) {
-      const r = this.ctx.responses.byShortcut(sc.token);
-      if (r) {
+      if (this.ctx.responses.fresh()) {
+        const r = this.ctx.responses.byShortcut(sc.token);
+        if (r) {
+          e.preventDefault();
+          insert(this.input, sc.start, sc.end, r.text);
+          return;
+        }
+      } else {
+        // The list may be out of date (an admin just added or edited a response): read it
+        // again, then insert, or else send (Enter) or move on (Tab).
         e.preventDefault();
-        insert(this.input, sc.start, sc.end, r.text);
-        return;
-      }
-      if (!this.ctx.responses.fresh()) {
-        // Perhaps an admin just added it: read the list again, then insert, or (Enter) send.
-        e.preventDefault();
-        this.ctx.responses.refresh().then(() => {
-          const again = this.ctx.responses.byShortcut(sc.token);
-          if (again && this.input.value.slice(sc.start, sc.end) === sc.token) insert(this.input, sc.start, sc.end, again.text);
+        const done = () => {
+          const r = this.ctx.responses.byShortcut(sc.token);
+          if (r && this.input.value.slice(sc.start, sc.end) === sc.token) insert(this.input, sc.start, sc.end, r.text);
           else if (enter) this.composer.requestSubmit();
-        }, () => { if (enter) this.composer.requestSubmit(); });
+          else this.pickBtn.focus();
+        };
+        this.ctx.responses.refresh().then(done, done);
         return;
       }
     }
