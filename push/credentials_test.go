@@ -90,18 +90,6 @@ func TestCredentialInfoHasNoSecrets(t *testing.T) {
 	}
 }
 
-func FuzzClassifyFCMError(f *testing.F) {
-	f.Add(404, []byte(`{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND","details":[{"@type":"type.googleapis.com/google.firebase.fcm.v1.FcmError","errorCode":"UNREGISTERED"}]}}`))
-	f.Add(400, []byte(`{"error":{"code":400,"status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"message.token"}]}]}}`))
-	f.Add(503, []byte(`<html>`))
-	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		e := push.ClassifyFCMForTest(status, body)
-		if e == nil || e.Reason == "" {
-			t.Fatalf("no classification for %d %q", status, body)
-		}
-	})
-}
-
 func FuzzParseRetryAfter(f *testing.F) {
 	f.Add("120")
 	f.Add("Wed, 21 Oct 2026 07:28:00 GMT")

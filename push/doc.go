@@ -16,4 +16,9 @@
 // through the admin API and its KV watch) swaps the provider without a restart, and the next
 // notification uses it. APNs keeps exactly one client and one token per credential, because
 // Apple throttles token refreshes and treats reconnect storms as abuse.
+//
+// FCM goes through the Firebase Admin SDK (firebase.google.com/go/v4/messaging) with our own
+// HTTP client and exactly one HTTP exchange per Send: the SDK's built-in retries are cut
+// off, because the dispatcher's backoff must be the only retry schedule (a worker waiting
+// inside the SDK is a worker the other notifications do not get). See docs/push.md §6.
 package push

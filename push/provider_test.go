@@ -179,7 +179,7 @@ func TestFCMDeliversWithServiceAccount(t *testing.T) {
 	}
 	m := ms[0]
 	if m.Token != "fcm-0" || m.Notification == nil || m.Notification.Title != "Anna (agent)" || m.Notification.Body != "Hello, how can I help?" ||
-		m.Data["chatId"] != "c1" || m.Android.Priority != "HIGH" || m.Android.TTL != "300s" || m.Android.CollapseKey != "chat-c1" {
+		m.Data["chatId"] != "c1" || m.Android.Priority != "high" || m.Android.TTL != "300s" || m.Android.CollapseKey != "chat-c1" {
 		t.Fatalf("unexpected FCM message %+v", m)
 	}
 	if n := e.fcm.TokenRequests(); n != 1 {

@@ -54,6 +54,7 @@ type FCM struct {
 	got      []FCMMessage
 	keep     int
 	count    atomic.Int64
+	sendReq  atomic.Int64
 	tokenReq atomic.Int64
 }
 
@@ -101,8 +102,10 @@ func (f *FCM) Messages() []FCMMessage {
 	return append([]FCMMessage(nil), f.got...)
 }
 
-// Count is the number of accepted messages; TokenRequests the number of token exchanges.
+// Count is the number of accepted messages; SendRequests the number of send requests,
+// answered with an error or not; TokenRequests the number of token exchanges.
 func (f *FCM) Count() int64         { return f.count.Load() }
+func (f *FCM) SendRequests() int64  { return f.sendReq.Load() }
 func (f *FCM) TokenRequests() int64 { return f.tokenReq.Load() }
 
 // RevokeTokens forgets every issued access token (the next send gets 401).
@@ -175,6 +178,7 @@ var fcmStatus = map[int]string{400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 
 	404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
 func (f *FCM) serveSend(w http.ResponseWriter, r *http.Request) {
+	f.sendReq.Add(1)
 	if r.PathValue("project") != f.ProjectID {
 		fcmError(w, 403, "PERMISSION_DENIED", "", "Permission 'cloudmessaging.messages.create' denied on resource", "")
 		return
@@ -204,7 +208,9 @@ func (f *FCM) serveSend(w http.ResponseWriter, r *http.Request) {
 		fcmError(w, 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Message is too big", "")
 		return
 	}
-	if m.Android.Priority != "" && m.Android.Priority != "HIGH" && m.Android.Priority != "NORMAL" {
+	// The v1 reference names the enum HIGH/NORMAL; FCM also takes the lower-case names the
+	// Firebase Admin SDK sends ("high"/"normal"). Anything else is refused as FCM does.
+	if p := strings.ToUpper(m.Android.Priority); p != "" && p != "HIGH" && p != "NORMAL" {
 		fcmError(w, 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid value at 'message.android.priority'", "")
 		return
 	}
