@@ -459,6 +459,9 @@ func (p *chatParts) startFeed(ctx context.Context, d chatDeps) error {
 	}); err != nil {
 		return fmt.Errorf("feed API: %w", err)
 	}
+	if err := d.surface.Registry().Register(feed.NewMetrics(f, p.hooks, p.feedAPI)); err != nil {
+		return fmt.Errorf("feed metrics: %w", err)
+	}
 	h := http.StripPrefix(WorkflowPrefix, p.feedAPI)
 	d.surface.Handle(WorkflowPrefix+"/feed/", h)
 	for _, p := range []string{FeedEventsPath, FeedExportPath, FeedSummariesPath} {

@@ -26,6 +26,10 @@ func TestChatMetricsAndLogOfTheBinary(t *testing.T) {
 		`chatgate_chat_messages_total{direction="in",service="` + restSvc + `"}`: "1",
 		`chatgate_chat_timers_armed`:                                             "1",
 		`chatgate_chat_pushes_total{outcome="notified"}`:                         "0",
+		// The event feed: the customer's join and the message, no stream open.
+		`chatgate_feed_records_total{kind="event"}`: "2",
+		`chatgate_feed_stream_clients`:              "0",
+		`chatgate_feed_record_failures_total`:       "0",
 	} {
 		if got := sample(s); got != want {
 			t.Errorf("%s = %q, want %s", s, got, want)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,8 @@ type Feed struct {
 	log      *slog.Logger
 	recorded atomic.Uint64
 	failed   atomic.Uint64
+	kinds    sync.Map // record kind → *atomic.Uint64: the recorded ones by kind
+
 }
 
 // Stats are the feed's counters.
@@ -64,6 +67,8 @@ type Stats struct {
 	// Recorded is the number of records stored; Failed the number the store refused or did
 	// not acknowledge in time (each is logged: those records are missing from the feed).
 	Recorded, Failed uint64
+	// ByKind splits Recorded by record kind (event, properties, ...).
+	ByKind map[string]uint64
 }
 
 // Open creates or updates the feed stream.
@@ -118,7 +123,14 @@ func Subject(chatID, kind string) string {
 }
 
 // Stats returns the counters.
-func (f *Feed) Stats() Stats { return Stats{Recorded: f.recorded.Load(), Failed: f.failed.Load()} }
+func (f *Feed) Stats() Stats {
+	st := Stats{Recorded: f.recorded.Load(), Failed: f.failed.Load(), ByKind: map[string]uint64{}}
+	f.kinds.Range(func(k, v any) bool {
+		st.ByKind[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return st
+}
 
 // OnEvent records a committed event. The write is synchronous so that a chat's records are
 // stored in the chat's commit order (the core delivers one chat's commits one at a time).
@@ -149,6 +161,8 @@ func (f *Feed) publish(r Record, msgID string) {
 		f.log.Error("feed: record not stored", "chat", r.ChatID, "kind", r.Kind, "index", r.LastIndex, "err", err)
 		return
 	}
+	n, _ := f.kinds.LoadOrStore(r.Kind, new(atomic.Uint64))
+	n.(*atomic.Uint64).Add(1)
 	f.recorded.Add(1)
 }
 

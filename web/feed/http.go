@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatgate/chatgate/web/apijson"
@@ -42,7 +43,12 @@ type API struct {
 	// otherwise wait for until its deadline.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// streams counts the open event streams (a metric).
+	streams atomic.Int64
 }
+
+// OpenStreams is the number of event streams open now.
+func (a *API) OpenStreams() int64 { return a.streams.Load() }
 
 // ServeHTTP serves the API.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.h.ServeHTTP(w, r) }
@@ -68,6 +74,7 @@ func Handler(cfg APIConfig) (*API, error) {
 	mux.HandleFunc("GET /feed/events", a.events)
 	mux.HandleFunc("GET /feed/export", a.export)
 	mux.HandleFunc("GET /feed/summaries", a.summaries)
+	mux.HandleFunc("GET /feed/schemas/{name}", a.schema)
 	mux.HandleFunc("GET /feed/webhooks", a.listWebhooks)
 	mux.HandleFunc("POST /feed/webhooks", a.createWebhook)
 	mux.HandleFunc("GET /feed/webhooks/{id}", a.getWebhook)
@@ -103,6 +110,8 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	a.streams.Add(1)
+	defer a.streams.Add(-1)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

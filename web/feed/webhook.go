@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,8 +94,9 @@ type Webhooks struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex // guards running; never held while calling out
-	runs map[string]*run
+	mu    sync.Mutex // guards runs and stats; never held while calling out
+	runs  map[string]*run
+	stats map[string]*hookStats // by endpoint id, from its first dispatch until Delete
 }
 
 type run struct {
@@ -154,7 +156,7 @@ func OpenWebhooks(ctx context.Context, cfg WebhookConfig) (*Webhooks, error) {
 		return nil, fmt.Errorf("dead-letter stream: %w", err)
 	}
 	w := &Webhooks{
-		cfg: cfg, feed: cfg.Feed, kv: kv, dead: dead, log: cfg.Logger, runs: map[string]*run{},
+		cfg: cfg, feed: cfg.Feed, kv: kv, dead: dead, log: cfg.Logger, runs: map[string]*run{}, stats: map[string]*hookStats{},
 		client: &http.Client{
 			Transport: tr, Timeout: cfg.Timeout,
 			// A redirect is not a delivery: the subscriber must register the final URL.
@@ -361,6 +363,9 @@ func (w *Webhooks) start(ep Endpoint) {
 	w.mu.Lock()
 	old := w.runs[ep.ID]
 	w.runs[ep.ID] = r
+	if w.stats[ep.ID] == nil {
+		w.stats[ep.ID] = newHookStats()
+	}
 	w.mu.Unlock()
 	if old != nil {
 		old.cancel()
@@ -378,6 +383,7 @@ func (w *Webhooks) stop(id string) {
 	w.mu.Lock()
 	r := w.runs[id]
 	delete(w.runs, id)
+	delete(w.stats, id)
 	w.mu.Unlock()
 	if r != nil {
 		r.cancel()
@@ -454,10 +460,18 @@ func isTimeout(err error) bool {
 // delivered again.
 func (w *Webhooks) deliver(ctx context.Context, ep Endpoint, m jetstream.Msg, rec Record, log *slog.Logger) {
 	body, _ := json.Marshal(rec)
+	st := w.statsOf(ep.ID)
 	var last error
 	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
 		_ = m.InProgress()
-		if last = w.post(ctx, ep, rec.Seq, body); last == nil {
+		if attempt > 1 {
+			st.retries.Add(1)
+		}
+		last = w.post(ctx, ep, rec.Seq, body)
+		if last == nil || ctx.Err() == nil { // a stop is not the endpoint's failure
+			st.count(last, rec)
+		}
+		if last == nil {
 			if err := m.DoubleAck(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("webhook: ack not confirmed; the record may be delivered again", "seq", rec.Seq, "err", err)
 			}
@@ -476,6 +490,7 @@ func (w *Webhooks) deliver(ctx context.Context, ep Endpoint, m jetstream.Msg, re
 		_ = m.Nak()
 		return
 	}
+	st.deadLettered.Add(1)
 	log.Warn("webhook: record dead-lettered", "seq", rec.Seq, "chat", rec.ChatID, "err", last)
 	_ = m.DoubleAck(ctx)
 }
@@ -631,15 +646,18 @@ func (w *Webhooks) Replay(ctx context.Context, id string, limit int) (ReplayResu
 		return ReplayResult{}, err
 	}
 	var res ReplayResult
+	st := w.statsOf(id)
 	for _, d := range dls {
 		body, _ := json.Marshal(d.Record)
 		if err := w.post(ctx, ep, d.Record.Seq, body); err != nil {
+			st.replayFailed.Add(1)
 			res.Failed++
 			if res.Error == "" {
 				res.Error = err.Error()
 			}
 			continue
 		}
+		st.replayed.Add(1)
 		if err := w.dead.DeleteMsg(ctx, d.ID); err != nil {
 			return res, fmt.Errorf("remove replayed dead letter: %w", err)
 		}
@@ -653,4 +671,58 @@ func (ep Endpoint) public() Endpoint {
 	ep.Secret = ""
 	ep.Types, ep.Services = slices.Clone(ep.Types), slices.Clone(ep.Services)
 	return ep
+}
+
+// statsOf returns an endpoint's counters (kept apart when the endpoint is gone meanwhile:
+// they are then simply not shown).
+func (w *Webhooks) statsOf(id string) *hookStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if s := w.stats[id]; s != nil {
+		return s
+	}
+	return newHookStats()
+}
+
+// count records one attempt's outcome.
+func (s *hookStats) count(err error, rec Record) {
+	switch {
+	case err == nil:
+		s.delivered.Add(1)
+		if !rec.Stored.IsZero() {
+			s.observeLag(time.Since(rec.Stored))
+		}
+	case errors.Is(err, ErrRejected):
+		s.rejected.Add(1)
+	default:
+		s.failed.Add(1)
+	}
+}
+
+// Stats returns every running endpoint's counters, by endpoint id.
+func (w *Webhooks) Stats() map[string]WebhookStats {
+	w.mu.Lock()
+	all := make(map[string]*hookStats, len(w.stats))
+	for id, s := range w.stats {
+		all[id] = s
+	}
+	w.mu.Unlock()
+	out := make(map[string]WebhookStats, len(all))
+	for id, s := range all {
+		out[id] = s.snapshot()
+	}
+	return out
+}
+
+// DeadLetterCounts reads how many dead letters each endpoint has now (one stream lookup).
+func (w *Webhooks) DeadLetterCounts(ctx context.Context) (map[string]uint64, error) {
+	si, err := w.dead.Info(ctx, jetstream.WithSubjectFilter("feeddead.>"))
+	if err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
+	}
+	out := map[string]uint64{}
+	for subj, n := range si.State.Subjects {
+		out[strings.TrimPrefix(subj, "feeddead.")] = n
+	}
+	return out, nil
 }
