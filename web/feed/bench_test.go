@@ -122,3 +122,41 @@ func BenchmarkWebhookLagIdle(b *testing.B) {
 	b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-lag-ms")
 	b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-lag-ms")
 }
+
+// BenchmarkExportDay: the export of the day of TestExportDay (10,000 chats over 24 hours of
+// the manual clock, about 137,500 records) over loopback HTTP, every answer read to its
+// trailer (two answers: the per-answer cap is 100,000 records), and then the day's
+// summaries as CSV. Building the day is not timed; run it once (-benchtime=1x): the
+// build takes about half a minute.
+func BenchmarkExportDay(b *testing.B) {
+	clock := chatcore.NewManualClock(day0)
+	e := newEnvClock(b, WebhookConfig{}, clock)
+	from := e.storedNow()
+	n := 10_000
+	buildDay(b, e, clock, n, 24*time.Hour/time.Duration(n/dayBatch*daySteps))
+	to := e.storedNow()
+	b.ResetTimer()
+	var records, bytes, sumBytes int64
+	var exportTime, sumTime time.Duration
+	for range b.N {
+		t0 := time.Now()
+		lines, recs, _ := e.exportAll(from, to)
+		exportTime += time.Since(t0)
+		records += int64(len(recs))
+		for _, l := range lines {
+			bytes += int64(len(l)) + 1
+		}
+		t0 = time.Now()
+		resp, body := e.summaries(rangeQuery(from, to, "format", "csv"))
+		sumTime += time.Since(t0)
+		if resp.StatusCode != 200 || resp.Trailer.Get(TrailerChats) != "10000" {
+			b.Fatalf("summaries: %d %v", resp.StatusCode, resp.Trailer)
+		}
+		sumBytes += int64(len(body))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(records)/exportTime.Seconds(), "records/s")
+	b.ReportMetric(float64(bytes)/exportTime.Seconds()/1e6, "export-MB/s")
+	b.ReportMetric(float64(b.N*n)/sumTime.Seconds(), "summaries/s")
+	b.ReportMetric(float64(sumBytes)/sumTime.Seconds()/1e6, "csv-MB/s")
+}

@@ -64,6 +64,10 @@ func newEnvClock(t testing.TB, wc WebhookConfig, clock *chatcore.ManualClock) *e
 	}
 	opts := chatcore.DefaultOptions()
 	opts.Settings.FlexDisconnectTimeout = time.Hour
+	if clock != nil {
+		// Tests on the manual clock move it by hours; customers without a connection stay.
+		opts.Settings.FlexDisconnectTimeout = 48 * time.Hour
+	}
 	if e.core, err = chatcore.New(ctx, chatcore.Config{
 		Store: store, NodeName: "node-1", Clock: cc, Options: chatcore.StaticOptions(opts), Listeners: []chatcore.Listener{e.feed},
 		// Benchmarks send faster than a customer may.
