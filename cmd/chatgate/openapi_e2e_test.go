@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,11 +9,13 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -48,6 +51,7 @@ func loadContract(t *testing.T, p *process) *apiContract {
 	if err := json.Unmarshal([]byte(body), &index); err != nil || len(index.Documents) != 3 {
 		t.Fatalf("index: %v %s", err, body)
 	}
+	registerFeedDecoders()
 	c := &apiContract{t: t, ops: map[string]bool{}, seen: map[string]int{}}
 	for _, d := range index.Documents {
 		code, raw := httpGet(t, p.url("/openapi/"+d.Name))
@@ -124,7 +128,12 @@ func (c *apiContract) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	respBody, _ := io.ReadAll(resp.Body)
+	var respBody []byte
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		respBody = firstEvent(resp.Body) // a stream does not end: its start is what is checked
+	} else {
+		respBody, _ = io.ReadAll(resp.Body)
+	}
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	in.Request.Body = io.NopCloser(bytes.NewReader(reqBody))
@@ -143,6 +152,32 @@ func (c *apiContract) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// firstEvent reads a Server-Sent Events stream up to the end of its first event with data
+// (at most 10 s, then what arrived).
+func firstEvent(body io.ReadCloser) []byte {
+	stop := time.AfterFunc(10*time.Second, func() { body.Close() })
+	defer stop.Stop()
+	var out []byte
+	br := bufio.NewReader(body)
+	data := false
+	for {
+		line, err := br.ReadBytes('\n')
+		out = append(out, line...)
+		if err != nil || (data && string(line) == "\n") {
+			return out
+		}
+		data = data || bytes.HasPrefix(line, []byte("data: "))
+	}
+}
+
+// registerFeedDecoders teaches the validator the feed's media types: NDJSON and event
+// streams are text, schema documents are JSON.
+var registerFeedDecoders = sync.OnceFunc(func() {
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/schema+json", openapi3filter.JSONBodyDecoder)
+})
+
 // TestOpenAPIDescribesRealTraffic drives the real binary through every operation of the
 // GMS Chat API v2 (REST), the workflow API and the push administration API — successes and
 // failures — with a client that validates every request and response against the OpenAPI
@@ -152,7 +187,9 @@ func TestOpenAPIDescribesRealTraffic(t *testing.T) {
 	const token = "openapi-admin-token-0123456789"
 	cfg := writeConfig(t, `{"chat": {"settings": {"session-restore-extend-by": "esp"}},
 		"chat.`+restSvc+`": {"client-file-transfer": {"upload-max-files": 2, "upload-file-types": "txt"}}}`)
-	env := []string{"CHATGATE_SECRETS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "CHATGATE_ADMIN_TOKEN=" + token}
+	env := []string{"CHATGATE_SECRETS_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "CHATGATE_ADMIN_TOKEN=" + token,
+		"CHATGATE_WEBHOOK_MAX_ATTEMPTS=1"} // the feed's receiver refuses: dead letters at once
+	testStart := time.Now().Add(-time.Minute)
 	p := startProcessEnv(t, env, "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--config", cfg)
 	contract := loadContract(t, p)
 	client := &http.Client{Transport: contract}
@@ -324,6 +361,80 @@ func TestOpenAPIDescribesRealTraffic(t *testing.T) {
 		invalid = f.invalid
 		if code, b := do(f.method, f.path, "", nil, f.auth); code != f.want {
 			t.Errorf("%s %s: %d %s, want %d", f.method, f.path, code, b, f.want)
+		}
+	}
+
+	// The event feed: schemas, a webhook whose receiver refuses (dead letters, replay), the
+	// event stream, the export and the summaries.
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "not now", http.StatusServiceUnavailable)
+	}))
+	defer refusing.Close()
+	code, b = do("POST", "/workflow/v1/feed/webhooks", "application/json", []byte(`{"url":"`+refusing.URL+`/hook","types":["Notice"]}`), bearer)
+	var hook struct{ ID, Secret string }
+	if err := json.Unmarshal(b, &hook); err != nil || code != 201 || hook.Secret == "" {
+		t.Fatalf("create webhook: %d %s", code, b)
+	}
+	hookPath := "/workflow/v1/feed/webhooks/" + hook.ID
+	if code, b := do("POST", "/workflow/v1/chats/"+created.ChatID+"/messages", "application/json", []byte(`{"text":"for the feed"}`), bearer); code != 200 {
+		t.Fatalf("system message: %d %s", code, b)
+	}
+	eventually(t, 20*time.Second, "the refused record dead-lettered", func() bool {
+		_, b := do("GET", hookPath+"/dead-letters?limit=10", "", nil, bearer)
+		return strings.Contains(string(b), `"attempts":1`)
+	})
+	rng := "from=" + url.QueryEscape(testStart.UTC().Format(time.RFC3339Nano)) + "&to=" + url.QueryEscape(time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano))
+	for _, f := range []struct {
+		method, path, body string
+		want               int
+		invalid            bool
+		ctype              string
+	}{
+		{"GET", "/workflow/v1/feed/schemas/record.v1.schema.json", "", 200, false, "application/schema+json"},
+		{"GET", "/workflow/v1/feed/schemas/summary.v1.schema.json", "", 200, false, "application/schema+json"},
+		{"GET", "/workflow/v1/feed/schemas/other.json", "", 404, true, ""},
+		{"GET", "/workflow/v1/feed/webhooks", "", 200, false, ""},
+		{"GET", hookPath, "", 200, false, ""},
+		{"GET", "/workflow/v1/feed/webhooks/0123456789abcdef", "", 404, false, ""},
+		{"POST", "/workflow/v1/feed/webhooks", `{"url":"ftp://example.com/x"}`, 400, false, ""},
+		{"POST", "/workflow/v1/feed/webhooks", `{"secret":"0123456789abcdef"}`, 400, true, ""},
+		{"GET", hookPath + "/dead-letters?limit=0", "", 400, true, ""},
+		{"POST", hookPath + "/dead-letters/replay?limit=10", "", 200, false, ""},
+		{"GET", "/workflow/v1/feed/events?from=1&types=Message", "", 200, false, "text/event-stream"},
+		{"GET", "/workflow/v1/feed/events?from=0", "", 400, true, ""},
+		{"GET", "/workflow/v1/feed/export?" + rng, "", 200, false, "application/x-ndjson"},
+		{"GET", "/workflow/v1/feed/export?from=" + url.QueryEscape(testStart.UTC().Format(time.RFC3339)), "", 400, true, ""},
+		{"GET", "/workflow/v1/feed/summaries?" + rng, "", 200, false, "application/json"},
+		{"GET", "/workflow/v1/feed/summaries?" + rng + "&format=csv", "", 200, false, "text/csv; charset=utf-8; header=present"},
+		{"GET", "/workflow/v1/feed/summaries?" + rng + "&format=xml", "", 400, true, ""},
+		{"DELETE", hookPath, "", 204, false, ""},
+		{"GET", hookPath, "", 404, false, ""},
+	} {
+		invalid = f.invalid
+		ctype := ""
+		if f.body != "" {
+			ctype = "application/json"
+		}
+		req, _ := http.NewRequest(f.method, p.url(f.path), strings.NewReader(f.body))
+		if invalid {
+			req.Header.Set(invalidHeader, "1")
+			invalid = false
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		req.Header.Set("Authorization", bearer)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != f.want || (f.ctype != "" && resp.Header.Get("Content-Type") != f.ctype) {
+			t.Errorf("%s %s: %d %s %.200s, want %d %s", f.method, f.path, resp.StatusCode, resp.Header.Get("Content-Type"), b, f.want, f.ctype)
+		}
+		if f.ctype == "text/event-stream" && !bytes.Contains(b, []byte("\ndata: {")) {
+			t.Errorf("event stream without a record: %q", b)
 		}
 	}
 

@@ -398,6 +398,7 @@ func TestExportDay(t *testing.T) {
 		sch *jsonschema.Schema
 		doc string
 	}{
+		{sch.record, `{"v":1,"seq":1,"kind":"deleted","chatId":"x","service":"s","time":"2026-11-25T00:00:00Z","lastIndex":0}`},
 		{sch.record, `{"v":1,"seq":1,"kind":"purged","chatId":"x","service":"s","time":"2026-11-25T00:00:00Z","lastIndex":0}`},
 		{sch.record, strings.Replace(string(lines[0]), `"v":1`, `"v":2`, 1)},
 		{sch.summary, strings.Replace(string(ans.Summaries[0]), `"handleMs":`, `"handleMs":-`, 1)},
