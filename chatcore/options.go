@@ -150,32 +150,104 @@ const (
 // ErrOption: an unknown option or an invalid value.
 var ErrOption = errors.New("chatcore: invalid option")
 
-type optSetter func(o *Options, v string) error
+// OptionError is one refused option of Options.With: an unknown section or option (Option
+// empty for a section), or a value out of range. Err is the sentinel it wraps (ErrOption when
+// nil); other packages with options in the same model (chatcore/routing) report theirs with
+// it too, so a caller (the config file's reload, the admin API) can name each refused field.
+type OptionError struct {
+	Section, Option, Value string
+	// Reason says why, for a person ("want an integer 1–1728000 (seconds)").
+	Reason string
+	Err    error
+}
 
-func secs(lo, hi int64, dst func(*Options) *time.Duration) optSetter {
-	return func(o *Options, v string) error {
+func (e *OptionError) Error() string {
+	if e.Option == "" {
+		return fmt.Sprintf("%v: %s [%s]", e.Unwrap(), e.Reason, e.Section)
+	}
+	if e.Value == "" && e.Reason == "unknown option" {
+		return fmt.Sprintf("%v: [%s] unknown option %q", e.Unwrap(), e.Section, e.Option)
+	}
+	return fmt.Sprintf("%v: [%s] %s=%q: %s", e.Unwrap(), e.Section, e.Option, e.Value, e.Reason)
+}
+
+// Unwrap returns Err, or ErrOption.
+func (e *OptionError) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
+	return ErrOption
+}
+
+// OptionErrors lists every *OptionError in err's tree (errors.Join and %w wrapping), in
+// order.
+func OptionErrors(err error) []*OptionError {
+	var out []*OptionError
+	var walk func(error)
+	walk = func(err error) {
+		if oe, ok := err.(*OptionError); ok {
+			out = append(out, oe)
+			return
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			if e := u.Unwrap(); e != nil {
+				walk(e)
+			}
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
+}
+
+// optDef is one option: how a text value is parsed into Options (set) and how Options show
+// it as text again (get), kept together so the two cannot disagree.
+type optDef struct {
+	set func(o *Options, v string) error
+	get func(o *Options) string
+}
+
+func secs(lo, hi int64, dst func(*Options) *time.Duration) optDef {
+	return optDef{func(o *Options, v string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || n < lo || n > hi {
 			return fmt.Errorf("want an integer %d–%d (seconds)", lo, hi)
 		}
 		*dst(o) = time.Duration(n) * time.Second
 		return nil
-	}
+	}, func(o *Options) string { return strconv.FormatInt(int64(*dst(o)/time.Second), 10) }}
 }
 
-func integer(lo, hi int64, set func(*Options, int64)) optSetter {
-	return func(o *Options, v string) error {
+func integer(lo, hi int64, dst func(*Options) *int64) optDef {
+	return optDef{func(o *Options, v string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || n < lo || n > hi {
 			return fmt.Errorf("want an integer %d–%d", lo, hi)
 		}
-		set(o, n)
+		*dst(o) = n
 		return nil
-	}
+	}, func(o *Options) string { return strconv.FormatInt(*dst(o), 10) }}
 }
 
-func boolean(dst func(*Options) *bool) optSetter {
-	return func(o *Options, v string) error {
+func smallInt(lo, hi int64, dst func(*Options) *int) optDef {
+	return optDef{func(o *Options, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want an integer %d–%d", lo, hi)
+		}
+		*dst(o) = int(n)
+		return nil
+	}, func(o *Options) string { return strconv.Itoa(*dst(o)) }}
+}
+
+func boolean(dst func(*Options) *bool) optDef {
+	return optDef{func(o *Options, v string) error {
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case "true":
 			*dst(o) = true
@@ -185,11 +257,11 @@ func boolean(dst func(*Options) *bool) optSetter {
 			return errors.New("want true or false")
 		}
 		return nil
-	}
+	}, func(o *Options) string { return strconv.FormatBool(*dst(o)) }}
 }
 
-func notices(dst func(*Options) *NoticeSet) optSetter {
-	return func(o *Options, v string) error {
+func notices(dst func(*Options) *NoticeSet) optDef {
+	return optDef{func(o *Options, v string) error {
 		s := NoticeSet(strings.TrimSpace(v))
 		switch s {
 		case NoticesNone, NoticesMajor, NoticesMajor2, NoticesTyping, NoticesAll:
@@ -197,34 +269,34 @@ func notices(dst func(*Options) *NoticeSet) optSetter {
 			return nil
 		}
 		return errors.New("want none, major, major2, typing or all")
-	}
+	}, func(o *Options) string { return string(*dst(o)) }}
 }
 
-func text(dst func(*Options) *string) optSetter {
-	return func(o *Options, v string) error { *dst(o) = v; return nil }
+func text(dst func(*Options) *string) optDef {
+	return optDef{func(o *Options, v string) error { *dst(o) = v; return nil }, func(o *Options) string { return *dst(o) }}
 }
 
-var optionTable = map[string]map[string]optSetter{
+var optionTable = map[string]map[string]optDef{
 	SectionSettings: {
 		"flex-push-on-join":         boolean(func(o *Options) *bool { return &o.Settings.FlexPushOnJoin }),
 		"session-restore-push-send": boolean(func(o *Options) *bool { return &o.Settings.SessionRestorePushSend }),
-		"session-restore-extend-by": func(o *Options, v string) error {
+		"session-restore-extend-by": {func(o *Options, v string) error {
 			v = strings.TrimSpace(v)
 			if !slices.Contains([]string{"none", "agent", "esp", "both"}, v) {
 				return errors.New("want none, agent, esp or both")
 			}
 			o.Settings.SessionRestoreExtendBy = v
 			return nil
-		},
+		}, func(o *Options) string { return o.Settings.SessionRestoreExtendBy }},
 		"async-idle-notices":        notices(func(o *Options) *NoticeSet { return &o.Settings.AsyncIdleNotices }),
 		"async-idle-close":          secs(1, 1728000, func(o *Options) *time.Duration { return &o.Settings.AsyncIdleClose }),
 		"async-idle-alert":          secs(1, 1728000, func(o *Options) *time.Duration { return &o.Settings.AsyncIdleAlert }),
 		"flex-disconnect-timeout":   secs(1, 1728000, func(o *Options) *time.Duration { return &o.Settings.FlexDisconnectTimeout }),
 		"flex-push-timeout":         secs(1, 1728000, func(o *Options) *time.Duration { return &o.Settings.FlexPushTimeout }),
 		"flex-push-resend-delay":    secs(1, 86400, func(o *Options) *time.Duration { return &o.Settings.FlexPushResendDelay }),
-		"flex-push-resend-attempts": integer(0, 100, func(o *Options, n int64) { o.Settings.FlexPushResendAttempts = int(n) }),
+		"flex-push-resend-attempts": smallInt(0, 100, func(o *Options) *int { return &o.Settings.FlexPushResendAttempts }),
 		"async-check-at-margin":     secs(0, 86400, func(o *Options) *time.Duration { return &o.Settings.AsyncCheckAtMargin }),
-		"flex-push-content": func(o *Options, v string) error {
+		"flex-push-content": {func(o *Options, v string) error {
 			var out []string
 			for _, f := range strings.Split(v, ",") {
 				f = strings.TrimSpace(f)
@@ -238,7 +310,7 @@ var optionTable = map[string]map[string]optSetter{
 			}
 			o.Settings.FlexPushContent = out
 			return nil
-		},
+		}, func(o *Options) string { return strings.Join(o.Settings.FlexPushContent, ",") }},
 	},
 	SectionInactivityControl: {
 		"enabled":         boolean(func(o *Options) *bool { return &o.InactivityControl.Enabled }),
@@ -251,13 +323,13 @@ var optionTable = map[string]map[string]optSetter{
 		"message-close":   text(func(o *Options) *string { return &o.InactivityControl.MessageClose }),
 	},
 	SectionFileTransfer: {
-		"upload-max-files":      integer(0, 1000, func(o *Options, n int64) { o.FileTransfer.UploadMaxFiles = int(n) }),
-		"upload-max-file-size":  integer(0, 1073741823, func(o *Options, n int64) { o.FileTransfer.UploadMaxFileSize = n }),
-		"upload-max-total-size": integer(0, 1073741823, func(o *Options, n int64) { o.FileTransfer.UploadMaxTotalSize = n }),
-		"download-attempts":     integer(0, 1000, func(o *Options, n int64) { o.FileTransfer.DownloadAttempts = int(n) }),
+		"upload-max-files":      smallInt(0, 1000, func(o *Options) *int { return &o.FileTransfer.UploadMaxFiles }),
+		"upload-max-file-size":  integer(0, 1073741823, func(o *Options) *int64 { return &o.FileTransfer.UploadMaxFileSize }),
+		"upload-max-total-size": integer(0, 1073741823, func(o *Options) *int64 { return &o.FileTransfer.UploadMaxTotalSize }),
+		"download-attempts":     smallInt(0, 1000, func(o *Options) *int { return &o.FileTransfer.DownloadAttempts }),
 		"upload-need-agent":     boolean(func(o *Options) *bool { return &o.FileTransfer.UploadNeedAgent }),
 		"delete-file":           boolean(func(o *Options) *bool { return &o.FileTransfer.DeleteFile }),
-		"upload-file-types": func(o *Options, v string) error {
+		"upload-file-types": {func(o *Options, v string) error {
 			var out []string
 			for _, e := range strings.Split(v, ":") {
 				e = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(e), "."))
@@ -271,7 +343,7 @@ var optionTable = map[string]map[string]optSetter{
 			}
 			o.FileTransfer.UploadFileTypes = out
 			return nil
-		},
+		}, func(o *Options) string { return strings.Join(o.FileTransfer.UploadFileTypes, ":") }},
 	},
 }
 
@@ -290,7 +362,7 @@ func (o Options) With(sections map[string]map[string]string) (Options, error) {
 	for _, s := range names {
 		tab, ok := optionTable[s]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w: unknown section [%s]", ErrOption, s))
+			errs = append(errs, &OptionError{Section: s, Reason: "unknown section"})
 			continue
 		}
 		keys := make([]string, 0, len(sections[s]))
@@ -299,13 +371,13 @@ func (o Options) With(sections map[string]map[string]string) (Options, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			set, ok := tab[k]
+			def, ok := tab[k]
 			if !ok {
-				errs = append(errs, fmt.Errorf("%w: [%s] unknown option %q", ErrOption, s, k))
+				errs = append(errs, &OptionError{Section: s, Option: k, Reason: "unknown option"})
 				continue
 			}
-			if err := set(&out, sections[s][k]); err != nil {
-				errs = append(errs, fmt.Errorf("%w: [%s] %s=%q: %v", ErrOption, s, k, sections[s][k], err))
+			if err := def.set(&out, sections[s][k]); err != nil {
+				errs = append(errs, &OptionError{Section: s, Option: k, Value: sections[s][k], Reason: err.Error()})
 			}
 		}
 	}
@@ -328,5 +400,19 @@ func OptionNames(section string) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// Values returns every option of o as text, section → option → value, in the form With
+// accepts (what an admin console shows as the effective values).
+func (o Options) Values() map[string]map[string]string {
+	out := make(map[string]map[string]string, len(optionTable))
+	for sec, tab := range optionTable {
+		m := make(map[string]string, len(tab))
+		for k, def := range tab {
+			m[k] = def.get(&o)
+		}
+		out[sec] = m
+	}
 	return out
 }

@@ -152,3 +152,46 @@ func TestManualClock(t *testing.T) {
 		t.Fatal("stopped timer pending")
 	}
 }
+
+// Values shows every option as With parses it: a round trip gives the same Options, for the
+// defaults and for changed values; OptionErrors names each refused field.
+func TestOptionValuesRoundTrip(t *testing.T) {
+	for _, base := range []Options{DefaultOptions(), func() Options {
+		o, err := DefaultOptions().With(map[string]map[string]string{
+			SectionSettings:     {"async-idle-alert": "30", "flex-push-content": "app-dbid,secure-key", "flex-push-on-join": "true"},
+			SectionFileTransfer: {"upload-file-types": "png:.PDF", "upload-max-file-size": "1024"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}()} {
+		v := base.Values()
+		for _, sec := range []string{SectionSettings, SectionInactivityControl, SectionFileTransfer} {
+			if got, want := len(v[sec]), len(OptionNames(sec)); got != want || got == 0 {
+				t.Fatalf("[%s]: %d values for %d options", sec, got, want)
+			}
+		}
+		back, err := DefaultOptions().With(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, base) {
+			t.Fatalf("round trip:\n%+v\n%+v", back, base)
+		}
+	}
+	_, err := DefaultOptions().With(map[string]map[string]string{
+		SectionSettings: {"async-idle-alert": "0", "nope": "1"}, "bogus": {"x": "1"},
+	})
+	got := map[string]string{}
+	for _, oe := range OptionErrors(err) {
+		got[oe.Section+"/"+oe.Option] = oe.Reason
+		if !errors.Is(oe, ErrOption) {
+			t.Fatalf("%v does not wrap ErrOption", oe)
+		}
+	}
+	want := map[string]string{"settings/async-idle-alert": "want an integer 1–1728000 (seconds)", "settings/nope": "unknown option", "bogus/": "unknown section"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("option errors %v, want %v (%v)", got, want, err)
+	}
+}

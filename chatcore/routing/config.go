@@ -136,13 +136,13 @@ func ParseService(values map[string]string) (Service, error) {
 		case "priority":
 			p, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {
-				return Service{}, fmt.Errorf("routing: priority %q: %w", v, ErrInvalid)
+				return Service{}, &chatcore.OptionError{Section: SectionRouting, Option: k, Value: v, Reason: "want an integer", Err: ErrInvalid}
 			}
 			s.Priority = p
 		case "no-agent-notice":
 			s.NoAgentNotice = v
 		default:
-			return Service{}, fmt.Errorf("routing: unknown option %q: %w", k, ErrInvalid)
+			return Service{}, &chatcore.OptionError{Section: SectionRouting, Option: k, Reason: "unknown option", Err: ErrInvalid}
 		}
 	}
 	return s, nil

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chatgate/chatgate/chatcore"
 )
 
 // SectionRouting is the name of the router's section in the chat options of the
@@ -58,7 +60,11 @@ func ParseSettings(scopes map[string]map[string]string) (Settings, error) {
 			err = errors.New("unknown option")
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("routing: [chat] %s=%q: %w: %w", k, v, err, ErrInvalid))
+			oe := &chatcore.OptionError{Section: SectionRouting, Option: k, Value: v, Reason: err.Error(), Err: ErrInvalid}
+			if err.Error() == "unknown option" {
+				oe.Value = ""
+			}
+			errs = append(errs, fmt.Errorf("[chat]: %w", oe))
 		}
 	}
 	def, err := ParseService(svcDefaults)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -27,6 +26,7 @@ import (
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 	"github.com/chatgate/chatgate/web/chatmetrics"
+	"github.com/chatgate/chatgate/web/chatoptions"
 	"github.com/chatgate/chatgate/web/feed"
 	"github.com/chatgate/chatgate/web/gmschat"
 	"github.com/chatgate/chatgate/web/openapi"
@@ -53,7 +53,11 @@ type chatParts struct {
 	metrics   *chatmetrics.Metrics
 	hooks     *feed.Webhooks
 	feedAPI   *feed.API
-	opts      *liveOptions
+	// opts are the live chat options: the file's, with the admin API's overrides on top
+	// (web/chatoptions); applyOptions, once the core runs, applies a change to it and to
+	// routingReload.
+	opts         *chatoptions.Live
+	applyOptions atomic.Pointer[func()]
 	// routingReload, when set (by the agent wiring), gets the routing settings after a
 	// successful reload.
 	routingReload atomic.Pointer[func(routing.Settings)]
@@ -85,10 +89,23 @@ type chatDeps struct {
 func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 	cfg, configFile, conn, surface, bx, pp, auth := d.cfg, d.configFile, d.conn, d.surface, d.bayeux, d.push, d.auth
 	log := d.log.With("component", "chat")
-	opts, err := newLiveOptions(cfg.Chat)
+	okv, err := chatoptions.OpenBucket(ctx, conn.JS, conn.Replicas())
 	if err != nil {
 		return nil, err
 	}
+	p := &chatParts{log: log}
+	// Options changed by SIGHUP or by any node's admin API reach the core and the router
+	// once both run (before, they read the options when they start).
+	opts, err := chatoptions.Open(ctx, chatoptions.Config{KV: okv, File: cfg.Chat, Logger: log.With("component", "chatoptions"),
+		OnChange: func() {
+			if f := p.applyOptions.Load(); f != nil {
+				(*f)()
+			}
+		}})
+	if err != nil {
+		return nil, err
+	}
+	p.opts = opts
 	limits := chatLimits(cfg)
 	store, err := jetstore.Open(ctx, conn, jetstore.Options{
 		Logger:             log,
@@ -98,9 +115,9 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 		MaxRecordsPerChat:  int64(limits.MaxEvents) + chatcore.SystemEventReserve,
 	})
 	if err != nil {
+		opts.Close()
 		return nil, fmt.Errorf("chat store: %w", err)
 	}
-	p := &chatParts{log: log, opts: opts}
 
 	services := cfg.Services
 	backend, chats := &gmschat.CoreBackend{}, &pushlink.CoreChats{}
@@ -183,6 +200,12 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 		return nil, fmt.Errorf("workflow API: %w", err)
 	}
 	surface.Handle(WorkflowPrefix+"/", http.StripPrefix(WorkflowPrefix, wf))
+	oh, err := chatoptions.Handler(chatoptions.HandlerConfig{Live: opts, Auth: auth, Services: services})
+	if err != nil {
+		p.stop()
+		return nil, fmt.Errorf("chat options API: %w", err)
+	}
+	surface.Handle(chatoptions.Prefix+"/", http.StripPrefix(chatoptions.Prefix, oh))
 	surface.Handle(openapi.Prefix, openapi.Handler()) // the OpenAPI documents of these APIs
 	if err := p.startFeed(ctx, d); err != nil {
 		p.stop()
@@ -198,6 +221,13 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 		p.stop()
 		return nil, fmt.Errorf("chat core metrics: %w", err)
 	}
+	apply := func() {
+		p.core.OptionsChanged()
+		if f := p.routingReload.Load(); f != nil {
+			(*f)(p.opts.Routing())
+		}
+	}
+	p.applyOptions.Store(&apply)
 	p.core.StartTimers()
 	p.stopSweep = startSweep(cfg, p.core, log)
 
@@ -244,18 +274,17 @@ func chatLimits(cfg config.Config) chatcore.Limits {
 // warnFlexVsBayeux warns when a CometD customer could be removed while connected: protocol
 // activity is recorded when a /meta/connect arrives, so a held connect longer than
 // flex-disconnect-timeout looks like silence to the chat core.
-func warnFlexVsBayeux(log *slog.Logger, cfg config.Config, opts *liveOptions) {
-	t := opts.cur.Load()
-	check := func(scope string, o chatcore.Options) {
+func warnFlexVsBayeux(log *slog.Logger, cfg config.Config, opts *chatoptions.Live) {
+	opts.Each(func(svc string, o chatcore.Options) {
+		scope := "chat"
+		if svc != "" {
+			scope = "chat." + svc
+		}
 		if fd := o.Settings.FlexDisconnectTimeout; cfg.BayeuxTimeout >= fd {
 			log.Warn("bayeux-timeout is not shorter than flex-disconnect-timeout: connected CometD customers may be removed as silent",
 				"scope", scope, "bayeux_timeout", cfg.BayeuxTimeout, "flex_disconnect_timeout", fd)
 		}
-	}
-	check("chat", t.def)
-	for svc, o := range t.services {
-		check("chat."+svc, o)
-	}
+	})
 }
 
 func servicesText(s []string) string {
@@ -302,14 +331,8 @@ func (p *chatParts) reloadOptions(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.opts.replace(raw); err != nil {
-		return err
-	}
-	p.core.OptionsChanged()
-	if f := p.routingReload.Load(); f != nil {
-		(*f)(p.opts.Routing())
-	}
-	return nil
+	// The file layer only: the admin API's overrides stay on top (docs/configuration.md).
+	return p.opts.ReloadFile(raw)
 }
 
 // stop ends the option watcher and the core's timers. The store connection is closed by
@@ -327,93 +350,15 @@ func (p *chatParts) stop() {
 	if p.metrics != nil {
 		p.metrics.Close()
 	}
+	if p.opts != nil {
+		p.opts.Close() // no option change reaches the core from here on
+	}
 	if p.core != nil {
 		p.core.Close()
 	}
 	if p.link != nil {
 		p.link.Close()
 	}
-}
-
-// liveOptions serves the chat options per service: built-in defaults, then the file's
-// [chat] section, then its chat.<service> section. replace swaps them atomically.
-type liveOptions struct {
-	cur atomic.Pointer[optionTable]
-}
-
-type optionTable struct {
-	def      chatcore.Options
-	services map[string]chatcore.Options
-	routing  routing.Settings // the "routing" section of each scope (chatcore does not read it)
-}
-
-func newLiveOptions(raw config.ChatOptions) (*liveOptions, error) {
-	o := &liveOptions{}
-	if err := o.replace(raw); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func (o *liveOptions) replace(raw config.ChatOptions) error {
-	raw, rs, err := splitRouting(raw)
-	if err != nil {
-		return fmt.Errorf("%w: chat options: %w", config.ErrInvalid, err)
-	}
-	def, err := chatcore.DefaultOptions().With(raw[""])
-	if err != nil {
-		return fmt.Errorf("%w: chat options [chat]: %w", config.ErrInvalid, err)
-	}
-	t := &optionTable{def: def, services: map[string]chatcore.Options{}, routing: rs}
-	var errs []error
-	for _, svc := range raw.Scopes() {
-		if svc == "" {
-			continue
-		}
-		so, err := def.With(raw[svc])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: chat options [chat.%s]: %w", config.ErrInvalid, svc, err))
-			continue
-		}
-		t.services[svc] = so
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	o.cur.Store(t)
-	return nil
-}
-
-// splitRouting takes the routing section (routing.SectionRouting) out of every scope and
-// parses it; the rest is chatcore's.
-func splitRouting(raw config.ChatOptions) (config.ChatOptions, routing.Settings, error) {
-	core := config.ChatOptions{}
-	scopes := map[string]map[string]string{}
-	for scope, sections := range raw {
-		rest := map[string]map[string]string{}
-		for sec, opts := range sections {
-			if sec == routing.SectionRouting {
-				scopes[scope] = opts
-				continue
-			}
-			rest[sec] = opts
-		}
-		core[scope] = rest
-	}
-	rs, err := routing.ParseSettings(scopes)
-	return core, rs, err
-}
-
-// Routing returns the router's settings from the current options.
-func (o *liveOptions) Routing() routing.Settings { return o.cur.Load().routing }
-
-// Options implements chatcore.OptionSource.
-func (o *liveOptions) Options(service string) chatcore.Options {
-	t := o.cur.Load()
-	if so, ok := t.services[service]; ok {
-		return so
-	}
-	return t.def
 }
 
 // FeedEventsPath is the event stream; it, the export and the summaries are registered apart

@@ -44,18 +44,34 @@ var (
 // isChatKey reports whether a config-file key is a chat options scope.
 func isChatKey(k string) bool { return chatScopeKey.MatchString(k) }
 
-// parseChatScope decodes one "chat" / "chat.<svc>" object of the config file into o. A value
-// may be a JSON string, number or boolean; it is kept as its text.
+// ValidServiceName reports whether name may be a chat service's scope (chat.<name> in the
+// file; the admin API's live options take the same names).
+func ValidServiceName(name string) bool { return name != "" && chatScopeKey.MatchString("chat."+name) }
+
+// parseChatScope decodes one "chat" / "chat.<svc>" object of the config file into o.
 func parseChatScope(o ChatOptions, key string, raw json.RawMessage) error {
 	m := chatScopeKey.FindStringSubmatch(key)
 	if m == nil {
 		return fmt.Errorf("%q is not chat or chat.<serviceName>", key)
 	}
-	scope := m[1]
+	sections, err := ParseChatSections(raw)
+	if len(sections) > 0 {
+		o[m[1]] = sections
+	}
+	return err
+}
+
+// ParseChatSections decodes one scope's object of sections, each an object of options (the
+// value of "chat" / "chat.<svc>" in the file, and the body the admin API's live options take).
+// A value may be a JSON string, number or boolean; it is kept as its text. What the options
+// mean is checked by their owners (chatcore, chatcore/routing), not here. Errors name the
+// section and option; the sections that decoded are returned with them.
+func ParseChatSections(raw json.RawMessage) (map[string]map[string]string, error) {
 	var sections map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &sections); err != nil {
-		return fmt.Errorf("want an object of sections, each an object of options: %w", err)
+		return nil, fmt.Errorf("want an object of sections, each an object of options: %w", err)
 	}
+	out := map[string]map[string]string{}
 	var errs []error
 	for sec, opts := range sections {
 		if !sectionName.MatchString(sec) {
@@ -68,16 +84,13 @@ func parseChatScope(o ChatOptions, key string, raw json.RawMessage) error {
 				errs = append(errs, fmt.Errorf("%s/%s: %w", sec, name, err))
 				continue
 			}
-			if o[scope] == nil {
-				o[scope] = map[string]map[string]string{}
+			if out[sec] == nil {
+				out[sec] = map[string]string{}
 			}
-			if o[scope][sec] == nil {
-				o[scope][sec] = map[string]string{}
-			}
-			o[scope][sec][name] = s
+			out[sec][name] = s
 		}
 	}
-	return errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 // scalarText renders a JSON string, number or boolean as option text.
