@@ -21,6 +21,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/chatgate/chatgate/web/openapi"
 )
 
 // invalidHeader marks a request the test knows to be invalid (stripped before sending).
@@ -48,7 +50,7 @@ func loadContract(t *testing.T, p *process) *apiContract {
 	var index struct {
 		Documents []struct{ Name, Base string }
 	}
-	if err := json.Unmarshal([]byte(body), &index); err != nil || len(index.Documents) != 3 {
+	if err := json.Unmarshal([]byte(body), &index); err != nil || len(index.Documents) != len(openapi.Documents) {
 		t.Fatalf("index: %v %s", err, body)
 	}
 	registerFeedDecoders()
@@ -179,7 +181,8 @@ var registerFeedDecoders = sync.OnceFunc(func() {
 })
 
 // TestOpenAPIDescribesRealTraffic drives the real binary through every operation of the
-// GMS Chat API v2 (REST), the workflow API and the push administration API — successes and
+// GMS Chat API v2 (REST), the workflow API, the push administration API and the live chat
+// options API — successes and
 // failures — with a client that validates every request and response against the OpenAPI
 // documents the binary serves at /openapi/. Every operation of the documents must be
 // exercised.
@@ -463,6 +466,34 @@ func TestOpenAPIDescribesRealTraffic(t *testing.T) {
 		}
 		if code, b := do(f.method, f.path, ctype, []byte(f.body), f.auth); code != f.want {
 			t.Errorf("%s %s: %d %s, want %d", f.method, f.path, code, b, f.want)
+		}
+	}
+
+	// Live chat options API.
+	opts := "/admin/options/services/" + restSvc
+	for _, f := range []struct {
+		method, path, body, auth string
+		want                     int
+		invalid                  bool
+	}{
+		{"GET", "/admin/options/services", "", bearer, 200, false},
+		{"GET", "/admin/options/defaults", "", bearer, 200, false},
+		{"PUT", "/admin/options/defaults", `{"inactivity-control":{"timeout-alert":300,"enabled":false}}`, bearer, 200, false},
+		{"DELETE", "/admin/options/defaults", "", bearer, 200, false},
+		{"GET", opts, "", bearer, 200, false},
+		{"GET", opts, "", "", 401, false},
+		{"PUT", opts, `{"settings":{"async-idle-alert":"600"},"routing":{"queue":"sales","priority":2}}`, bearer, 200, false},
+		{"PUT", opts, `{"settings":{"async-idle-alert":0}}`, bearer, 400, false},    // valid shape, value out of range
+		{"PUT", opts, `{"settings":{"async-idle-alert":{"s":1}}}`, bearer, 400, true}, // not a scalar
+		{"DELETE", opts, "", bearer, 200, false},
+	} {
+		invalid = f.invalid
+		ctype := ""
+		if f.body != "" {
+			ctype = "application/json"
+		}
+		if code, b := do(f.method, f.path, ctype, []byte(f.body), f.auth); code != f.want {
+			t.Errorf("%s %s %s: %d %s, want %d", f.method, f.path, f.body, code, b, f.want)
 		}
 	}
 

@@ -1,5 +1,6 @@
 // Package openapi holds the OpenAPI 3.1 documents of chatgate's REST APIs — the GMS Chat
-// API v2 (REST flavour), the workflow API and the push administration API — and serves them
+// API v2 (REST flavour), the workflow API, the push administration API and the live chat
+// options API (/admin/options) — and serves them
 // from the binary at /openapi/, so a client generator or an API gateway reads the contract of
 // the exact build it talks to.
 //

@@ -10,7 +10,7 @@ import (
 // Prefix is where Handler is mounted.
 const Prefix = "/openapi/"
 
-//go:embed gms-chat-v2.yaml workflow.yaml push-admin.yaml
+//go:embed gms-chat-v2.yaml workflow.yaml push-admin.yaml admin-options.yaml
 var files embed.FS
 
 // Document is one served OpenAPI document.
@@ -25,6 +25,7 @@ var Documents = []Document{
 	{Name: "gms-chat-v2.yaml", API: "GMS Chat API v2 (REST)", Base: "/genesys/2/chat/"},
 	{Name: "workflow.yaml", API: "workflow API", Base: "/workflow/v1/"},
 	{Name: "push-admin.yaml", API: "push administration API", Base: "/admin/push/"},
+	{Name: "admin-options.yaml", API: "live chat options API", Base: "/admin/options/"},
 }
 
 // File returns the bytes of a document (as served).
