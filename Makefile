@@ -94,13 +94,13 @@ console:
 console-check:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	cd web/console && npm ci --no-audit --no-fund >/dev/null && node build.mjs --outdir "$$tmp"; \
-	for f in agent.js admin.js supervisor.js; do \
+	for f in agent.js admin.js supervisor.js login.js; do \
 		if ! cmp -s "$$tmp/$$f" "dist/$$f"; then \
 			echo "web/console/dist/$$f is not the build of web/console/src: run make console and commit it"; exit 1; \
 		fi; \
 	done; \
-	if [ "$$(ls "$$tmp" | wc -l)" != 3 ]; then echo "console build writes files console-check does not compare"; exit 1; fi; \
-	echo "console bundles up to date ($$(cat dist/agent.js dist/admin.js dist/supervisor.js | wc -c) bytes)"
+	if [ "$$(ls "$$tmp" | wc -l)" != 4 ]; then echo "console build writes files console-check does not compare"; exit 1; fi; \
+	echo "console bundles up to date ($$(cat dist/agent.js dist/admin.js dist/supervisor.js dist/login.js | wc -c) bytes)"
 
 ## browser-test: the widget and the consoles in headless Debian Chromium (playwright-core) against bin/chatgate.
 ## Screenshots of its states are written to docs/widget/. bin/webpushfake is the local Web

@@ -17,6 +17,8 @@ type conn struct {
 	setCookie bool   // a handshake minted browser: the HTTP response must set the cookie
 	ws        *wsConn
 	remote    string
+	header    http.Header // the HTTP request's (the websocket upgrade's), for the policy
+	host      string
 }
 
 // process handles a batch in order and returns the encoded replies. Over polling transports
@@ -144,15 +146,18 @@ func (s *Server) handshake(ctx context.Context, c *conn, m *inMessage) []byte {
 	if c.browser == "" {
 		c.browser, c.setCookie = newID(), true
 	}
+	var principal any
 	if p := s.cfg.Policy; p != nil {
-		if err := handshakeVerdict(ctx, p, HandshakeInfo{Browser: c.browser, Transport: c.transport, Remote: c.remote, Ext: m.Ext}); err != nil {
+		var err *Error
+		principal, err = handshakeVerdict(ctx, p, HandshakeInfo{Browser: c.browser, Transport: c.transport, Remote: c.remote, Ext: m.Ext, Header: c.header, Host: c.host})
+		if err != nil {
 			return fail(err, ReconnectNone)
 		}
 	}
 	e := parseExt(m.Ext, time.Now())
 	sess := &session{
 		srv: s, id: newID(), browser: c.browser, remote: c.remote, transport: c.transport,
-		hsExt: m.Ext, subs: map[string]struct{}{},
+		hsExt: m.Ext, principal: principal, subs: map[string]struct{}{},
 	}
 	sess.ack.enabled = e.ackRequested()
 	sess.ack.next = 1

@@ -3,6 +3,7 @@ package bayeux
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 )
 
 // Policy is the server's security hook, asked before a handshake, a subscription and a
@@ -25,6 +26,12 @@ type HandshakeInfo struct {
 	Transport string          // transport the handshake came on
 	Remote    string          // remote address of the connection
 	Ext       json.RawMessage // the handshake's ext
+	// Header is the header of the HTTP request that carried the handshake (for websocket,
+	// the upgrade request's), for a policy that authenticates by a cookie and checks
+	// Origin. Read only.
+	Header http.Header
+	// Host is that request's Host.
+	Host string
 }
 
 // HandshakeAuthorizer may be implemented by a Policy that wants to say why a handshake is
@@ -34,13 +41,25 @@ type HandshakeAuthorizer interface {
 	AuthorizeHandshake(ctx context.Context, info HandshakeInfo) *Error
 }
 
-// handshakeVerdict asks the policy about a handshake: nil lets it through.
-func handshakeVerdict(ctx context.Context, p Policy, info HandshakeInfo) *Error {
+// HandshakeAuthenticator may be implemented by a Policy that learns who a handshake is from
+// its HTTP request (a cookie, which a websocket's later messages do not carry again): the
+// principal it returns is kept with the session (SessionInfo.Principal). It is asked
+// instead of AuthorizeHandshake and CanHandshake; a non-nil *Error refuses the handshake.
+type HandshakeAuthenticator interface {
+	AuthenticateHandshake(ctx context.Context, info HandshakeInfo) (principal any, err *Error)
+}
+
+// handshakeVerdict asks the policy about a handshake: a nil error lets it through, with
+// the principal to keep with the session.
+func handshakeVerdict(ctx context.Context, p Policy, info HandshakeInfo) (any, *Error) {
+	if a, ok := p.(HandshakeAuthenticator); ok {
+		return a.AuthenticateHandshake(ctx, info)
+	}
 	if a, ok := p.(HandshakeAuthorizer); ok {
-		return a.AuthorizeHandshake(ctx, info)
+		return nil, a.AuthorizeHandshake(ctx, info)
 	}
 	if !p.CanHandshake(ctx, info) {
-		return errHandshakeDenied
+		return nil, errHandshakeDenied
 	}
-	return nil
+	return nil, nil
 }

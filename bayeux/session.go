@@ -37,6 +37,8 @@ type SessionInfo struct {
 	Transport    string          // transport of the handshake or of the latest connect
 	Remote       string          // remote address at handshake
 	HandshakeExt json.RawMessage // ext of the handshake (authentication data, ...)
+	// Principal is what the policy's HandshakeAuthenticator returned for the handshake.
+	Principal any
 }
 
 // session is one Bayeux client. Lock order: session.mu before Server.mu.
@@ -46,6 +48,8 @@ type session struct {
 	browser string
 	remote  string
 	hsExt   json.RawMessage
+	// principal is the HandshakeAuthenticator's answer (immutable).
+	principal any
 
 	mu         sync.Mutex
 	transport  string
@@ -62,7 +66,7 @@ type session struct {
 }
 
 func (s *session) info() SessionInfo {
-	return SessionInfo{ID: s.id, Browser: s.browser, Transport: s.transport, Remote: s.remote, HandshakeExt: s.hsExt}
+	return SessionInfo{ID: s.id, Browser: s.browser, Transport: s.transport, Remote: s.remote, HandshakeExt: s.hsExt, Principal: s.principal}
 }
 
 // held is a /meta/connect waiting for messages or its timeout.

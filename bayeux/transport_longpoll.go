@@ -11,7 +11,7 @@ import (
 
 // httpConn describes an HTTP request as a message source.
 func (s *Server) httpConn(r *http.Request, transport string) *conn {
-	c := &conn{transport: transport, remote: r.RemoteAddr}
+	c := &conn{transport: transport, remote: r.RemoteAddr, header: policyHeader(r.Header), host: r.Host}
 	if s.cfg.ClientAddress != nil {
 		if a := s.cfg.ClientAddress(r); a != "" {
 			c.remote = a
@@ -21,6 +21,21 @@ func (s *Server) httpConn(r *http.Request, transport string) *conn {
 		c.browser, c.hadCookie = ck.Value, true
 	}
 	return c
+}
+
+// policyHeaders are the request headers HandshakeInfo.Header carries: what a policy needs to
+// authenticate a browser by its cookie and see where the page came from. Only these are
+// kept, because a websocket connection keeps them for its life.
+var policyHeaders = []string{"Cookie", "Origin", "Sec-Fetch-Site"}
+
+func policyHeader(h http.Header) http.Header {
+	out := make(http.Header, len(policyHeaders))
+	for _, k := range policyHeaders {
+		if v := h.Values(k); len(v) > 0 {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // browserCookie is the BAYEUX_BROWSER cookie. HttpOnly always. SameSite=None (needed when the

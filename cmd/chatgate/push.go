@@ -112,6 +112,7 @@ func (p *pushParts) stop(ctx context.Context) error {
 // cluster's first-run token (generated and printed once, see web/adminauth). serve builds
 // them once for every admin surface (push admin API, workflow API).
 func adminCredentials(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn) (*adminauth.Credentials, error) {
+	var err error
 	o := adminauth.Options{Token: cfg.AdminToken.Reveal(), BasicUser: cfg.AdminUser, BasicPassword: cfg.AdminPassword.Reveal()}
 	if o.Token == "" && o.BasicUser == "" {
 		hash, token, err := adminauth.FirstRunToken(ctx, store, store.Replicas())
@@ -126,6 +127,10 @@ func adminCredentials(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		}
 		o.TokenSHA256 = hash
 	}
+	if o.Sessions, err = adminauth.OpenSessions(ctx, adminauth.SessionsConfig{KV: store, Replicas: store.Replicas()}); err != nil {
+		return nil, fmt.Errorf("admin console sessions: %w", err)
+	}
+	o.Logger = log.With("component", "admin")
 	auth, err := adminauth.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("admin credentials: %w", err)

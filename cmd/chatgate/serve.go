@@ -66,7 +66,6 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 	})
 	p.surface.Registry().MustRegister(web.NewBayeuxCollector(bayeuxStats(p.bayeux)))
 	mountWidget(p.surface, cfg)
-	mountConsole(p.surface)
 
 	// 3. Admin credentials (shared by the push admin API and the workflow API), push
 	// dispatcher, push credentials and their admin API.
@@ -91,6 +90,7 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 	if p.agent, err = startAgent(ctx, cfg, log, store, p.surface, p.bayeux, p.chat, auth, agentPolicy); err != nil {
 		return errors.Join(err, p.stop(false))
 	}
+	mountConsole(p.surface, p.agent.api, auth)
 
 	// 6. Listen and serve.
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -9,4 +9,12 @@
 // can print it. Later starts find the hash and never see the token again; setting admin-token
 // replaces it (with an external NATS cluster, deleting the key admin.token.sha256 generates a
 // new one at the next start; the embedded store has no listener for a NATS client).
+//
+// The admin console (a browser) does not keep the token: SessionHandler exchanges it once
+// for a console session whose random token lives only in an HttpOnly, SameSite=Strict cookie
+// (web/cookieauth) and, hashed, in the same bucket with its expiry, so it can be revoked on
+// log out and ends on every node. Require accepts that cookie like the token, but a
+// state-changing request authenticated by it must carry the session's CSRF token. Require
+// is the one gate of every admin surface, so it also hands every request it lets through to
+// the Auditor (the audit log), and admin routes added later are covered without more code.
 package adminauth

@@ -9,6 +9,7 @@ import (
 	"github.com/chatgate/chatgate/bayeux"
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
+	"github.com/chatgate/chatgate/web/cookieauth"
 )
 
 // ServiceChannel is the CometD service channel of agent actions: data is an Action (with
@@ -23,9 +24,14 @@ func channelPresence(id string) string { return "/agent/" + id + "/presence" }
 // {"ext": {"agentToken": "cgs_..."}}.
 const HandshakeTokenKey = "agentToken"
 
-// handshakeToken reads the agent token of a handshake ext; has is false for a handshake
-// without one (a customer).
-func handshakeToken(ext json.RawMessage) (tok string, has bool) {
+// HandshakeCSRFKey is the handshake ext key of a console's handshake: the console has no
+// token to put in ext (it is in the HttpOnly session cookie), so it sends the session's CSRF
+// token, {"ext": {"agentCsrf": "..."}}, and the handshake is authenticated by the cookie,
+// only from a page of this origin.
+const HandshakeCSRFKey = "agentCsrf"
+
+// extString reads the string ext[key]; has is false without the key.
+func extString(ext json.RawMessage, key string) (v string, has bool) {
 	if len(ext) == 0 {
 		return "", false
 	}
@@ -33,14 +39,33 @@ func handshakeToken(ext json.RawMessage) (tok string, has bool) {
 	if json.Unmarshal(ext, &m) != nil {
 		return "", false
 	}
-	raw, ok := m[HandshakeTokenKey]
+	raw, ok := m[key]
 	if !ok {
 		return "", false
 	}
-	if json.Unmarshal(raw, &tok) != nil {
+	if json.Unmarshal(raw, &v) != nil {
 		return "", true // present but not a string: refused
 	}
-	return tok, true
+	return v, true
+}
+
+// cookieSession is the principal a console's handshake keeps with its Bayeux session: the
+// session token of its cookie, checked again on every service request like an ext token.
+type cookieSession struct{ token string }
+
+// sessionToken is the agent token of a Bayeux session: its handshake's ext token, or the
+// cookie's session token of a console's handshake. has is false for a customer's session.
+func sessionToken(info bayeux.SessionInfo) (tok string, has bool) {
+	if cs, ok := info.Principal.(cookieSession); ok {
+		return cs.token, true
+	}
+	return handshakeToken(info.HandshakeExt)
+}
+
+// handshakeToken reads the agent token of a handshake ext; has is false for a handshake
+// without one (a customer).
+func handshakeToken(ext json.RawMessage) (tok string, has bool) {
+	return extString(ext, HandshakeTokenKey)
 }
 
 // Policy is the Bayeux server's policy for the agent side: handshakes that carry an agent
@@ -50,8 +75,8 @@ func handshakeToken(ext json.RawMessage) (tok string, has bool) {
 type Policy struct{ api atomic.Pointer[API] }
 
 var (
-	_ bayeux.Policy              = (*Policy)(nil)
-	_ bayeux.HandshakeAuthorizer = (*Policy)(nil)
+	_ bayeux.Policy                 = (*Policy)(nil)
+	_ bayeux.HandshakeAuthenticator = (*Policy)(nil)
 )
 
 // Bind attaches the policy to the API.
@@ -65,20 +90,54 @@ func (p *Policy) CanHandshake(ctx context.Context, info bayeux.HandshakeInfo) bo
 // errHandshakeUnauthorized answers an agent handshake with a missing or bad token.
 var errHandshakeUnauthorized = &bayeux.Error{Code: 401, Message: "unauthorized"}
 
-// AuthorizeHandshake implements bayeux.HandshakeAuthorizer: a bad agent token answers
-// 401::unauthorized.
+// AuthorizeHandshake is AuthenticateHandshake without the principal.
 func (p *Policy) AuthorizeHandshake(ctx context.Context, info bayeux.HandshakeInfo) *bayeux.Error {
+	_, err := p.AuthenticateHandshake(ctx, info)
+	return err
+}
+
+// AuthenticateHandshake implements bayeux.HandshakeAuthenticator: a handshake with an agent
+// token in ext must carry a valid one; a console's handshake (HandshakeCSRFKey in ext) must
+// come from a page of this origin with a valid session cookie and that session's CSRF
+// token, and keeps the cookie's token as its principal. Refusals answer 401::unauthorized.
+// A handshake with neither is a customer's and passes.
+func (p *Policy) AuthenticateHandshake(ctx context.Context, info bayeux.HandshakeInfo) (any, *bayeux.Error) {
 	tok, has := handshakeToken(info.Ext)
-	if !has {
-		return nil
+	csrf, console := extString(info.Ext, HandshakeCSRFKey)
+	if !has && !console {
+		return nil, nil
 	}
 	a := p.api.Load()
-	if a == nil || tok == "" {
-		return errHandshakeUnauthorized
+	if a == nil {
+		return nil, errHandshakeUnauthorized
 	}
-	if _, err := a.cfg.Accounts.Authenticate(ctx, tok); err != nil {
-		a.log.Info("agent CometD handshake refused", "remote", info.Remote)
-		return errHandshakeUnauthorized
+	var principal any
+	if has {
+		if tok == "" {
+			return nil, errHandshakeUnauthorized
+		}
+		if _, err := a.cfg.Accounts.Authenticate(ctx, tok); err != nil {
+			a.log.Info("agent CometD handshake refused", "remote", info.Remote)
+			return nil, errHandshakeUnauthorized
+		}
+	} else {
+		tok = cookieauth.FromHeader(info.Header, cookieauth.StaffCookie)
+		switch {
+		case tok == "":
+			a.log.Info("console CometD handshake refused: no session cookie", "remote", info.Remote)
+			return nil, errHandshakeUnauthorized
+		case !cookieauth.SameOrigin(info.Header, info.Host):
+			a.log.Info("console CometD handshake refused: not from this origin", "remote", info.Remote, "origin", info.Header.Get("Origin"))
+			return nil, errHandshakeUnauthorized
+		case !cookieauth.ValidToken(tok, csrf):
+			a.log.Info("console CometD handshake refused: CSRF token", "remote", info.Remote)
+			return nil, errHandshakeUnauthorized
+		}
+		if _, err := a.authenticateCookie(ctx, tok); err != nil {
+			a.log.Info("console CometD handshake refused: session", "remote", info.Remote)
+			return nil, errHandshakeUnauthorized
+		}
+		principal = cookieSession{token: tok}
 	}
 	a.mu.Lock()
 	n := len(a.bySession)
@@ -86,9 +145,9 @@ func (p *Policy) AuthorizeHandshake(ctx context.Context, info bayeux.HandshakeIn
 	if n >= a.cfg.MaxConnections {
 		a.st.refused.Add(1)
 		a.log.Warn("agent CometD handshake refused: node at agent-max-connections", "max", a.cfg.MaxConnections)
-		return errTooManyConnections
+		return nil, errTooManyConnections
 	}
-	return nil
+	return principal, nil
 }
 
 // errTooManyConnections answers an agent handshake beyond the node's cap.
@@ -120,7 +179,7 @@ func (p *Policy) CanPublish(context.Context, bayeux.SessionInfo, string, json.Ra
 
 // SessionAdded records an agent's Bayeux session (a handshake with a valid agent token).
 func (a *API) SessionAdded(ctx context.Context, info bayeux.SessionInfo) {
-	tok, has := handshakeToken(info.HandshakeExt)
+	tok, has := sessionToken(info)
 	if !has {
 		return
 	}
@@ -162,7 +221,7 @@ func (a *API) HandleService(ctx context.Context, req *bayeux.ServiceRequest) err
 		}
 		return req.Reply(CometReply{Status: status, Code: code, Error: msg})
 	}
-	tok, has := handshakeToken(req.Session.HandshakeExt)
+	tok, has := sessionToken(req.Session)
 	if !has {
 		return fail(errorf(ErrUnauthorized, "handshake without %s", HandshakeTokenKey))
 	}

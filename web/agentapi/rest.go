@@ -14,6 +14,8 @@ import (
 
 	"github.com/chatgate/chatgate/web"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
+	"github.com/chatgate/chatgate/web/apijson"
+	"github.com/chatgate/chatgate/web/cookieauth"
 )
 
 // Prefix is where cmd/chatgate mounts the REST API.
@@ -62,7 +64,7 @@ func (a *API) Handler() http.Handler {
 				}
 				q.Action = name
 			}
-			res, _, err := a.query(r.Context(), p, bearer(r), q)
+			res, _, err := a.query(r.Context(), p, callerToken(r), q)
 			if err != nil {
 				writeError(w, err)
 				return
@@ -71,7 +73,8 @@ func (a *API) Handler() http.Handler {
 		})
 	}
 	asJSON := func(w http.ResponseWriter, res map[string]any) { writeJSON(w, http.StatusOK, res) }
-	query("POST /logout", QueryLogout, nil, func(w http.ResponseWriter, _ map[string]any) { w.WriteHeader(http.StatusNoContent) })
+	auth("POST /logout", a.logout) // the logout query, and a session cookie cleared
+	a.consoleSession(mux, auth, byIP, byAccount)
 	query("GET /me", QueryMe, nil, asJSON)
 	auth("PUT /me/state", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 		var act Action
@@ -128,12 +131,22 @@ func transcriptQuery(r *http.Request) (Query, error) {
 	return q, nil
 }
 
-// requireToken authenticates the bearer token (401 without a valid one).
+// requireToken authenticates the caller: a bearer token (desktops, bots: no CSRF token
+// needed, nothing ambient), else the console's session cookie, whose state-changing requests
+// must carry the session's CSRF token (cookieauth.Check; 403 code "csrf" without it, before
+// anything is done). 401 without a valid credential.
 func (a *API) requireToken(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok := bearer(r)
+		tok, fromCookie := bearer(r), false
 		if tok == "" {
-			writeError(w, errorf(ErrUnauthorized, "no bearer token"))
+			tok, fromCookie = cookieauth.Value(r, cookieauth.StaffCookie), true
+		}
+		if tok == "" {
+			writeError(w, errorf(ErrUnauthorized, "no bearer token or session cookie"))
+			return
+		}
+		if fromCookie && !strings.HasPrefix(tok, accounts.SessionTokenPrefix) {
+			writeError(w, errorf(ErrUnauthorized, "session cookie not accepted")) // API tokens never ride in a cookie
 			return
 		}
 		p, err := a.cfg.Accounts.Authenticate(r.Context(), tok)
@@ -142,47 +155,84 @@ func (a *API) requireToken(next http.HandlerFunc) http.Handler {
 				writeError(w, errorf(ErrUnavailable, "accounts"))
 				return
 			}
+			if fromCookie {
+				cookieauth.Clear(w, r, cookieauth.StaffCookie)
+			}
 			writeError(w, errorf(ErrUnauthorized, "token not accepted"))
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		if fromCookie {
+			if err := cookieauth.Check(r, tok); err != nil {
+				a.log.Info("agent API request refused: CSRF", "account", p.Account.ID, "reason", err.Error(), "remote", r.RemoteAddr)
+				writeJSON(w, http.StatusForbidden, errorBody{Code: CodeCSRF, Error: "refused: " + err.Error()})
+				return
+			}
+		}
+		ctx := context.WithValue(r.Context(), ctxKey{}, p)
+		ctx = context.WithValue(ctx, tokenKey{}, tok)
+		next(w, r.WithContext(ctx))
 	})
+}
+
+// CodeCSRF is the error code of a cookie-authenticated request refused for its CSRF token
+// or its origin (HTTP 403).
+const CodeCSRF = apijson.CodeCSRF
+
+type tokenKey struct{}
+
+// callerToken is the token requireToken authenticated (bearer or cookie).
+func callerToken(r *http.Request) string {
+	t, _ := r.Context().Value(tokenKey{}).(string)
+	return t
 }
 
 type loginBody struct {
 	ID       string `json:"id"`
 	Password string `json:"password"`
+	// Console is the console a POST /session logs in to ("agent" or "supervisor"); POST
+	// /login ignores it.
+	Console string `json:"console,omitempty"`
 }
 
-// login checks id and password and returns a session token. Attempts are limited per
-// client address and per account id, before the password is checked.
+// login checks id and password and returns a session token.
 func (a *API) login(w http.ResponseWriter, r *http.Request, byIP, byAccount *httprate.RateLimiter) {
+	var body loginBody
+	tok, exp, acct, ok := a.checkLogin(w, r, byIP, byAccount, &body)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires": exp, "account": acct})
+}
+
+// checkLogin reads a login body and checks id and password, making a session; on failure it
+// has answered. Attempts are limited per client address and per account id, before the
+// password is checked.
+func (a *API) checkLogin(w http.ResponseWriter, r *http.Request, byIP, byAccount *httprate.RateLimiter, body *loginBody) (string, time.Time, accounts.Account, bool) {
 	host := web.ClientAddress(r) // trusted-proxies aware
 	if byIP.OnLimit(w, r, httprate.CanonicalizeIP(host)) {
 		writeError(w, errorf(ErrRateLimited, "login"))
-		return
+		return "", time.Time{}, accounts.Account{}, false
 	}
-	var body loginBody
-	if !a.decode(w, r, &body) {
-		return
+	if !a.decode(w, r, body) {
+		return "", time.Time{}, accounts.Account{}, false
 	}
 	if byAccount.OnLimit(w, r, body.ID) {
 		a.log.Warn("agent login rate-limited", "account", body.ID, "remote", host)
 		writeError(w, errorf(ErrRateLimited, "login"))
-		return
+		return "", time.Time{}, accounts.Account{}, false
 	}
 	tok, exp, acct, err := a.cfg.Accounts.Login(r.Context(), body.ID, body.Password)
 	if err != nil {
 		if errors.Is(err, accounts.ErrBadCredentials) {
 			a.log.Info("agent login refused", "account", body.ID, "remote", host)
 			writeError(w, errorf(ErrUnauthorized, "wrong id or password"))
-			return
+			return "", time.Time{}, accounts.Account{}, false
 		}
 		writeError(w, errorf(ErrUnavailable, "accounts"))
-		return
+		return "", time.Time{}, accounts.Account{}, false
 	}
 	a.log.Info("agent logged in", "account", acct.ID, "remote", host)
-	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires": exp, "account": acct})
+	return tok, exp, acct, true
 }
 
 func (a *API) answer(w http.ResponseWriter, r *http.Request, p accounts.Principal, act Action) {

@@ -25,6 +25,9 @@ const (
 	CodeTooLarge         = "too_large"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
+	// CodeCSRF: a request authenticated by a console session cookie without the session's
+	// CSRF token, or from another origin (403; nothing was done).
+	CodeCSRF = "csrf"
 )
 
 // ErrorBody is the error answer.

@@ -1,4 +1,4 @@
-// Builds dist/agent.js, dist/admin.js and dist/supervisor.js: the consoles' ES modules (and, for the agent
+// Builds dist/agent.js, dist/admin.js, dist/supervisor.js and dist/login.js (the login view of all three): the consoles' ES modules (and, for the agent
 // console, the cometd npm client) as minified IIFEs. Deterministic (same inputs, same esbuild
 // version → same bytes), which `make console-check` relies on.
 // Usage: node build.mjs [--outdir DIR]
@@ -15,7 +15,7 @@ const cometd = JSON.parse(readFileSync(path.join(here, "node_modules", "cometd",
 
 await build({
   absWorkingDir: here,
-  entryPoints: ["src/agent.js", "src/admin.js", "src/supervisor.js"],
+  entryPoints: ["src/agent.js", "src/admin.js", "src/supervisor.js", "src/login.js"],
   outdir,
   bundle: true,
   minify: true,

@@ -38,6 +38,9 @@ var adminJS []byte
 //go:embed dist/supervisor.js
 var supervisorJS []byte
 
+//go:embed dist/login.js
+var loginJS []byte
+
 // CSP is the policy of the console pages: scripts, styles and images only from this origin,
 // requests only to this origin (the APIs, CometD over XHR and websocket: 'self' covers ws:
 // and wss: of the same host in CSP level 3). worker-src blob: is the CometD client's timer
@@ -45,22 +48,54 @@ var supervisorJS []byte
 const CSP = "default-src 'none'; script-src 'self'; worker-src blob:; connect-src 'self'; style-src 'self'; " +
 	"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// Register mounts the console pages and their assets on mux (Go 1.22 patterns).
-func Register(mux interface{ Handle(string, http.Handler) }) {
-	page := func(b []byte) http.Handler {
-		return newAsset(b, "text/html; charset=utf-8", http.Header{
-			"Content-Security-Policy": {CSP},
-			"Referrer-Policy":         {"no-referrer"},
-			"X-Frame-Options":         {"DENY"},
+// Admission decides whether a request may see a console page (its data views) rather than
+// only its login form; cmd/chatgate wires it to the session cookies (web/agentapi for the
+// agent and supervisor consoles, web/adminauth for the admin console). A nil func admits
+// nobody.
+type Admission struct {
+	// Staff reports whether r's staff session may use console ("agent" or "supervisor").
+	Staff func(r *http.Request, console string) bool
+	// Admin reports whether r carries an admin console session.
+	Admin func(r *http.Request) bool
+}
+
+// Register mounts the console pages and their assets on mux (Go 1.22 patterns). Each page
+// is served whole only to a session of its role; any other request gets the page's login
+// view: the same document without its data views and with the login script (login.js)
+// instead of the console's bundle, so neither the markup nor the code of a console reaches
+// a browser that has not logged in to it.
+func Register(mux interface{ Handle(string, http.Handler) }, adm Admission) {
+	header := http.Header{
+		"Content-Security-Policy": {CSP},
+		"Referrer-Policy":         {"no-referrer"},
+		"X-Frame-Options":         {"DENY"},
+		"Vary":                    {"Cookie"},
+	}
+	page := func(console string, b []byte, admitted func(*http.Request) bool) http.Handler {
+		full := newAsset(b, "text/html; charset=utf-8", header)
+		login := newAsset(mustLoginView(b, console), "text/html; charset=utf-8", header)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if admitted != nil && admitted(r) {
+				full.ServeHTTP(w, r)
+				return
+			}
+			login.ServeHTTP(w, r)
 		})
 	}
-	mux.Handle("GET "+AgentPath+"{$}", page(agentHTML))
-	mux.Handle("GET "+AdminPath+"{$}", page(adminHTML))
-	mux.Handle("GET "+SupervisorPath+"{$}", page(supervisorHTML))
+	staff := func(console string) func(*http.Request) bool {
+		if adm.Staff == nil {
+			return nil
+		}
+		return func(r *http.Request) bool { return adm.Staff(r, console) }
+	}
+	mux.Handle("GET "+AgentPath+"{$}", page("agent", agentHTML, staff("agent")))
+	mux.Handle("GET "+AdminPath+"{$}", page("admin", adminHTML, adm.Admin))
+	mux.Handle("GET "+SupervisorPath+"{$}", page("supervisor", supervisorHTML, staff("supervisor")))
 	mux.Handle("GET "+AssetsPath+"console.css", newAsset(css, "text/css; charset=utf-8", nil))
 	mux.Handle("GET "+AssetsPath+"agent.js", newAsset(agentJS, "text/javascript; charset=utf-8", nil))
 	mux.Handle("GET "+AssetsPath+"admin.js", newAsset(adminJS, "text/javascript; charset=utf-8", nil))
 	mux.Handle("GET "+AssetsPath+"supervisor.js", newAsset(supervisorJS, "text/javascript; charset=utf-8", nil))
+	mux.Handle("GET "+AssetsPath+"login.js", newAsset(loginJS, "text/javascript; charset=utf-8", nil))
 }
 
 // asset is a static body with its ETag, served by http.ServeContent (conditional requests,

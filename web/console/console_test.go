@@ -9,10 +9,14 @@ import (
 	"testing"
 )
 
+// newServer serves the consoles; a request with the header X-Test-Admit: yes is admitted to
+// every page (the session checks are web/agentapi's and web/adminauth's, tested there and
+// through the binary in cmd/chatgate).
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	Register(mux)
+	admit := func(r *http.Request) bool { return r.Header.Get("X-Test-Admit") == "yes" }
+	Register(mux, Admission{Staff: func(r *http.Request, _ string) bool { return admit(r) }, Admin: admit})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -46,7 +50,15 @@ func TestPagesAndTheirAssets(t *testing.T) {
 	srv := newServer(t)
 	ref := regexp.MustCompile(`(?:src|href)="(/[^"]+)"`)
 	for _, page := range []string{AgentPath, AdminPath, SupervisorPath} {
-		resp, body := get(t, srv.URL+page, nil)
+		for _, admitted := range []http.Header{nil, {"X-Test-Admit": {"yes"}}} {
+			pageAndAssets(t, srv, ref, page, admitted)
+		}
+	}
+}
+
+func pageAndAssets(t *testing.T, srv *httptest.Server, ref *regexp.Regexp, page string, h http.Header) {
+	{
+		resp, body := get(t, srv.URL+page, h)
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 			t.Fatalf("%s: %d %s", page, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
@@ -99,5 +111,34 @@ func TestOnlyTheConsolePaths(t *testing.T) {
 		if resp, _ := get(t, srv.URL+p, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", p, resp.StatusCode)
 		}
+	}
+}
+
+// TestPagesBehindTheirRole: without admission a page is its login view only — no data view,
+// no console bundle, the login form shown — and with admission the whole page.
+func TestPagesBehindTheirRole(t *testing.T) {
+	srv := newServer(t)
+	for page, bundle := range map[string]string{AgentPath: "agent.js", AdminPath: "admin.js", SupervisorPath: "supervisor.js"} {
+		resp, login := get(t, srv.URL+page, nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Vary") != "Cookie" {
+			t.Fatalf("%s: %d, Vary %q", page, resp.StatusCode, resp.Header.Get("Vary"))
+		}
+		if strings.Contains(login, `data-view="main"`) || strings.Contains(login, bundle) || !strings.Contains(login, AssetsPath+"login.js") {
+			t.Errorf("%s without a session is more than its login view:\n%s", page, login)
+		}
+		if !regexp.MustCompile(`<section data-view="login" class="login" aria-labelledby="login-h">`).MatchString(login) || !strings.Contains(login, `id="login-form"`) {
+			t.Errorf("%s: the login view is not shown:\n%s", page, login)
+		}
+		_, full := get(t, srv.URL+page, http.Header{"X-Test-Admit": {"yes"}})
+		if !strings.Contains(full, `data-view="main"`) || !strings.Contains(full, AssetsPath+bundle) || strings.Contains(full, "login.js") {
+			t.Errorf("%s with a session is not the console:\n%s", page, full)
+		}
+	}
+}
+
+// TestLoginViewNeedsAScript: a page without its console script cannot get a login view.
+func TestLoginViewNeedsAScript(t *testing.T) {
+	if _, err := loginView([]byte(`<html><body><section data-view="login"></section></body></html>`), "agent"); err == nil {
+		t.Fatal("a page without a script got a login view")
 	}
 }

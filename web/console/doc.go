@@ -4,10 +4,13 @@
 // `make console-check` checks them against a fresh build), so the binary needs no CDN and no
 // template engine at runtime.
 //
-// Why static pages: every piece of data a console shows comes from an API that already
-// decides who may see it — the agent API (/agent/v1, web/agentapi) for agents, the admin
-// API (/admin/accounts) for admins. The pages hold no data, so "every page behind its role"
-// is enforced where the data is: a page without a valid token shows only its login form.
+// Why every page is behind its role on the server: a page is served whole only to a session
+// cookie of its role (Admission, wired by cmd/chatgate to web/agentapi and web/adminauth);
+// any other request gets the page's login view, derived once from the page (loginview.go:
+// every data-view but "login" removed, login.js instead of the console's bundle), so a
+// browser that has not logged in gets neither the console's markup nor its code, and a
+// section added to a page later is left out of the login view without anyone remembering to.
+// The APIs still check the session and the role on every call.
 //
 // Why several small modules: agent.js keeps the agent's data (chats, offers, presence, the
 // CometD session) and lays out the chat panes; chatpane.js draws one chat and sends its
@@ -15,10 +18,10 @@
 // console gives each API its own section and module (admin-responses.js for
 // /admin/responses), which admin.js only boots, so features land without touching each other.
 //
-// Why no CSRF tokens: the consoles never use cookies for authority. The agent's session
-// token and the admin token are kept in sessionStorage (this tab only) and sent as an
-// Authorization: Bearer header, which a cross-site form or image cannot send; the APIs do not
-// accept a cookie. The pages carry a Content-Security-Policy without 'unsafe-inline' (scripts
-// and styles come only from this origin), so an injected string cannot run and read the
-// token; every text from the network is put into the DOM as text (dom.js), never as HTML.
+// Why cookies and CSRF tokens: the session lives in an HttpOnly, SameSite=Strict cookie
+// (web/cookieauth), so no script on the page, injected or not, can read it. A cookie is
+// ambient authority, so every state-changing call carries the session's CSRF token
+// (X-CSRF-Token, src/api.js) and the server refuses it without (403). The pages carry a
+// Content-Security-Policy without 'unsafe-inline' (scripts and styles come only from this
+// origin); every text from the network is put into the DOM as text (dom.js), never as HTML.
 package console

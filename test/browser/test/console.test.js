@@ -93,7 +93,9 @@ describe("consoles", () => {
     assert.equal((await fetch(`${server.httpURL}/admin/accounts/temp`, { headers: { Authorization: `Bearer ${ADMIN}` } })).status, 404);
     await noViolations(a, "admin accounts");
     await screenshot(a, "admin-accounts", consoleShotDir);
-    assert.deepEqual(await actx.cookies(), [], "the admin console keeps no cookie");
+    // The admin console's only cookie is its session: HttpOnly (no script reads it),
+    // SameSite=Strict, and not the admin token.
+    assert.deepEqual((await actx.cookies()).map((k) => [k.name, k.httpOnly, k.sameSite, k.value.startsWith("cga_")]), [["chatgate_admin", true, "Strict", true]]);
 
     // --- agent console: log in with the keyboard ---
     const gctx = await browser.newContext({ viewport: { width: 1100, height: 720 }, permissions: ["notifications"] });
@@ -236,15 +238,17 @@ describe("consoles", () => {
     await b.locator(".chat-pane .disposition").press("Enter");
     await waitFor("the disposition stored", async () => (await b.locator("#status").textContent()) === "done: done.");
     await noViolations(b, "agent after the end");
-    // The only cookie is the Bayeux server's browser id (BAYEUX_BROWSER, HttpOnly), which
-    // carries no authority: the agent token travels in the handshake's ext.
-    assert.deepEqual((await gctx.cookies()).map((k) => k.name), ["BAYEUX_BROWSER"], "the agent console keeps no cookie of its own");
-    // Log out: back to the login form, the token gone from the tab and from the server.
+    // Two cookies: the Bayeux server's browser id (BAYEUX_BROWSER, no authority) and the
+    // console session (HttpOnly, SameSite=Strict); nothing in the tab's storage.
+    assert.deepEqual((await gctx.cookies()).map((k) => [k.name, k.httpOnly, k.sameSite]).sort(),
+      [["BAYEUX_BROWSER", true, "Lax"], ["chatgate_console", true, "Strict"]]);
+    assert.equal(await g.evaluate(() => sessionStorage.length + localStorage.length), 0);
+    // Log out: back to the login view, the session gone from the browser and the server.
     for (const p of [g, b]) {
-      const token = await p.evaluate(() => JSON.parse(sessionStorage.getItem("chatgate:agent")).token);
+      const token = (await p.context().cookies()).find((k) => k.name === "chatgate_console").value;
       await p.locator("#logout").click();
       await p.locator("#login-form").waitFor({ state: "visible" });
-      assert.equal(await p.evaluate(() => sessionStorage.getItem("chatgate:agent")), null);
+      assert.equal((await p.context().cookies()).find((k) => k.name === "chatgate_console"), undefined);
       await waitFor("the session revoked", async () =>
         (await fetch(`${server.httpURL}/agent/v1/me`, { headers: { Authorization: `Bearer ${token}` } })).status === 401);
     }

@@ -78,7 +78,9 @@ describe("supervisor console", () => {
     await s.keyboard.type("ann-password-1");
     await s.keyboard.press("Enter");
     await waitFor("the refusal of an agent", async () => /not a supervisor/.test(await s.locator("#login-status").textContent()));
-    assert.equal(await s.evaluate(() => sessionStorage.getItem("chatgate:supervisor")), null);
+    assert.deepEqual(await sctx.cookies(), [], "a refused login leaves no session cookie");
+    // The server refused it (403), which Chromium logs.
+    assert.deepEqual(s.errors.splice(0), ["console: Failed to load resource: the server responded with a status of 403 (Forbidden)"]);
     await s.locator("#login-id").fill("");
     await s.locator("#login-password").fill("");
     await s.locator("#login-id").focus();
@@ -170,7 +172,7 @@ describe("supervisor console", () => {
     assert.ok(await s.evaluate(() => document.documentElement.scrollWidth <= 390), "no horizontal scrolling at phone width");
     await noViolations(s, "supervisor board, phone");
 
-    // --- a reload keeps the session (sessionStorage) and the supervisor's place in the chat:
+    // --- a reload keeps the session (the cookie) and the supervisor's place in the chat:
     // the chat is opened again without a second join, in the mode the server kept ---
     await s.setViewportSize({ width: 1200, height: 1400 });
     await s.reload();
@@ -183,11 +185,12 @@ describe("supervisor console", () => {
     // --- leave: the supervisor is out of the chat ---
     await s.getByRole("button", { name: "Leave" }).click();
     await s.locator("#watch").waitFor({ state: "hidden" });
-    const sue = await s.evaluate(() => JSON.parse(sessionStorage.getItem("chatgate:supervisor")).token);
+    const sue = (await sctx.cookies()).find((k) => k.name === "chatgate_console").value;
     const view = await http("GET", `/agent/v1/chats/${chat.chatId}`, sue);
     assert.equal(view.status, 200);
     assert.notEqual((view.json.chat || view.json).state, "joined", "the supervisor left the chat");
     await live.getByRole("button", { name: "Monitor the chat with Carla" }).waitFor();
-    assert.deepEqual(await sctx.cookies(), [], "the supervisor console keeps no cookie");
+    assert.deepEqual((await sctx.cookies()).map((k) => [k.name, k.httpOnly, k.sameSite]), [["chatgate_console", true, "Strict"]],
+      "the supervisor console's only cookie is its session");
   });
 });

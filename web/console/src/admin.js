@@ -1,64 +1,24 @@
 // The admin console: agents, supervisors and bots (the account admin API under
-// /admin/accounts). The admin token is typed in once per tab and kept in sessionStorage.
+// /admin/accounts). The server serves this page only to an admin console session (a cookie
+// the login view got for the admin token); every call rides on that cookie.
 
-import { api, stored, APIError } from "./api.js";
+import { api, APIError } from "./api.js";
 import { h, $, show, say } from "./dom.js";
 import { bootResponses } from "./admin-responses.js";
+import { SESSION, enter, logOut, ended } from "./session.js";
 
-const KEY = "chatgate:admin";
-let token = null;
+// token stays null: calls use the session cookie (api sends the CSRF token). Kept so
+// api(method, path, token, body) reads the same in every admin module.
+const token = null;
 
 async function boot() {
-  $("login-form").addEventListener("submit", onLogin);
-  $("logout").addEventListener("click", logout);
+  $("logout").addEventListener("click", () => logOut(SESSION.admin));
   $("account-form").addEventListener("submit", onCreate);
-  const s = stored.get(KEY);
-  if (s && s.token) {
-    token = s.token;
-    if (await enter()) return;
-  }
-  show("login");
-  $("admin-token").focus();
-}
-
-async function onLogin(e) {
-  e.preventDefault();
-  const t = $("admin-token").value.trim();
-  if (!t) {
-    say($("login-status"), "Enter the admin token.", true);
-    $("admin-token").focus();
-    return;
-  }
-  token = t;
-  if (await enter()) {
-    $("admin-token").value = "";
-    stored.set(KEY, { token });
-    $("acct-id").focus();
-  } else {
-    say($("login-status"), "The admin token was refused.", true);
-    $("admin-token").focus();
-  }
-}
-
-// enter lists the accounts with the token; a refusal leaves the console logged out.
-async function enter() {
-  try {
-    await refresh();
-  } catch {
-    token = null;
-    stored.set(KEY, null);
-    return false;
-  }
+  await enter(SESSION.admin);
   show("main");
   bootResponses((method, path, body) => api(method, path, token, body));
-  return true;
-}
-
-function logout() {
-  token = null;
-  stored.set(KEY, null);
-  show("login");
-  $("admin-token").focus();
+  await refresh();
+  $("acct-id").focus();
 }
 
 async function refresh() {
@@ -119,8 +79,7 @@ async function onCreate(e) {
     await refresh();
   } catch (err) {
     if (err instanceof APIError && err.status === 401) {
-      logout();
-      say($("login-status"), "The admin token was refused.", true);
+      ended();
       return;
     }
     say(out, err.message, true);

@@ -7,16 +7,15 @@
 // carrying the same event show it once) and lays the panes out.
 
 import { CometD } from "cometd";
-import { api, stored, APIError } from "./api.js";
+import { api, csrfToken, APIError } from "./api.js";
 import { h, $, show, say } from "./dom.js";
 import { ChatPane, customerName } from "./chatpane.js";
 import { Responses } from "./responses.js";
+import { SESSION, enter, logOut, failer } from "./session.js";
 
 const API = "/agent/v1";
-const KEY = "chatgate:agent";
 
 const st = {
-  token: null,
   id: null,
   account: null,
   presence: null,
@@ -28,82 +27,29 @@ const st = {
 };
 
 function call(method, path, body) {
-  return api(method, API + path, st.token, body);
+  return api(method, API + path, null, body);
 }
 
 // failed reports an error on the status line; a 401 means the session is gone: log in again.
-function failed(e) {
-  if (e instanceof APIError && e.status === 401) {
-    logout(false);
-    say($("login-status"), "Your session ended. Please log in again.", true);
-    return;
-  }
-  say($("status"), e.message, true);
-}
+const failed = failer(() => $("status"));
 
-// ---- login ----
+// ---- session ----
 
 async function boot() {
-  $("login-form").addEventListener("submit", onLogin);
-  $("logout").addEventListener("click", () => logout(true));
+  $("logout").addEventListener("click", logout);
   for (const b of document.querySelectorAll("[data-presence]")) b.addEventListener("click", () => setState(b.dataset.presence));
   document.addEventListener("keydown", onPaneKey);
-  const s = stored.get(KEY);
-  if (s && s.token) {
-    st.token = s.token;
-    st.id = s.id;
-    try {
-      const me = await call("GET", "/me");
-      await start(me);
-      return;
-    } catch {
-      stored.set(KEY, null);
-      st.token = null;
-    }
-  }
-  show("login");
-  $("login-id").focus();
+  const s = await enter(SESSION.agent);
+  st.id = s.account.id;
+  await start(s);
 }
 
-async function onLogin(e) {
-  e.preventDefault();
-  const id = $("login-id").value.trim();
-  const password = $("login-password").value;
-  const out = $("login-status");
-  if (!id || !password) {
-    say(out, "Enter your id and password.", true);
-    (id ? $("login-password") : $("login-id")).focus();
-    return;
-  }
-  say(out, "Logging in…");
-  try {
-    const r = await api("POST", API + "/login", null, { id, password });
-    st.token = r.token;
-    st.id = r.account.id;
-    stored.set(KEY, { token: st.token, id: st.id });
-    $("login-password").value = "";
-    say(out, "");
-    await start(await call("GET", "/me"));
-  } catch (err) {
-    say(out, err.status === 401 ? "Wrong id or password." : err.message, true);
-    $("login-password").focus();
-  }
-}
-
-async function logout(tellServer) {
-  const token = st.token;
+async function logout() {
   if (st.cometd) st.cometd.disconnect();
   st.cometd = null;
-  stored.set(KEY, null);
-  Object.assign(st, { token: null, id: null, account: null, presence: null, current: null });
   for (const p of st.panes.values()) p.destroy();
   st.panes.clear();
-  st.chats.clear();
-  st.offers.clear();
-  renderPanes();
-  if (tellServer && token) await api("POST", API + "/logout", token, {}).catch(() => {});
-  show("login");
-  $("login-id").focus();
+  await logOut(SESSION.agent);
 }
 
 // ---- main view ----
@@ -164,9 +110,11 @@ function connect() {
   const c = new CometD();
   st.cometd = c;
   c.configure({ url: `${location.origin}/genesys/cometd`, logLevel: "warn", backoffIncrement: 500, maxBackoff: 5000 });
-  // The agent token goes into every handshake (also the client's own re-handshakes).
+  // Every handshake (also the client's own re-handshakes) is authenticated by the session
+  // cookie, which the server accepts only with the session's CSRF token in ext and from a
+  // page of this origin.
   c.registerExtension("chatgate-agent", { outgoing: (m) => {
-    if (m.channel === "/meta/handshake") m.ext = { ...(m.ext || {}), agentToken: st.token };
+    if (m.channel === "/meta/handshake") m.ext = { ...(m.ext || {}), agentCsrf: csrfToken() };
     return m;
   } });
   c.addListener("/meta/handshake", (m) => {

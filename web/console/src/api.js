@@ -1,5 +1,9 @@
-// api calls a JSON API with a bearer token. The token lives in sessionStorage, never in a
-// cookie, so a page of another site cannot make the browser send it (no CSRF surface).
+// api calls a JSON API of this origin. The consoles authenticate with their session
+// cookie (HttpOnly: no script can read it, SameSite=Strict: no other site can make the
+// browser send it); every state-changing request also carries the session's CSRF token
+// (X-CSRF-Token), which the server checks for every request authenticated by the cookie.
+// token, when given, is sent as a bearer token instead (scripts, tests); null uses the
+// cookie. Nothing is kept in sessionStorage or localStorage.
 export class APIError extends Error {
   constructor(status, body) {
     super((body && (body.error || body.message)) || `HTTP ${status}`);
@@ -8,9 +12,24 @@ export class APIError extends Error {
   }
 }
 
+let csrf = null;
+
+// setCSRF keeps the session's CSRF token (from the login or the GET session answer).
+export function setCSRF(t) {
+  csrf = t || null;
+}
+
+// csrfToken is the session's CSRF token (null before the session is read).
+export function csrfToken() {
+  return csrf;
+}
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
 export async function api(method, path, token, body) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
+  else if (csrf && !SAFE.has(method)) headers["X-CSRF-Token"] = csrf;
   // A FormData body (a file upload) goes as multipart/form-data with the browser's boundary.
   const form = typeof FormData !== "undefined" && body instanceof FormData;
   if (body !== undefined && !form) headers["Content-Type"] = "application/json";
@@ -18,7 +37,7 @@ export async function api(method, path, token, body) {
     method,
     headers,
     body: body === undefined ? undefined : form ? body : JSON.stringify(body),
-    credentials: "omit",
+    credentials: "same-origin",
     cache: "no-store",
   });
   // A file download (anything but JSON) is answered as a Blob.
@@ -34,18 +53,3 @@ export async function api(method, path, token, body) {
   if (!r.ok) throw new APIError(r.status, json);
   return json;
 }
-
-// stored keeps one JSON value per tab in sessionStorage.
-export const stored = {
-  get(key) {
-    try {
-      return JSON.parse(sessionStorage.getItem(key) || "null");
-    } catch {
-      return null;
-    }
-  },
-  set(key, v) {
-    if (v === null) sessionStorage.removeItem(key);
-    else sessionStorage.setItem(key, JSON.stringify(v));
-  },
-};

@@ -4,11 +4,11 @@
 // into a chat with its transcript. Polling, not CometD: a wall board wants a snapshot of
 // every list, which the REST lists are, and a missed tick is repaired by the next one.
 
-import { api, stored, APIError } from "./api.js";
+import { api, APIError } from "./api.js";
 import { h, $, show, say } from "./dom.js";
+import { SESSION, enter, logOut, failer } from "./session.js";
 
 const API = "/agent/v1";
-const KEY = "chatgate:supervisor";
 const TICK = 3000; // ms between refreshes of the board
 const HOUR = 3600 * 1000;
 const SVG = "http://www.w3.org/2000/svg";
@@ -20,7 +20,6 @@ const MODES = {
 };
 
 const st = {
-  token: null,
   account: null,
   timer: 0,
   busy: false,
@@ -35,23 +34,15 @@ const st = {
 };
 
 function call(method, path, body) {
-  return api(method, API + path, st.token, body);
+  return api(method, API + path, null, body);
 }
 
-function failed(e) {
-  if (e instanceof APIError && e.status === 401) {
-    logout(false);
-    say($("login-status"), "Your session ended. Please log in again.", true);
-    return;
-  }
-  say($("status"), e.message, true);
-}
+const failed = failer(() => $("status"));
 
-// ---- login ----
+// ---- session ----
 
 async function boot() {
-  $("login-form").addEventListener("submit", onLogin);
-  $("logout").addEventListener("click", () => logout(true));
+  $("logout").addEventListener("click", logout);
   for (const b of document.querySelectorAll("button[data-mode]")) b.addEventListener("click", () => setMode(b.dataset.mode));
   $("leave").addEventListener("click", leave);
   $("composer").addEventListener("submit", onSend);
@@ -61,61 +52,13 @@ async function boot() {
       $("composer").requestSubmit();
     }
   });
-  const s = stored.get(KEY);
-  if (s && s.token) {
-    st.token = s.token;
-    try {
-      await start(await call("GET", "/me"));
-      return;
-    } catch {
-      stored.set(KEY, null);
-      st.token = null;
-    }
-  }
-  show("login");
-  $("login-id").focus();
+  await start(await enter(SESSION.supervisor));
 }
 
-async function onLogin(e) {
-  e.preventDefault();
-  const id = $("login-id").value.trim();
-  const password = $("login-password").value;
-  const out = $("login-status");
-  if (!id || !password) {
-    say(out, "Enter your id and password.", true);
-    (id ? $("login-password") : $("login-id")).focus();
-    return;
-  }
-  say(out, "Logging in…");
-  try {
-    const r = await api("POST", API + "/login", null, { id, password });
-    if (r.account.role !== "supervisor") {
-      // The token is dropped, not logged out: a logout would set the agent's presence to
-      // logged-out under its own desktop. Unstored, it only expires (agent-session-ttl).
-      say(out, "This account is not a supervisor.", true);
-      return;
-    }
-    st.token = r.token;
-    stored.set(KEY, { token: st.token });
-    $("login-password").value = "";
-    say(out, "");
-    await start(await call("GET", "/me"));
-  } catch (err) {
-    say(out, err.status === 401 ? "Wrong id or password." : err.message, true);
-    $("login-password").focus();
-  }
-}
-
-async function logout(tellServer) {
-  const token = st.token;
+async function logout() {
   clearInterval(st.timer);
-  stored.set(KEY, null);
-  Object.assign(st, { token: null, account: null, watching: null, chat: null, samples: [], lastT: 0 });
-  st.events.clear();
-  st.lastIndex.clear();
-  if (tellServer && token) await api("POST", API + "/logout", token, {}).catch(() => {});
-  show("login");
-  $("login-id").focus();
+  st.account = null;
+  await logOut(SESSION.supervisor);
 }
 
 async function start(me) {
@@ -134,7 +77,7 @@ async function start(me) {
 
 // tick reads every list once; ticks never overlap (a slow server skips a tick).
 async function tick() {
-  if (st.busy || !st.token) return;
+  if (st.busy || !st.account) return;
   st.busy = true;
   try {
     const [queues, agents, chats] = await Promise.all([
