@@ -637,7 +637,7 @@ func (co *Core) execLocked(ctx context.Context, c *chat, fn func(t *txn) error) 
 // effects and t's other changes, saves the state when needed, queues the fan-out and re-arms
 // the chat's timers. Called with c.mu held.
 func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
-	before := c.st.propState()
+	before, beforeUD := c.st.propState(), c.st.UserData
 	if len(t.events) == 0 {
 		if t.save {
 			ns := c.st
@@ -704,7 +704,7 @@ func (co *Core) commit(ctx context.Context, c *chat, t *txn) error {
 	if t.touch != "" && t.touch == c.st.Customer {
 		c.lastReq, c.flexStage = t.now, 0
 	}
-	co.queueProps(c, before)
+	co.queueProps(c, before, beforeUD)
 	co.stampViews(c)
 	co.reschedule(c)
 	return nil
@@ -841,12 +841,12 @@ func (co *Core) sync(ctx context.Context, c *chat) error {
 		}
 		from = raws[len(raws)-1].Index + 1
 	}
-	before := c.st.propState()
+	before, beforeUD := c.st.propState(), c.st.UserData
 	c.st, c.rev, c.savedIndex, c.stale, c.reload = st, rev, saved, false, false
 	c.dirty = migrated
 	if len(late) > 0 {
 		c.out = append(c.out, delivery{events: late})
-		co.queueProps(c, before)
+		co.queueProps(c, before, beforeUD)
 	}
 	c.delivered = c.st.LastIndex
 	co.reschedule(c)

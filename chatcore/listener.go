@@ -3,6 +3,7 @@ package chatcore
 import (
 	"maps"
 	"sync"
+	"time"
 )
 
 // Listener receives every committed event and every change of the interaction properties
@@ -18,6 +19,43 @@ type Listener interface {
 	// OnProperties is called when GCTI_Chat_AsyncStatus, GCTI_Chat_AsyncCheckAt, IsOnline or
 	// ChatServerAppName change; changed holds the new values of the changed properties only.
 	OnProperties(chat ChatView, changed map[string]string)
+}
+
+// ValueChange is one value's change: Old before (OldSet false: the key was absent), New
+// after (NewSet false: the key is gone).
+type ValueChange struct {
+	Old, New       string
+	OldSet, NewSet bool
+}
+
+// Change is what one commit changed of a chat's interaction properties and of its userData.
+type Change struct {
+	// Properties are the maintained properties that changed (GCTI_Chat_AsyncStatus,
+	// GCTI_Chat_AsyncCheckAt, IsOnline, ChatServerAppName).
+	Properties map[string]ValueChange
+	// UserData are the userData keys that changed.
+	UserData map[string]ValueChange
+}
+
+func (c Change) clone() Change {
+	return Change{Properties: maps.Clone(c.Properties), UserData: maps.Clone(c.UserData)}
+}
+
+// ChangeListener is an optional extension of Listener for a record of every change, such
+// as the event feed. A listener that implements it gets OnChange in place of OnProperties:
+// the properties' values before and after, and the changes of the chat's userData —
+// including those of operations that add no event (UpdateUserData, Annotate), which
+// OnProperties never reports. Same guarantees as Listener: per chat in commit order, after
+// the commit's events, once per commit.
+type ChangeListener interface {
+	OnChange(chat ChatView, ch Change)
+}
+
+// PurgeListener is an optional extension of Listener: OnPurged is called once a chat was
+// purged (Purge), with the chat as it was just before and the core's clock at the purge,
+// after every delivery of the chat.
+type PurgeListener interface {
+	OnPurged(chat ChatView, at time.Time)
 }
 
 // ListenerFuncs adapts functions to Listener; nil fields are skipped.
@@ -40,11 +78,17 @@ func (f ListenerFuncs) OnProperties(chat ChatView, changed map[string]string) {
 	}
 }
 
-type listenerEntry struct{ l Listener }
+type listenerEntry struct {
+	l  Listener
+	cl ChangeListener // l, when it implements ChangeListener
+	pl PurgeListener  // l, when it implements PurgeListener
+}
 
 // AddListener registers l; the returned function removes it.
 func (co *Core) AddListener(l Listener) (remove func()) {
 	e := &listenerEntry{l: l}
+	e.cl, _ = l.(ChangeListener)
+	e.pl, _ = l.(PurgeListener)
 	co.lmu.Lock()
 	co.listeners = append(co.listeners, e)
 	co.lmu.Unlock()
@@ -67,7 +111,8 @@ func (co *Core) AddListener(l Listener) (remove func()) {
 type delivery struct {
 	view   ChatView
 	events []Event
-	props  map[string]string
+	props  map[string]string // new values of the changed properties (OnProperties)
+	change *Change           // old and new, userData included (OnChange)
 	hasV   bool
 }
 
@@ -83,32 +128,58 @@ func (st *chatState) propState() propState {
 	return propState{async: st.Async, status: st.AsyncStatus, checkAt: st.CheckAt, ended: st.Ended}
 }
 
-// queueProps queues a property change if the properties differ from before. c.mu held.
-func (co *Core) queueProps(c *chat, beforeState propState) {
-	if c.st.propState() == beforeState {
-		return
-	}
-	b := chatState{Async: beforeState.async, AsyncStatus: beforeState.status, CheckAt: beforeState.checkAt, Ended: beforeState.ended}
-	before := b.properties(co.node)
-	after := c.st.properties(co.node)
+// queueProps queues a change of the properties or of the userData since before /
+// beforeUD, if there is one. c.mu held.
+func (co *Core) queueProps(c *chat, beforeState propState, beforeUD map[string]string) {
 	var changed map[string]string
-	for k, v := range after {
-		if before[k] != v {
-			if changed == nil {
-				changed = map[string]string{}
+	ch := Change{UserData: valueChanges(beforeUD, c.st.UserData)}
+	if c.st.propState() != beforeState {
+		b := chatState{Async: beforeState.async, AsyncStatus: beforeState.status, CheckAt: beforeState.checkAt, Ended: beforeState.ended}
+		before := b.properties(co.node)
+		after := c.st.properties(co.node)
+		ch.Properties = valueChanges(before, after)
+		for k, vc := range ch.Properties {
+			if vc.NewSet {
+				if changed == nil {
+					changed = map[string]string{}
+				}
+				changed[k] = vc.New
 			}
-			changed[k] = v
 		}
 	}
-	if changed == nil {
+	if changed == nil && ch.Properties == nil && ch.UserData == nil {
 		return
 	}
 	if n := len(c.out); n > 0 && !c.out[n-1].hasV {
-		c.out[n-1].props = changed
+		c.out[n-1].props, c.out[n-1].change = changed, &ch
 	} else {
-		c.out = append(c.out, delivery{props: changed})
+		c.out = append(c.out, delivery{props: changed, change: &ch})
 	}
 	co.stampViews(c)
+}
+
+// valueChanges lists the keys whose value differs between before and after (nil: none).
+// userData is small (chat-max-userdata-keys), so comparing it at each commit is cheap next
+// to the store write.
+func valueChanges(before, after map[string]string) map[string]ValueChange {
+	var out map[string]ValueChange
+	add := func(k string, vc ValueChange) {
+		if out == nil {
+			out = map[string]ValueChange{}
+		}
+		out[k] = vc
+	}
+	for k, v := range after {
+		if old, ok := before[k]; !ok || old != v {
+			add(k, ValueChange{Old: old, OldSet: ok, New: v, NewSet: true})
+		}
+	}
+	for k, old := range before {
+		if _, ok := after[k]; !ok {
+			add(k, ValueChange{Old: old, OldSet: true})
+		}
+	}
+	return out
 }
 
 // stampViews gives the queued deliveries that have none the chat's current view. c.mu held.
@@ -150,7 +221,12 @@ func (co *Core) deliver(c *chat) {
 					for _, ev := range d.events {
 						l.l.OnEvent(d.view, ev)
 					}
-					if d.props != nil {
+					switch {
+					case l.cl != nil:
+						if d.change != nil {
+							l.cl.OnChange(d.view, d.change.clone())
+						}
+					case d.props != nil:
 						l.l.OnProperties(d.view, maps.Clone(d.props))
 					}
 				}

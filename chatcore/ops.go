@@ -120,9 +120,12 @@ func (co *Core) CreateChat(ctx context.Context, r CreateRequest) (Created, error
 		}
 		return Created{}, err
 	}
-	// Creation is a property change too (status 1, IsOnline, ChatServerAppName).
+	// Creation is a property change too (status 1, IsOnline, ChatServerAppName), and the
+	// first userData (every key new) for change listeners.
 	if n := len(c.out); n > 0 {
-		c.out[n-1].props = st.properties(co.node)
+		props := st.properties(co.node)
+		c.out[n-1].props = props
+		c.out[n-1].change = &Change{Properties: valueChanges(nil, props), UserData: valueChanges(nil, st.UserData)}
 	}
 	res := Result{Chat: c.st.view(co.node), Events: t.events}
 	return Created{ChatID: st.ID, UserID: st.Customer, SecureKey: key, Alias: co.node, Result: res}, nil
@@ -374,22 +377,45 @@ func (co *Core) EndChat(ctx context.Context, chatID, byUserID string) (Result, e
 
 // Purge deletes an ended chat: its files, transcript and state in the store, and its
 // in-memory copy (retention; what is kept and for how long is the caller's policy).
-// ErrInvalid for a chat that has not ended.
+// ErrInvalid for a chat that has not ended. Listeners that implement PurgeListener hear of
+// it once it is done.
 func (co *Core) Purge(ctx context.Context, chatID string) error {
 	c, err := co.get(chatID)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := co.sync(ctx, c); err != nil {
+	v, err := co.purgeLocked(ctx, c)
+	c.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	if !c.st.Ended {
-		return fmt.Errorf("chat %s has not ended: %w", chatID, ErrInvalid)
+	// What was still queued for the chat goes out first, then the purge.
+	co.deliver(c)
+	at := co.clock.Now()
+	co.lmu.RLock()
+	ls := co.listeners
+	co.lmu.RUnlock()
+	for _, l := range ls {
+		if l.pl != nil {
+			l.pl.OnPurged(v, at)
+		}
 	}
+	return nil
+}
+
+// purgeLocked deletes the chat and returns it as it was. c.mu held.
+func (co *Core) purgeLocked(ctx context.Context, c *chat) (ChatView, error) {
+	chatID := c.id
+	if err := co.sync(ctx, c); err != nil {
+		return ChatView{}, err
+	}
+	if !c.st.Ended {
+		return ChatView{}, fmt.Errorf("chat %s has not ended: %w", chatID, ErrInvalid)
+	}
+	v := c.st.view(co.node)
 	if err := co.store.DeleteChat(ctx, chatID); err != nil {
-		return storeErr("chatcore: purge "+chatID, err)
+		return ChatView{}, storeErr("chatcore: purge "+chatID, err)
 	}
 	if err := co.store.DeleteKey(ctx, c.st.KeyHash); err != nil {
 		// The chat is gone; a stale index entry leads to no chat (ErrBadSecureKey).
@@ -403,5 +429,5 @@ func (co *Core) Purge(ctx context.Context, chatID string) error {
 	}
 	co.mu.Unlock()
 	co.unschedule(chatID)
-	return nil
+	return v, nil
 }

@@ -297,6 +297,8 @@ type ChatView struct {
 	Alias string
 	Async bool
 	Ended bool
+	// EndedAt is when the chat ended (the customer's leaving); zero while it runs.
+	EndedAt time.Time
 	// Customer is the userId of the chat's Client.
 	Customer        string
 	CustomerPresent bool
@@ -356,13 +358,17 @@ func (st *chatState) view(alias string) ChatView {
 	for i, p := range st.Parts {
 		ps[i] = Participant{ParticipantID: p.PID, UserID: p.UserID, Type: p.Type, Nickname: p.Nickname, Present: p.Left == 0}
 	}
-	return ChatView{
+	v := ChatView{
 		ID: st.ID, Service: st.Service, Alias: alias, Async: st.Async, Ended: st.Ended,
 		Customer: st.Customer, CustomerPresent: st.customerPresent(), SecureKey: st.clearKey,
 		Subject: st.Subject, Email: st.Email, UserData: st.UserData, Participants: ps, LastIndex: st.LastIndex,
 		AsyncStatus: st.AsyncStatus, CheckAt: st.CheckAt, Created: time.UnixMilli(st.Created),
 		Restored: st.Restored, RestoredBy: RestoreBy(st.RestoredBy), RestoredAt: restoredAt(st.RestoredAt),
 	}
+	if st.EndedAt != 0 {
+		v.EndedAt = time.UnixMilli(st.EndedAt)
+	}
+	return v
 }
 
 // PushEnabled reports whether userData makes the customer push-enabled (gms-chat-v2.md

@@ -1,5 +1,6 @@
-// Package feed records every committed chat event and every change of the interaction
-// properties the chat core maintains in a JetStream stream (FEED, subjects feed.<chatId>.event and feed.<chatId>.properties),
+// Package feed records every committed chat event, every change of the interaction
+// properties the chat core maintains and of a chat's userData, and every purge in a
+// JetStream stream (FEED, subjects feed.<chatId>.event, .properties, .userData, .purged),
 // and delivers it to the workflow and to reporting: Server-Sent Events that resume from
 // Last-Event-ID, webhooks with signatures, retries and dead letters, NDJSON export by
 // time range, and per-chat summaries (JSON or CSV) for historical reporting.
@@ -29,9 +30,18 @@
 // the core holds, the events after the last event record, then the chat's current
 // properties (the intermediate property values of those commits are not recovered).
 // Chats the core no longer holds in memory at start (ended and released) are not
-// backfilled. userData changes (UpdateUserData, Annotate) that
-// add no event are not delivered to listeners by the core, so the feed has no record of
-// them; events carry their own userData. Both are listed in docs/workflow.md.
+// backfilled (docs/workflow.md lists both gaps).
+//
+// # Old and new values, userData, purges, secrets
+//
+// The feed is a chatcore.ChangeListener: the core hands it each commit's property changes
+// with the values before and after, and the userData changes, also those of operations
+// that add no event (UpdateUserData, Annotate) — a reporting system needs the status
+// history, not only the current state. As a chatcore.PurgeListener it records the purge
+// that retention makes, so a consumer knows the chat is gone rather than silent. The feed
+// leaves the process (webhooks, exports), so userData keys that may hold credentials or
+// device addresses (Secret) are redacted in every record: a change record says only that
+// they changed.
 //
 // # Why one consumer and one goroutine per webhook endpoint
 //

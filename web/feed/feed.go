@@ -46,8 +46,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Feed records the chat core's committed events and property changes in a JetStream
-// stream; it is a chatcore.Listener.
+// Feed records the chat core's committed events, property and userData changes and purges
+// in a JetStream stream; it is a chatcore.Listener, ChangeListener and PurgeListener.
 type Feed struct {
 	js       jetstream.JetStream
 	stream   jetstream.Stream
@@ -140,9 +140,25 @@ func (f *Feed) OnEvent(v chatcore.ChatView, ev chatcore.Event) {
 	f.publish(eventRecord(v, ev), v.ID+":"+strconv.FormatInt(ev.Index, 10))
 }
 
-// OnProperties records a property change.
+// OnProperties records the new values of changed properties. The core calls OnChange
+// instead (Feed is a chatcore.ChangeListener); Backfill uses this for a chat's current
+// properties, whose old values it does not know.
 func (f *Feed) OnProperties(v chatcore.ChatView, changed map[string]string) {
 	f.publish(propsRecord(v, changed, f.now()), "")
+}
+
+// OnChange records a commit's change of the properties (old and new values) and of the
+// userData (secret keys redacted), in this order.
+func (f *Feed) OnChange(v chatcore.ChatView, ch chatcore.Change) {
+	for _, r := range changeRecords(v, ch, f.now()) {
+		f.publish(r, "")
+	}
+}
+
+// OnPurged records that retention purged a chat. The message id makes a repeated
+// notification of the same purge within the duplicate window one record.
+func (f *Feed) OnPurged(v chatcore.ChatView, at time.Time) {
+	f.publish(purgeRecord(v, at), v.ID+":purged")
 }
 
 func (f *Feed) publish(r Record, msgID string) {
@@ -165,6 +181,11 @@ func (f *Feed) publish(r Record, msgID string) {
 	n.(*atomic.Uint64).Add(1)
 	f.recorded.Add(1)
 }
+
+var (
+	_ chatcore.ChangeListener = (*Feed)(nil)
+	_ chatcore.PurgeListener  = (*Feed)(nil)
+)
 
 // LastSeq is the sequence of the newest stored record (0: none).
 func (f *Feed) LastSeq(ctx context.Context) (uint64, error) {

@@ -153,7 +153,9 @@ func TestRecordsEventsAndProperties(t *testing.T) {
 	}
 	// The listener records after the commit, outside the operation: wait until the end and
 	// its property change are recorded (a quiet gap alone means nothing on a loaded machine).
+	userData := 0 // userData records (the creation's first userData)
 	read := func() (idx []int64, props []map[string]string) {
+		userData = 0
 		cur, err := e.feed.Read(context.Background(), 1)
 		if err != nil {
 			t.Fatal(err)
@@ -174,6 +176,8 @@ func TestRecordsEventsAndProperties(t *testing.T) {
 				idx = append(idx, r.Event.Index)
 			case KindProperties:
 				props = append(props, r.Properties)
+			case KindUserData:
+				userData++
 			}
 		}
 	}
@@ -207,7 +211,7 @@ func TestRecordsEventsAndProperties(t *testing.T) {
 	if last[chatcore.PropIsOnline] != "false" || last[chatcore.PropChatServerAppName] != "node-1" || last[chatcore.PropAsyncStatus] == "" {
 		t.Fatalf("property changes %v", props)
 	}
-	if s := e.feed.Stats(); s.Failed != 0 || s.Recorded != uint64(len(idx)+len(props)) {
+	if s := e.feed.Stats(); s.Failed != 0 || userData != 1 || s.Recorded != uint64(len(idx)+len(props)+userData) {
 		t.Fatalf("stats %+v", s)
 	}
 }

@@ -20,6 +20,10 @@ const (
 	KindProperties = "properties"
 	// KindEnd is the export's trailer line, never a stored record.
 	KindEnd = "end"
+	// KindUserData: a change of the chat's userData (changes.go).
+	KindUserData = "userData"
+	// KindPurged: the chat was purged by retention (changes.go).
+	KindPurged = "purged"
 )
 
 // Record is one entry of the feed: a committed transcript event or a change of the
@@ -43,10 +47,17 @@ type Record struct {
 	Event *chatcore.Event `json:"event,omitempty"`
 	// Properties holds the new values of the changed properties, for KindProperties.
 	Properties map[string]string `json:"properties,omitempty"`
+	// Changes holds, for KindProperties, each changed property's value before and after.
+	// Absent from records made without the old values (a backfill after a crash).
+	Changes map[string]Change `json:"changes,omitempty"`
+	// UserData holds, for KindUserData, each changed userData key (secrets redacted).
+	UserData map[string]Change `json:"userData,omitempty"`
+	// Purge is set for KindPurged.
+	Purge *Purge `json:"purge,omitempty"`
 }
 
 // Type is what subscriptions filter on: the event's type for events (Message,
-// ParticipantJoined, ...), "properties" for property changes.
+// ParticipantJoined, ...), the kind for the others ("properties", "userData", "purged").
 func (r Record) Type() string {
 	if r.Kind == KindEvent && r.Event != nil {
 		return string(r.Event.Type)
@@ -85,6 +96,7 @@ func ParseFilter(types, services string) Filter {
 // eventRecord builds the record of a committed event.
 func eventRecord(v chatcore.ChatView, ev chatcore.Event) Record {
 	e := ev
+	e.UserData = redactValues(ev.UserData)
 	return Record{
 		V: SchemaVersion, Kind: KindEvent, ChatID: v.ID, Service: v.Service,
 		Time: time.UnixMilli(ev.UTCTime).UTC(), LastIndex: ev.Index, Event: &e,
