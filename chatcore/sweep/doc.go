@@ -6,7 +6,10 @@
 //     live (chatcore.Core.CheckDue) are restored, restored and handed back to routing, or
 //     ended (Strategy), as the original's workflow does with its "stuck" interactions;
 //   - retention: ended chats are purged (chatcore.Core.Purge: transcript, state document,
-//     files and key index entry) once they have been ended for the configured time.
+//     files and key index entry) once they have been ended for the configured time. With an
+//     Exporter (web/feed's Archive, wired by cmd/chatgate for retention-export-dir) a chat
+//     is purged only after its export succeeded: a failure keeps it for the next pass, so
+//     a broken disk stops deletion rather than losing the only copy.
 //
 // Why a periodic sweep rather than timers per chat: the check-due list and the ended chats
 // are already derived from stored state by chatcore (CheckAt moves with activity, ended chats

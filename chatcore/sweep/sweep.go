@@ -51,6 +51,13 @@ type Core interface {
 
 var _ Core = (*chatcore.Core)(nil)
 
+// Exporter keeps a copy of an ended chat before retention purges it (web/feed's Archive
+// writes its transcript to a directory). An error keeps the chat: it is exported again and
+// purged at a later pass.
+type Exporter interface {
+	ExportChat(ctx context.Context, chatID string) error
+}
+
 // Config configures a Sweeper.
 type Config struct {
 	Core  Core
@@ -59,6 +66,9 @@ type Config struct {
 	Strategy Strategy
 	// Retention: ended chats are purged this long after they ended; 0 keeps them forever.
 	Retention time.Duration
+	// Export, when set, is called for each chat before its purge; the purge happens only
+	// after it succeeded.
+	Export Exporter
 	// Interval between two passes (default 30 s).
 	Interval time.Duration
 	// MaxPerSweep bounds the chats acted on per pass and kind (default 1000).
@@ -77,6 +87,24 @@ type Sweeper struct {
 	// Rebuilt from the due list each pass: bounded by it.
 	refused map[string]int64
 	passes  atomic.Uint64
+	stats   struct{ purged, purgeFailed, exported, exportFailed atomic.Uint64 }
+}
+
+// Stats are the sweeper's retention counters since start.
+type Stats struct {
+	Passes uint64
+	// Purged chats, and purges the store refused (retried next pass).
+	Purged, PurgeFailures uint64
+	// Exported chats (Config.Export), and exports that failed: those chats were kept.
+	Exported, ExportFailures uint64
+}
+
+// Stats returns the counters.
+func (s *Sweeper) Stats() Stats {
+	return Stats{
+		Passes: s.passes.Load(), Purged: s.stats.purged.Load(), PurgeFailures: s.stats.purgeFailed.Load(),
+		Exported: s.stats.exported.Load(), ExportFailures: s.stats.exportFailed.Load(),
+	}
 }
 
 // New returns a Sweeper; Run starts it.
@@ -196,18 +224,40 @@ func (s *Sweeper) purge(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
+		if s.cfg.Export != nil && !s.export(ctx, id) {
+			continue
+		}
 		pctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
 		err := s.cfg.Core.Purge(pctx, id)
 		cancel()
 		switch {
 		case err == nil:
 			n++
+			s.stats.purged.Add(1)
 		case errors.Is(err, chatcore.ErrChatNotFound):
 		default:
+			s.stats.purgeFailed.Add(1)
 			s.log.Warn("sweep: retention: purge failed, retried next pass", "chat", id, "err", err)
 		}
 	}
 	if n > 0 {
 		s.log.Info("sweep: retention: ended chats purged", "chats", n, "retention", s.cfg.Retention.String())
 	}
+}
+
+// export runs the Exporter for a chat about to be purged; false keeps the chat.
+func (s *Sweeper) export(ctx context.Context, id string) bool {
+	ectx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	err := s.cfg.Export.ExportChat(ectx, id)
+	cancel()
+	switch {
+	case err == nil:
+		s.stats.exported.Add(1)
+		return true
+	case errors.Is(err, chatcore.ErrChatNotFound):
+		return false // purged since the list was made
+	}
+	s.stats.exportFailed.Add(1)
+	s.log.Warn("sweep: retention: export failed, chat kept and retried next pass", "chat", id, "err", err)
+	return false
 }

@@ -229,7 +229,10 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 	}
 	p.applyOptions.Store(&apply)
 	p.core.StartTimers()
-	p.stopSweep = startSweep(cfg, p.core, log)
+	if p.stopSweep, err = startSweep(cfg, p.core, surface.Registry(), log); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("retention: %w", err)
+	}
 
 	if configFile != "" {
 		p.watchHUP(configFile)

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +17,8 @@ import (
 // TestSweepStuckAndRetention runs the built-in stuck strategy and retention in the binary
 // (stuck-strategy restore-and-route, retention 1s, sweep-interval 200ms). A chat the customer
 // ended is purged after the retention: it then answers the customer exactly like a chat that
-// never existed, and the workflow API no longer knows it. Then an async chat is alerted and
+// never existed, and the workflow API no longer knows it; its transcript was exported to
+// retention-export-dir first, and the metrics count both. Then an async chat is alerted and
 // the store refuses its close (the transcripts are at store-max-transcript-bytes), so the
 // chat outlives its GCTI_Chat_AsyncCheckAt (stuck); the sweep restores it, which needs no
 // transcript write, and gives it status 5 (routing offers it).
@@ -22,9 +26,10 @@ func TestSweepStuckAndRetention(t *testing.T) {
 	const settings = `"session-restore-extend-by": "esp", "async-idle-alert": 3, "async-idle-close": 4, "async-check-at-margin": 0, "flex-disconnect-timeout": 3600`
 	cfg := writeConfig(t, `{"chat": {"settings": {`+settings+`}}}`)
 	env := []string{"CHATGATE_ADMIN_TOKEN=" + wfToken}
+	exports := filepath.Join(t.TempDir(), "exports") // created by the binary
 	p := startProcessEnv(t, env, "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--config", cfg,
 		"--stuck-strategy", "restore-and-route", "--retention", "1s", "--sweep-interval", "200ms",
-		"--store-max-transcript-bytes", "16384")
+		"--store-max-transcript-bytes", "16384", "--retention-export-dir", exports)
 
 	// Retention: an ended chat is purged.
 	gone, _ := createChat(t, p, restSvc, url.Values{"nickname": {"Gil"}})
@@ -47,6 +52,23 @@ func TestSweepStuckAndRetention(t *testing.T) {
 	got := gone.op("refresh", "transcriptPosition", "1")
 	if got.HTTP != want.HTTP || !reflect.DeepEqual(got.Errors, want.Errors) || got.HTTP == 200 {
 		t.Fatalf("purged chat answers %+v, a chat that never existed %+v", got, want)
+	}
+	// Exported before the purge: the customer's message and the end are in the file, which
+	// ends with the trailer; the metrics count it.
+	raw, err := os.ReadFile(filepath.Join(exports, gone.chatID+".ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if !strings.Contains(string(raw), `"text":"bye"`) || !strings.Contains(string(raw), `"type":"ParticipantLeft"`) ||
+		lines[len(lines)-1] != `{"v":1,"kind":"end","records":`+strconv.Itoa(len(lines)-1)+`,"truncated":false,"nextSeq":0}` {
+		t.Fatalf("export:\n%s", raw)
+	}
+	_, metrics := httpGet(t, p.url("/metrics"))
+	for _, m := range []string{"chatgate_retention_exported_total 1", "chatgate_retention_purged_total 1", "chatgate_retention_export_failures_total 0"} {
+		if !strings.Contains(metrics, m+"\n") {
+			t.Errorf("metrics lack %q", m)
+		}
 	}
 
 	// Stuck: alerted, then the transcripts fill up (another chat's messages) before the close.
