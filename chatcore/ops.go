@@ -390,8 +390,12 @@ func (co *Core) Purge(ctx context.Context, chatID string) error {
 	if err != nil {
 		return err
 	}
-	// What was still queued for the chat goes out first, then the purge.
+	// What was still queued for the chat goes out first, then the purge: holding the
+	// chat's delivery lock (as deliver does while it calls listeners) waits for a delivery
+	// another goroutine is making, and nothing new can be queued for a chat that is gone.
 	co.deliver(c)
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	at := co.clock.Now()
 	co.lmu.RLock()
 	ls := co.listeners
