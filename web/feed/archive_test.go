@@ -11,10 +11,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/chatcore/jetstore"
@@ -189,11 +192,36 @@ func (e *retentionEnv) purgeRecords(wait time.Duration, want int) []Record {
 	return out
 }
 
+// recordSchema compiles the record schema this build serves (formats asserted).
+func recordSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	b, err := SchemaFile(RecordSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("urn:chatgate:feed:record:v1", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("urn:chatgate:feed:record:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
 // validateExport reads an exported file and checks it against schema v1 (docs/workflow.md):
-// every line a record of this chat, the events in index order and equal to the transcript,
-// then the chat's last properties, then the trailer counting them.
+// every line valid under the served record schema, a record of this chat, the events in
+// index order and equal to the transcript, then the chat's last properties, then the
+// trailer counting them.
 func validateExport(t *testing.T, path, chatID string, transcript []chatcore.Event) string {
 	t.Helper()
+	sch := recordSchema(t)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +233,9 @@ func validateExport(t *testing.T, path, chatID string, transcript []chatcore.Eve
 	}
 	if len(lines) != len(transcript)+2 {
 		t.Fatalf("%d lines for %d events:\n%s", len(lines), len(transcript), raw)
+	}
+	for i, l := range lines {
+		validate(t, sch, "export line "+strconv.Itoa(i+1), []byte(l))
 	}
 	for i, ev := range transcript {
 		dec := json.NewDecoder(strings.NewReader(lines[i]))

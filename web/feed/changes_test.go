@@ -78,10 +78,13 @@ func TestChangesInFeed(t *testing.T) {
 		changes map[string]Change
 	}
 	var changesGot []change
+	sch := recordSchema(t)
 	for _, r := range got {
-		if b, _ := json.Marshal(r); strings.Contains(string(b), secret) {
+		b, _ := json.Marshal(r)
+		if strings.Contains(string(b), secret) {
 			t.Fatalf("a secret in the feed: %s", b)
 		}
+		validate(t, sch, "record "+r.Kind, b)
 		if r.ChatID != id || r.Service != "sales" {
 			t.Fatalf("record %+v", r)
 		}
