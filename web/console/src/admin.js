@@ -4,6 +4,7 @@
 
 import { api, APIError } from "./api.js";
 import { h, $, show, say } from "./dom.js";
+import { bootServices } from "./admin-services.js";
 import { bootResponses } from "./admin-responses.js";
 import { SESSION, enter, logOut, ended } from "./session.js";
 
@@ -17,6 +18,7 @@ async function boot() {
   await enter(SESSION.admin);
   show("main");
   bootResponses((method, path, body) => api(method, path, token, body));
+  bootServices((method, path, body) => api(method, path, token, body));
   await refresh();
   $("acct-id").focus();
 }
