@@ -55,8 +55,16 @@
 // Subscriptions live in the KV bucket CHATGATE_WEBHOOKS, secrets included (they are needed
 // in clear to sign); the API shows a secret once, at creation.
 //
+// # Metrics
+//
+// Metrics (a prometheus.Collector, registered by cmd/chatgate) reads counters the feed keeps
+// itself — records by kind, per-endpoint attempts, retries, dead letters, replays and the
+// delivery lag in fixed buckets, open streams — as atomics, so the delivery path never waits
+// for a scrape; the waiting dead letters are read from FEED_DEAD at the scrape.
+//
 // # Locks
 //
-// Webhooks.mu guards the map of running dispatchers only; it is never held while calling
-// out (HTTP, JetStream) or while waiting for a dispatcher to stop.
+// Webhooks.mu guards the map of running dispatchers and the map of endpoint counters only;
+// it is never held while calling out (HTTP, JetStream) or while waiting for a dispatcher to
+// stop.
 package feed

@@ -77,9 +77,6 @@ type Party struct {
 	QuitReasonCode *int       `json:"quitReasonCode"`
 }
 
-// partyStyleBot marks a bot's ParticipantJoined (chatcore.JoinRequest.Bot).
-const partyStyleKey, partyStyleBot = "GCTI_Chat_PartyStyle", "BOT"
-
 // chatSummary is the running state of one followed chat.
 type chatSummary struct {
 	s        Summary
@@ -263,7 +260,7 @@ func (c *chatSummary) joined(ev chatcore.Event, at time.Time) {
 	}
 	c.s.Parties = append(c.s.Parties, Party{
 		ParticipantID: ev.From.ParticipantID, Type: string(ev.From.Type), Nickname: ev.From.Nickname,
-		UserID: ev.From.UserID, Bot: ev.UserData[partyStyleKey] == partyStyleBot, Joined: at,
+		UserID: ev.From.UserID, Bot: ev.UserData[chatcore.KeyPartyStyle] == chatcore.PartyStyleBot, Joined: at,
 	})
 }
 
