@@ -397,10 +397,14 @@ func TestExport(t *testing.T) {
 	if len(lines) != 2 || lines[0]["service"] != "support" {
 		t.Fatalf("filtered export %v", lines)
 	}
-	// A range that ends before the first record.
+	// A range that ends before the first record, and one after the newest.
 	lines = get(rng(before, before.Add(time.Minute)))
 	if len(lines) != 1 || lines[0]["records"] != float64(0) {
 		t.Fatalf("empty range %v", lines)
+	}
+	lines = get(rng(time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)))
+	if len(lines) != 1 || lines[0]["records"] != float64(0) {
+		t.Fatalf("range after the newest record %v", lines)
 	}
 	for _, q := range []string{"", "from=x&to=y", rng(time.Now(), before)} {
 		resp, err := http.DefaultClient.Do(e.req("GET", "/feed/export?"+q, ""))

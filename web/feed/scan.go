@@ -32,6 +32,10 @@ func (f *Feed) Scan(ctx context.Context, from, to time.Time, fn func(Record) err
 	if err != nil || last == 0 {
 		return err
 	}
+	// A range after the newest record has nothing to wait for.
+	if m, err := f.stream.GetMsg(ctx, last); err == nil && m.Time.Before(from) {
+		return nil
+	}
 	c, err := f.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &from,
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -310,5 +311,83 @@ func TestCSVSafe(t *testing.T) {
 		if got := CSVSafe(in); got != want {
 			t.Errorf("CSVSafe(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSummaryBounds: the chats followed at once, the parties and the status history of one
+// summary are bounded; past the bound the answer says so and where to continue, and the
+// counts still cover every record.
+func TestSummaryBounds(t *testing.T) {
+	clock := chatcore.NewManualClock(day0.Add(9 * time.Hour))
+	e := newEnvClock(t, WebhookConfig{}, clock)
+	ctx := context.Background()
+	from := e.storedNow()
+	// One chat with 35 hold-and-pick-up cycles, each by another agent: 36 parties and 71
+	// status values.
+	big, err := e.core.CreateChat(ctx, chatcore.CreateRequest{Service: "s", Nickname: "Ann", UserData: map[string]string{chatcore.PropAsyncMode: "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 35 {
+		agent := fmt.Sprint("agent-", i)
+		clock.Advance(time.Second)
+		if _, _, err := e.core.Join(ctx, big.ChatID, chatcore.JoinRequest{Type: chatcore.Agent, Nickname: agent, UserID: agent}); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		if _, err := e.core.Hold(ctx, big.ChatID, agent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var open []string
+	for i := range 3 {
+		c, err := e.core.CreateChat(ctx, chatcore.CreateRequest{Service: "s", Nickname: fmt.Sprint("Open ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c.ChatID)
+	}
+	to := e.storedNow()
+
+	run := func(from time.Time, max int) (*summarizer, []*Summary) {
+		t.Helper()
+		var got []*Summary
+		z := newSummarizer(func(r Record) bool { return r.Stored.Before(to) }, func(s *Summary) error {
+			c := *s
+			got = append(got, &c)
+			return nil
+		})
+		z.max = max
+		if err := e.feed.Scan(ctx, from, to, z.Add); err != nil {
+			t.Fatal(err)
+		}
+		if err := z.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return z, got
+	}
+	z, got := run(from, 2)
+	if len(got) != 2 || got[0].ChatID != big.ChatID || got[1].ChatID != open[0] || !z.refused {
+		t.Fatalf("with 2 followed at once: %d summaries, refused %v", len(got), z.refused)
+	}
+	s := got[0]
+	if len(s.Parties) != MaxSummaryParties || !s.PartiesTruncated || len(s.StatusHistory) != MaxSummaryStatuses || !s.StatusHistoryTruncated {
+		t.Errorf("bounds: %d parties (truncated %v), %d statuses (truncated %v)", len(s.Parties), s.PartiesTruncated, len(s.StatusHistory), s.StatusHistoryTruncated)
+	}
+	// Every hold counted, each 1 s (from the hold to the next agent's join), the last one
+	// running to asOf; handle: 35 agents, 1 s each.
+	if s.Holds != 35 || s.HoldMs != 34_000 || s.HandleMs != 35_000 {
+		t.Errorf("holds %d, holdMs %d, handleMs %d", s.Holds, s.HoldMs, s.HandleMs)
+	}
+	// Continuing from the first chat left out gives the rest.
+	_, rest := run(z.refusedAt, 2)
+	if len(rest) != 2 || rest[0].ChatID != open[1] || rest[1].ChatID != open[2] {
+		t.Fatalf("continuation: %d summaries", len(rest))
+	}
+	// Over HTTP the cap is MaxSummaryOpen: nothing truncated here.
+	_, body := e.summaries(rangeQuery(from, to))
+	var ans summaryAnswer
+	if err := json.Unmarshal(body, &ans); err != nil || ans.Chats != 4 || ans.Truncated {
+		t.Fatalf("answer: %v %.300s", err, body)
 	}
 }
