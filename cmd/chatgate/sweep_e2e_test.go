@@ -64,11 +64,12 @@ func TestSweepStuckAndRetention(t *testing.T) {
 		lines[len(lines)-1] != `{"v":1,"kind":"end","records":`+strconv.Itoa(len(lines)-1)+`,"truncated":false,"nextSeq":0}` {
 		t.Fatalf("export:\n%s", raw)
 	}
-	_, metrics := httpGet(t, p.url("/metrics"))
+	// The purge is visible (404) a moment before the sweeper counts it.
 	for _, m := range []string{"chatgate_retention_exported_total 1", "chatgate_retention_purged_total 1", "chatgate_retention_export_failures_total 0"} {
-		if !strings.Contains(metrics, m+"\n") {
-			t.Errorf("metrics lack %q", m)
-		}
+		eventually(t, 5*time.Second, "metric "+m, func() bool {
+			_, metrics := httpGet(t, p.url("/metrics"))
+			return strings.Contains(metrics, m+"\n")
+		})
 	}
 
 	// Stuck: alerted, then the transcripts fill up (another chat's messages) before the close.
