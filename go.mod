@@ -22,6 +22,7 @@ require (
 	golang.org/x/oauth2 v0.37.0
 	golang.org/x/time v0.16.0
 	google.golang.org/api v0.231.0
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (

@@ -1,8 +1,10 @@
 package push
 
 import (
+	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -21,8 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sideshow/apns2/certificate"
-	"github.com/sideshow/apns2/token"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // CredentialKey names one credential: provider kind, configuration name
@@ -64,6 +65,11 @@ type Credential struct {
 	WebPush   *VAPIDCredential `json:"webpush,omitempty"`
 	HTTP      *HTTPCredential  `json:"customhttp,omitempty"`
 	UpdatedAt time.Time        `json:"updatedAt"`
+	// Revision is the store's revision of this value (0: not from a store). Not stored
+	// with the value: the store sets it when it reads or writes. The Registry uses it to
+	// ignore a value older than the one it has (the admin call applies its write at once,
+	// so the KV watch may deliver an earlier write afterwards).
+	Revision uint64 `json:"-"`
 }
 
 // APNsCredential is either token auth (AuthKeyP8 + KeyID + TeamID) or certificate auth
@@ -105,20 +111,65 @@ type HTTPCredential struct {
 
 // CredentialInfo is what may be shown about a credential: never secret material.
 type CredentialInfo struct {
-	Key         CredentialKey `json:"key"`
-	Fingerprint string        `json:"fingerprint"` // sha256 of the secret material, first 16 bytes, hex
-	UpdatedAt   time.Time     `json:"updatedAt"`
+	Key CredentialKey `json:"key"`
+	// Fingerprint is the SHA-256 (hex) of the credential's public half, named by
+	// FingerprintOf, so it can be compared with what Apple, Google or openssl show and
+	// reveals nothing secret: the certificate (DER) of a .p12, the public key (SPKI DER) of
+	// a .p8 or service-account key, the raw VAPID public key, the URL of a custom receiver.
+	// Empty when the material does not parse.
+	Fingerprint   string    `json:"fingerprint"`
+	FingerprintOf string    `json:"fingerprintOf,omitempty"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 	// Kind-specific public facts.
 	KeyID       string    `json:"keyId,omitempty"`
 	TeamID      string    `json:"teamId,omitempty"`
 	Topic       string    `json:"topic,omitempty"`
 	Environment string    `json:"environment,omitempty"`
 	Subject     string    `json:"subject,omitempty"` // certificate subject or VAPID subject
-	NotAfter    time.Time `json:"notAfter,omitzero"`
-	ProjectID   string    `json:"projectId,omitempty"`
-	ClientEmail string    `json:"clientEmail,omitempty"`
-	PublicKey   string    `json:"publicKey,omitempty"` // VAPID public key (the widget needs it)
-	URL         string    `json:"url,omitempty"`
+	NotAfter    time.Time `json:"notAfter,omitzero"` // end of a .p12 certificate's validity
+	// ExpiryNote says why a credential has no NotAfter (a .p8 or service-account key
+	// carries no expiry date).
+	ExpiryNote string `json:"expiryNote,omitempty"`
+	// Warning is set when the certificate has expired or expires within
+	// ExpiryWarningWindow of the time of validation.
+	Warning     string `json:"warning,omitempty"`
+	ProjectID   string `json:"projectId,omitempty"`
+	ClientEmail string `json:"clientEmail,omitempty"`
+	PublicKey   string `json:"publicKey,omitempty"` // VAPID public key (the widget needs it)
+	URL         string `json:"url,omitempty"`
+}
+
+// ExpiryWarningWindow is how long before a certificate's end CredentialInfo.Warning says
+// so: long enough to get a new certificate from Apple and upload it.
+const ExpiryWarningWindow = 30 * 24 * time.Hour
+
+// Why some credentials have no expiry date (CredentialInfo.ExpiryNote).
+const (
+	expiryNoteP8      = "no expiry: a .p8 key is valid until it is revoked in the Apple Developer account"
+	expiryNoteService = "no expiry date in the key file: a service-account key is valid until it is deleted or disabled in Google Cloud IAM (an organisation policy may set a key lifetime)"
+	expiryNoteVAPID   = "no expiry: a VAPID key pair is valid until it is replaced (generate again to rotate)"
+)
+
+// expiryWarning describes a certificate that ends within ExpiryWarningWindow of now, or
+// has ended; "" otherwise.
+func expiryWarning(notAfter, now time.Time) string {
+	date := notAfter.UTC().Format(time.RFC3339)
+	left := notAfter.Sub(now)
+	switch {
+	case left < 0:
+		return "the certificate expired on " + date
+	case left < 24*time.Hour:
+		return "the certificate expires in less than a day, on " + date
+	case left <= ExpiryWarningWindow:
+		return fmt.Sprintf("the certificate expires in %d days, on %s", int(left.Hours()/24), date)
+	}
+	return ""
+}
+
+// fingerprint is the hex SHA-256 of b.
+func fingerprint(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 // ErrCredential wraps every credential validation failure.
@@ -129,8 +180,9 @@ func credErr(format string, a ...any) error {
 }
 
 // Validate parses the secret material and returns its public description. now is used to
-// reject expired certificates. Error messages say exactly what is wrong and never contain
-// the secret.
+// reject expired certificates and to set the expiry warning. Error messages say exactly
+// what is wrong and never contain the secret. The description is filled as far as the
+// material parsed, so an expired certificate still has its fingerprint and NotAfter.
 func (c *Credential) Validate(now time.Time) (CredentialInfo, error) {
 	if err := c.Key.Validate(); err != nil {
 		return CredentialInfo{}, fmt.Errorf("%w: %w", ErrCredential, err)
@@ -168,15 +220,14 @@ func (c *Credential) Validate(now time.Time) (CredentialInfo, error) {
 		}
 		err = c.HTTP.validate(&info)
 	}
-	if err != nil {
-		return info, err
-	}
-	info.Fingerprint = c.Fingerprint()
-	return info, nil
+	return info, err
 }
 
-// Fingerprint identifies the secret material without revealing it.
-func (c *Credential) Fingerprint() string {
+// materialDigest identifies the whole material, secret parts included, so the Registry
+// rebuilds a provider whenever anything changed (a new password, topic or Authorization)
+// and keeps it otherwise. Internal only: it is a digest of secrets, so it is never shown
+// (CredentialInfo.Fingerprint covers the public half).
+func (c *Credential) materialDigest() string {
 	h := sha256.New()
 	b, _ := json.Marshal(struct {
 		A *APNsCredential
@@ -216,9 +267,15 @@ func (a *APNsCredential) validate(k CredentialKey, now time.Time, info *Credenti
 	case hasKey && hasCert:
 		return credErr("give either apns.authKeyP8 (token auth) or apns.certificateP12, not both")
 	case hasKey:
-		if _, err := a.authKey(); err != nil {
+		k, err := a.authKey()
+		if err != nil {
 			return err
 		}
+		spki, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		if err != nil {
+			return credErr("apns.authKeyP8 public key: %v", err)
+		}
+		info.Fingerprint, info.FingerprintOf, info.ExpiryNote = fingerprint(spki), "public key", expiryNoteP8
 		if len(a.KeyID) != 10 {
 			return credErr("apns.keyId must be the 10-character key id of the .p8 key (got %d characters)", len(a.KeyID))
 		}
@@ -233,12 +290,9 @@ func (a *APNsCredential) validate(k CredentialKey, now time.Time, info *Credenti
 			return err
 		}
 		leaf := cert.Leaf
-		if leaf == nil {
-			if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
-				return credErr("apns certificate: %v", err)
-			}
-		}
 		info.Subject, info.NotAfter = leaf.Subject.String(), leaf.NotAfter
+		info.Fingerprint, info.FingerprintOf = fingerprint(leaf.Raw), "certificate"
+		info.Warning = expiryWarning(leaf.NotAfter, now)
 		if now.After(leaf.NotAfter) {
 			return credErr("apns certificate %q expired on %s", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
 		}
@@ -250,26 +304,79 @@ func (a *APNsCredential) validate(k CredentialKey, now time.Time, info *Credenti
 	return credErr("apns needs authKeyP8 with keyId and teamId, or certificateP12")
 }
 
+// authKey parses the .p8: Apple issues a PEM "PRIVATE KEY" (PKCS#8) holding an EC P-256
+// key. The errors name the usual mix-ups (a SEC1 "EC PRIVATE KEY", an encrypted key, an
+// RSA key, a certificate).
 func (a *APNsCredential) authKey() (*ecdsa.PrivateKey, error) {
-	k, err := token.AuthKeyFromBytes(a.AuthKeyP8)
-	switch {
-	case errors.Is(err, token.ErrAuthKeyNotPem):
+	block, _ := pem.Decode(a.AuthKeyP8)
+	if block == nil {
 		return nil, credErr("apns.authKeyP8 is not PEM (expected the .p8 file content, -----BEGIN PRIVATE KEY-----)")
-	case errors.Is(err, token.ErrAuthKeyNotECDSA):
-		return nil, credErr("apns.authKeyP8 is not an EC (ES256) key")
-	case err != nil:
+	}
+	switch block.Type {
+	case "PRIVATE KEY":
+	case "EC PRIVATE KEY":
+		return nil, credErr("apns.authKeyP8 is a SEC1 key (BEGIN EC PRIVATE KEY), not the PKCS#8 .p8 Apple issues: convert it with openssl pkcs8 -topk8 -nocrypt")
+	case "ENCRYPTED PRIVATE KEY":
+		return nil, credErr("apns.authKeyP8 is encrypted; Apple's .p8 is not: upload the file as downloaded")
+	default:
+		return nil, credErr("apns.authKeyP8 is a PEM %q, not a PKCS#8 PRIVATE KEY (.p8)", block.Type)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
 		return nil, credErr("apns.authKeyP8 is not a PKCS#8 private key: %v", err)
 	}
-	if k.Curve != elliptic.P256() {
-		return nil, credErr("apns.authKeyP8 must be a P-256 key")
+	ek, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, credErr("apns.authKeyP8 holds %s (PKCS#8), not an EC P-256 (ES256) key", keyType(k))
 	}
-	return k, nil
+	if ek.Curve != elliptic.P256() {
+		return nil, credErr("apns.authKeyP8 is an EC key on %s; APNs needs P-256", ek.Curve.Params().Name)
+	}
+	return ek, nil
 }
 
+// keyType names a parsed private key's type for an error message, with its article.
+func keyType(k any) string {
+	switch k.(type) {
+	case *rsa.PrivateKey:
+		return "an RSA key"
+	case *ecdsa.PrivateKey:
+		return "an EC key"
+	case ed25519.PrivateKey:
+		return "an Ed25519 key"
+	case *ecdh.PrivateKey:
+		return "an X25519 key"
+	}
+	return fmt.Sprintf("a %T", k)
+}
+
+// certificate opens the .p12: legacy (3DES/RC2, openssl -legacy, what Keychain Access
+// exports) and modern (AES-256 with PBKDF2, the OpenSSL 3 default) encryption alike. The
+// certificate must come with its private key.
 func (a *APNsCredential) certificate() (tls.Certificate, error) {
-	cert, err := certificate.FromP12Bytes(a.CertificateP12, a.CertificatePassword)
-	if err != nil {
-		return tls.Certificate{}, credErr("apns.certificateP12 cannot be opened (wrong password or not a PKCS#12 file with 3DES/RC2 encryption): %v", err)
+	key, leaf, chain, err := pkcs12.DecodeChain(a.CertificateP12, a.CertificatePassword)
+	var notImpl pkcs12.NotImplementedError
+	switch {
+	case errors.Is(err, pkcs12.ErrIncorrectPassword), errors.Is(err, pkcs12.ErrDecryption):
+		if a.CertificatePassword == "" {
+			return tls.Certificate{}, credErr("apns.certificateP12 needs a password (apns.certificatePassword is empty)")
+		}
+		return tls.Certificate{}, credErr("apns.certificatePassword is wrong for this .p12 (the file's password check failed)")
+	case errors.As(err, &notImpl):
+		return tls.Certificate{}, credErr("apns.certificateP12 uses a format chatgate cannot read (%v)", err)
+	case err != nil:
+		return tls.Certificate{}, credErr("apns.certificateP12 is not a PKCS#12 (.p12) file with one certificate and its private key: %v", err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return tls.Certificate{}, credErr("apns.certificateP12 holds a %T, not a signing key", key)
+	}
+	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(leaf.PublicKey) {
+		return tls.Certificate{}, credErr("apns.certificateP12: the private key does not belong to the certificate %q", leaf.Subject.CommonName)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
+	for _, c := range chain {
+		cert.Certificate = append(cert.Certificate, c.Raw)
 	}
 	return cert, nil
 }
@@ -295,6 +402,9 @@ func (f *FCMCredential) parse(info *CredentialInfo) (serviceAccount, error) {
 	if sa.ClientEmail == "" {
 		return sa, credErr("fcm.serviceAccountJson has no client_email")
 	}
+	if sa.PrivateKey == "" {
+		return sa, credErr("fcm.serviceAccountJson has no private_key")
+	}
 	if f.ProjectID != "" {
 		sa.ProjectID = f.ProjectID
 	}
@@ -311,16 +421,22 @@ func (f *FCMCredential) parse(info *CredentialInfo) (serviceAccount, error) {
 	if block == nil {
 		return sa, credErr("fcm.serviceAccountJson private_key is not PEM")
 	}
+	var rk *rsa.PrivateKey
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		if _, err2 := x509.ParsePKCS1PrivateKey(block.Bytes); err2 != nil {
+		var err2 error
+		if rk, err2 = x509.ParsePKCS1PrivateKey(block.Bytes); err2 != nil {
 			return sa, credErr("fcm.serviceAccountJson private_key is not an RSA key: %v", err)
 		}
-	} else if _, ok := k.(*rsa.PrivateKey); !ok {
-		return sa, credErr("fcm.serviceAccountJson private_key is %T, want an RSA key (RS256)", k)
+	} else if rk, _ = k.(*rsa.PrivateKey); rk == nil {
+		return sa, credErr("fcm.serviceAccountJson private_key is %s, want an RSA key (RS256)", keyType(k))
 	}
 	if info != nil {
 		info.ProjectID, info.ClientEmail, info.KeyID = sa.ProjectID, sa.ClientEmail, sa.PrivateKeyID
+		if spki, err := x509.MarshalPKIXPublicKey(&rk.PublicKey); err == nil {
+			info.Fingerprint, info.FingerprintOf = fingerprint(spki), "public key"
+		}
+		info.ExpiryNote = expiryNoteService
 	}
 	return sa, nil
 }
@@ -362,6 +478,7 @@ func (v *VAPIDCredential) validate(info *CredentialInfo) error {
 		return credErr("webpush.publicKey does not belong to webpush.privateKey")
 	}
 	info.Subject, info.PublicKey = sub, base64.RawURLEncoding.EncodeToString(pub)
+	info.Fingerprint, info.FingerprintOf, info.ExpiryNote = fingerprint(pub), "VAPID public key", expiryNoteVAPID
 	return nil
 }
 
@@ -384,6 +501,9 @@ func (h *HTTPCredential) validate(info *CredentialInfo) error {
 		return credErr("customhttp.url %q must be an absolute http(s) URL", h.URL)
 	}
 	info.URL = u.Scheme + "://" + u.Host + u.Path
+	// Only the URL is public (the Authorization value is a secret and the query may hold
+	// one too), so two receivers differing only there share a fingerprint.
+	info.Fingerprint, info.FingerprintOf = fingerprint([]byte(info.URL)), "url"
 	return nil
 }
 

@@ -54,7 +54,7 @@ func TestCredentialValidationSaysWhatIsWrong(t *testing.T) {
 		{"short key id", push.Credential{Key: key(push.KindAPNs, false), APNs: &push.APNsCredential{AuthKeyP8: apns.KeyP8, KeyID: "ABC", TeamID: "TEAM123456", Topic: "t"}}, "keyId must be the 10-character"},
 		{"no topic", push.Credential{Key: key(push.KindAPNs, false), APNs: &push.APNsCredential{AuthKeyP8: apns.KeyP8, KeyID: "ABC123DEFG", TeamID: "TEAM123456"}}, "topic"},
 		{"expired cert", push.Credential{Key: key(push.KindAPNs, false), APNs: &push.APNsCredential{CertificateP12: expired, CertificatePassword: "secret", Topic: "t"}}, "expired on 2021-01-01"},
-		{"wrong p12 password", push.Credential{Key: key(push.KindAPNs, false), APNs: &push.APNsCredential{CertificateP12: good, CertificatePassword: "nope", Topic: "t"}}, "wrong password"},
+		{"wrong p12 password", push.Credential{Key: key(push.KindAPNs, false), APNs: &push.APNsCredential{CertificateP12: good, CertificatePassword: "nope", Topic: "t"}}, "certificatePassword is wrong for this .p12"},
 		{"both auths", push.Credential{Key: key(push.KindAPNs, false), APNs: &push.APNsCredential{CertificateP12: good, AuthKeyP8: apns.KeyP8, Topic: "t"}}, "not both"},
 		{"fcm not json", push.Credential{Key: key(push.KindFCM, false), FCM: &push.FCMCredential{ServiceAccountJSON: []byte("{")}}, "not JSON"},
 		{"fcm wrong type", push.Credential{Key: key(push.KindFCM, false), FCM: &push.FCMCredential{ServiceAccountJSON: []byte(`{"type":"authorized_user"}`)}}, "want service_account"},
@@ -82,7 +82,7 @@ func TestCredentialInfoHasNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.PublicKey != v.PublicKey || info.Subject != "mailto:ops@example.com" || len(info.Fingerprint) != 32 {
+	if info.PublicKey != v.PublicKey || info.Subject != "mailto:ops@example.com" || info.FingerprintOf != "VAPID public key" || len(info.Fingerprint) != 64 {
 		t.Fatalf("info %+v", info)
 	}
 	if strings.Contains(strings.Join([]string{info.Fingerprint, info.PublicKey, info.Subject}, " "), v.PrivateKey) {

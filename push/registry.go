@@ -67,9 +67,15 @@ func (r *Registry) apnsToken(c APNsCredential, key *ecdsa.PrivateKey) *token.Tok
 }
 
 type entry struct {
-	p    Provider
-	info CredentialInfo
+	p      Provider
+	info   CredentialInfo
+	digest string // Credential.materialDigest of what p was built from
+	rev    uint64 // Credential.Revision of it (0: not from a store)
 }
+
+// older reports whether a value of revision incoming is older than the installed one of
+// revision installed. Values without a revision (0: tests, direct use) are never older.
+func older(incoming, installed uint64) bool { return incoming != 0 && incoming < installed }
 
 // NewRegistry makes an empty registry.
 func NewRegistry(o RegistryOptions) *Registry {
@@ -114,22 +120,39 @@ func (r *Registry) Build(c Credential) (Provider, CredentialInfo, error) {
 }
 
 // Apply validates c and installs its provider, replacing the previous one of the same key
-// unless its fingerprint is unchanged (so an unchanged APNs key keeps its connection and
-// token).
+// atomically: a send that already resolved the old provider finishes on it, the next
+// Resolve returns the new one (this is what makes a VAPID rotation sign the very next
+// push with the new key). Nothing is rebuilt when the material is unchanged, so an
+// unchanged APNs key keeps its connection and token. A value older than the installed one
+// (c.Revision below it) is ignored: the admin call applies its write at once, and the KV
+// watch may still deliver an earlier write after that, which would put an old key back
+// until the watch caught up.
 func (r *Registry) Apply(c Credential) (CredentialInfo, error) {
-	r.mu.RLock()
+	digest := c.materialDigest()
+	r.mu.Lock()
 	old, had := r.providers[c.Key]
-	r.mu.RUnlock()
-	if had && old.info.Fingerprint == c.Fingerprint() {
+	if had && (older(c.Revision, old.rev) || old.digest == digest) {
+		if c.Revision > old.rev {
+			old.rev = c.Revision
+			r.providers[c.Key] = old
+		}
+		r.mu.Unlock()
 		return old.info, nil
 	}
+	r.mu.Unlock()
+	// Built outside the lock: building may parse keys and certificates.
 	p, info, err := r.Build(c)
 	if err != nil {
 		return info, err
 	}
 	r.mu.Lock()
 	old, had = r.providers[c.Key]
-	r.providers[c.Key] = entry{p: p, info: info}
+	if had && older(c.Revision, old.rev) { // a newer value was installed meanwhile
+		r.mu.Unlock()
+		_ = p.Close()
+		return old.info, nil
+	}
+	r.providers[c.Key] = entry{p: p, info: info, digest: digest, rev: c.Revision}
 	r.mu.Unlock()
 	if had {
 		_ = old.p.Close()

@@ -113,7 +113,8 @@ func (s *Store) open(k string, v []byte) (push.Credential, error) {
 	return c, nil
 }
 
-// Put stores c (validated by the caller) and returns the new revision.
+// Put stores c (validated by the caller) and returns the new revision, which the caller
+// sets as c.Revision before applying c itself (push.Registry ignores older values).
 func (s *Store) Put(ctx context.Context, c push.Credential) (uint64, error) {
 	if err := c.Key.Validate(); err != nil {
 		return 0, err
@@ -139,7 +140,9 @@ func (s *Store) Get(ctx context.Context, key push.CredentialKey) (push.Credentia
 	if err != nil {
 		return push.Credential{}, fmt.Errorf("credstore: get %s: %w", key, err)
 	}
-	return s.open(e.Key(), e.Value())
+	c, err := s.open(e.Key(), e.Value())
+	c.Revision = e.Revision()
+	return c, err
 }
 
 // Delete removes a credential; deleting a missing one is ErrNotFound.
@@ -169,6 +172,7 @@ func (s *Store) List(ctx context.Context) ([]push.Credential, error) {
 			return nil, fmt.Errorf("credstore: get %s: %w", k, err)
 		}
 		c, err := s.open(k, e.Value())
+		c.Revision = e.Revision()
 		if err != nil {
 			s.decryptFailures.Add(1)
 			s.log.Error("stored push credential unreadable", "key", k, "err", err)
@@ -237,6 +241,7 @@ func (w *Watch) run(s *Store, a Applier, initial chan struct{}) {
 			s.log.Error("stored push credential unreadable", "key", e.Key(), "err", err)
 			continue
 		}
+		c.Revision = e.Revision()
 		if _, err := a.Apply(c); err != nil {
 			s.log.Error("stored push credential rejected", "key", e.Key(), "err", err)
 		}

@@ -34,12 +34,19 @@ type WebPushMessage struct {
 	Urgency      string
 	Topic        string
 	Subject      string // VAPID JWT sub
+	// VAPIDKey is the application server key (base64url) whose private half signed the
+	// JWT: the fake verified the signature with it.
+	VAPIDKey string
 }
 
 // WebPush is a local push service (RFC 8030 endpoint) that, like a real one, checks the
 // VAPID authorization (RFC 8292: ES256 JWT with aud = endpoint origin, exp ≤ 24 h ahead,
-// sub mailto:/https:, k = the application server key) and, like the browser would,
-// decrypts the RFC 8291 aes128gcm body with the subscription's private key.
+// sub mailto:/https:, k = the application server key, the signature verified with k) and,
+// like the browser would, decrypts the RFC 8291 aes128gcm body with the subscription's
+// private key. A subscription made with SubscribeWithKey is bound to that application
+// server key, as every real push service binds it (RFC 8292 §4.2): a push signed with
+// another key is refused with 403, which is what a VAPID rotation does to the
+// subscriptions browsers made with the old key.
 type WebPush struct {
 	Server *httptest.Server
 	// VAPIDPublicKey, when set, is the only application server key accepted (base64url).
@@ -57,6 +64,7 @@ type WebPush struct {
 type receiver struct {
 	priv *ecdh.PrivateKey
 	auth []byte
+	key  string // the applicationServerKey it was made with (base64url); "" accepts any
 }
 
 // StartWebPush starts the fake push service.
@@ -75,12 +83,18 @@ func StartWebPush(keep int) *WebPush {
 // and an endpoint on this fake. It returns the endpoint, p256dh and auth as a browser's
 // PushSubscription.toJSON() would (base64url, unpadded), and the subscription id.
 func (f *WebPush) Subscribe() (id, endpoint, p256dh, auth string) {
+	return f.SubscribeWithKey("")
+}
+
+// SubscribeWithKey is Subscribe for a browser that passed applicationServerKey (base64url)
+// to pushManager.subscribe: the subscription accepts only pushes signed with that key.
+func (f *WebPush) SubscribeWithKey(applicationServerKey string) (id, endpoint, p256dh, auth string) {
 	priv, _ := ecdh.P256().GenerateKey(rand.Reader)
 	a := make([]byte, 16)
 	_, _ = rand.Read(a)
 	id = "s" + strconv.FormatInt(f.seq.Add(1), 10)
 	f.mu.Lock()
-	f.subs[id] = &receiver{priv: priv, auth: a}
+	f.subs[id] = &receiver{priv: priv, auth: a, key: strings.TrimRight(applicationServerKey, "=")}
 	f.mu.Unlock()
 	enc := base64.RawURLEncoding
 	return id, f.Server.URL + "/push/" + id, enc.EncodeToString(priv.PublicKey().Bytes()), enc.EncodeToString(a)
@@ -127,9 +141,13 @@ func (f *WebPush) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad Topic", http.StatusBadRequest)
 		return
 	}
-	sub, err := f.checkVAPID(r.Header.Get("Authorization"))
+	sub, k, err := f.checkVAPID(r.Header.Get("Authorization"))
 	if err != nil {
 		http.Error(w, "VAPID: "+err.Error(), http.StatusForbidden)
+		return
+	}
+	if rcv.key != "" && k != rcv.key {
+		http.Error(w, "VAPID: the subscription was made with another application server key", http.StatusForbidden)
 		return
 	}
 	if r.Header.Get("Content-Encoding") != "aes128gcm" {
@@ -156,7 +174,7 @@ func (f *WebPush) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	if len(f.got) < f.keep {
 		f.got = append(f.got, WebPushMessage{Subscription: id, Plaintext: plain, BodyLen: len(body), TTL: ttl,
-			Urgency: r.Header.Get("Urgency"), Topic: r.Header.Get("Topic"), Subject: sub})
+			Urgency: r.Header.Get("Urgency"), Topic: r.Header.Get("Topic"), Subject: sub, VAPIDKey: k})
 	}
 	f.mu.Unlock()
 	f.count.Add(1) // after recording: a waiter on Count then finds the request recorded
@@ -164,11 +182,12 @@ func (f *WebPush) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 }
 
-// checkVAPID verifies "vapid t=<jwt>, k=<key>" and returns the JWT subject.
-func (f *WebPush) checkVAPID(h string) (string, error) {
+// checkVAPID verifies "vapid t=<jwt>, k=<key>" (the JWT's ES256 signature with k) and
+// returns the JWT subject and k (base64url, unpadded).
+func (f *WebPush) checkVAPID(h string) (string, string, error) {
 	rest, ok := strings.CutPrefix(h, "vapid ")
 	if !ok {
-		return "", errors.New("authorization must use the vapid scheme")
+		return "", "", errors.New("authorization must use the vapid scheme")
 	}
 	var t, k string
 	for part := range strings.SplitSeq(rest, ",") {
@@ -180,31 +199,31 @@ func (f *WebPush) checkVAPID(h string) (string, error) {
 		}
 	}
 	if f.VAPIDPublicKey != "" && strings.TrimRight(k, "=") != strings.TrimRight(f.VAPIDPublicKey, "=") {
-		return "", errors.New("unexpected application server key")
+		return "", "", errors.New("unexpected application server key")
 	}
 	kb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(k, "="))
 	if err != nil {
-		return "", errors.New("k is not base64url")
+		return "", "", errors.New("k is not base64url")
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), kb)
 	if err != nil {
-		return "", errors.New("k is not an uncompressed P-256 point")
+		return "", "", errors.New("k is not an uncompressed P-256 point")
 	}
 	var claims jwt.MapClaims
 	_, err = jwt.ParseWithClaims(t, &claims, func(*jwt.Token) (any, error) { return pub, nil },
 		jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience(f.Server.URL), jwt.WithExpirationRequired())
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	exp, _ := claims.GetExpirationTime()
 	if exp.After(time.Now().Add(24 * time.Hour)) {
-		return "", errors.New("exp more than 24 hours ahead")
+		return "", "", errors.New("exp more than 24 hours ahead")
 	}
 	sub, _ := claims["sub"].(string)
 	if !(strings.HasPrefix(sub, "https:") || strings.HasPrefix(sub, "mailto:")) || strings.HasPrefix(sub, "mailto:mailto:") {
-		return "", fmt.Errorf("bad sub %q", sub)
+		return "", "", fmt.Errorf("bad sub %q", sub)
 	}
-	return sub, nil
+	return sub, strings.TrimRight(k, "="), nil
 }
 
 // decryptAES128GCM undoes RFC 8291 + RFC 8188 for a single record.

@@ -10,9 +10,14 @@
 // The control listener serves
 //
 //	POST /subscriptions → {"endpoint", "keys": {"p256dh", "auth"}} (a new key pair and
-//	                       auth secret; the form of PushSubscription.toJSON())
-//	GET  /messages      → [{"subscription", "payload", "ttl", "urgency", "topic", "subject"}]
-//	                       (payload: the decrypted body as a string)
+//	                       auth secret; the form of PushSubscription.toJSON()). With a body
+//	                       {"applicationServerKey": "<base64url>"} the subscription is
+//	                       bound to that key, as a real push service binds the key the
+//	                       browser subscribed with: a push signed with another key is
+//	                       refused with 403
+//	GET  /messages      → [{"subscription", "payload", "ttl", "urgency", "topic", "subject",
+//	                       "vapidKey"}] (payload: the decrypted body as a string; vapidKey:
+//	                       the application server key whose signature was verified)
 //
 // It exits when stdin closes or on SIGTERM/SIGINT.
 package main
@@ -21,6 +26,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,8 +62,15 @@ func run(certOut, vapid string) error {
 	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /subscriptions", func(w http.ResponseWriter, _ *http.Request) {
-		_, endpoint, p256dh, auth := f.Subscribe()
+	mux.HandleFunc("POST /subscriptions", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			ApplicationServerKey string `json:"applicationServerKey"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+			http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, endpoint, p256dh, auth := f.SubscribeWithKey(body.ApplicationServerKey)
 		writeJSON(w, map[string]any{"endpoint": endpoint, "keys": map[string]string{"p256dh": p256dh, "auth": auth}})
 	})
 	mux.HandleFunc("GET /messages", func(w http.ResponseWriter, _ *http.Request) {
@@ -68,10 +81,11 @@ func run(certOut, vapid string) error {
 			Urgency      string `json:"urgency"`
 			Topic        string `json:"topic"`
 			Subject      string `json:"subject"`
+			VAPIDKey     string `json:"vapidKey"`
 		}
 		out := []message{}
 		for _, m := range f.Messages() {
-			out = append(out, message{m.Subscription, string(m.Plaintext), m.TTL, m.Urgency, m.Topic, m.Subject})
+			out = append(out, message{m.Subscription, string(m.Plaintext), m.TTL, m.Urgency, m.Topic, m.Subject, m.VAPIDKey})
 		}
 		writeJSON(w, out)
 	})

@@ -13,6 +13,8 @@ import (
 func FuzzParseUpload(f *testing.F) {
 	f.Add("apns", []byte(`{"authKeyP8":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----","keyId":"ABC123DEFG","teamId":"TEAM123456","topic":"t"}`))
 	f.Add("apns", []byte(`{"certificateP12":"AAAA","certificatePassword":"x","topic":"t"}`))
+	f.Add("apns", []byte(`{"authKeyP8":"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----","keyId":"ABC123DEFG","teamId":"TEAM123456","topic":"t"}`))
+	f.Add("apns", []byte(`{"certificateP12":"MIIJqQIBAzCCCV8GCSqGSIb3DQEHAaCCCVAEgglMMIIJSDCCA/8GCSqGSIb3DQEHBqCCA/AwggPsAgEAMIID5QYJKoZIhvcNAQcBMBwGCiqGSIb3DQEMAQYwDgQI","certificatePassword":"pw","topic":"t"}`))
 	f.Add("fcm", []byte(`{"serviceAccount":{"type":"service_account","client_email":"a@b","project_id":"p","private_key":"x"}}`))
 	f.Add("fcm", []byte(`{"serviceAccount":"{\"type\":\"service_account\"}"}`))
 	f.Add("webpush", []byte(`{"publicKey":"BA","privateKey":"AA","subject":"mailto:a@b.c"}`))

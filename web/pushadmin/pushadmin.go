@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/chatgate/chatgate/push"
 	"github.com/chatgate/chatgate/push/credstore"
 	"github.com/chatgate/chatgate/web/adminauth"
@@ -63,17 +65,29 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.MaxBody = 1 << 20
 	}
 	h := &handler{cfg: cfg, log: cfg.Logger}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /credentials", h.list)
-	mux.HandleFunc("GET /credentials/{kind}/{name}", h.get)
-	mux.HandleFunc("PUT /credentials/{kind}/{name}", h.put)
-	mux.HandleFunc("DELETE /credentials/{kind}/{name}", h.del)
-	mux.HandleFunc("POST /credentials/webpush/{name}/generate", h.generate)
-	mux.HandleFunc("GET /stats", h.stats)
-	h.mux = cfg.Auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBody)
-		mux.ServeHTTP(w, r)
-	}))
+	r := chi.NewRouter()
+	r.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBody)
+			next.ServeHTTP(w, r)
+		})
+	})
+	// chi's own 404 and 405 are plain text; this API answers every error in the one shape.
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		apijson.Error(w, http.StatusNotFound, apijson.CodeNotFound, "no such path in the push admin API")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		apijson.Error(w, http.StatusMethodNotAllowed, apijson.CodeMethodNotAllowed, "method not allowed on this path")
+	})
+	r.Get("/credentials", h.list)
+	r.Route("/credentials/{kind}/{name}", func(r chi.Router) {
+		r.Get("/", h.get)
+		r.Put("/", h.put)
+		r.Delete("/", h.del)
+	})
+	r.Post("/credentials/webpush/{name}/generate", h.generate)
+	r.Get("/stats", h.stats)
+	h.mux = cfg.Auth.Require(r)
 	return h, nil
 }
 
@@ -100,8 +114,8 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 // keyOf reads {kind}/{name} and ?debug= (push_notification_debug variant).
 func keyOf(r *http.Request) (push.CredentialKey, error) {
-	k := push.CredentialKey{Kind: push.Kind(r.PathValue("kind")), Name: r.PathValue("name")}
-	if r.PathValue("kind") == "" {
+	k := push.CredentialKey{Kind: push.Kind(chi.URLParam(r, "kind")), Name: chi.URLParam(r, "name")}
+	if k.Kind == "" { // the generate route names only the name
 		k.Kind = push.KindWebPush
 	}
 	if d := r.URL.Query().Get("debug"); d != "" {
@@ -124,9 +138,6 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	out := make([]infoOut, 0, len(cs))
 	for _, c := range cs {
 		info, err := c.Validate(h.cfg.Now())
-		if err != nil {
-			info.Fingerprint = c.Fingerprint()
-		}
 		out = append(out, withProblem(info, err))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"credentials": out})
@@ -163,9 +174,6 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info, verr := c.Validate(h.cfg.Now())
-	if verr != nil {
-		info.Fingerprint = c.Fingerprint()
-	}
 	writeJSON(w, http.StatusOK, withProblem(info, verr))
 }
 
@@ -245,6 +253,33 @@ func parseUpload(k push.CredentialKey, body io.Reader) (push.Credential, error) 
 	return c, nil
 }
 
+// store validates c, stores it and installs it on this node. The answer is c's public
+// description, with the warning of a certificate that expires soon.
+func (h *handler) store(w http.ResponseWriter, ctx context.Context, c push.Credential) (push.CredentialInfo, bool) {
+	c.UpdatedAt = h.cfg.Now().UTC()
+	info, err := c.Validate(h.cfg.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return info, false
+	}
+	rev, err := h.cfg.Store.Put(ctx, c)
+	if err != nil {
+		h.log.Error("push admin put", "key", c.Key.String(), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return info, false
+	}
+	c.Revision = rev
+	if h.cfg.Registry != nil {
+		if _, err := h.cfg.Registry.Apply(c); err != nil {
+			// Validated above, so this is a provider construction problem; the stored
+			// value stays and the watch will retry on every node.
+			h.log.Error("push admin apply", "key", c.Key.String(), "err", err)
+		}
+	}
+	h.log.Info("push credential stored", "key", c.Key.String(), "fingerprint", info.Fingerprint)
+	return info, true
+}
+
 func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	k, err := keyOf(r)
 	if err != nil {
@@ -261,30 +296,9 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	h.store(w, r.Context(), c)
-}
-
-func (h *handler) store(w http.ResponseWriter, ctx context.Context, c push.Credential) {
-	c.UpdatedAt = h.cfg.Now().UTC()
-	info, err := c.Validate(h.cfg.Now())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+	if info, ok := h.store(w, r.Context(), c); ok {
+		writeJSON(w, http.StatusOK, info)
 	}
-	if _, err := h.cfg.Store.Put(ctx, c); err != nil {
-		h.log.Error("push admin put", "key", c.Key.String(), "err", err)
-		writeError(w, http.StatusServiceUnavailable, "store unavailable")
-		return
-	}
-	if h.cfg.Registry != nil {
-		if _, err := h.cfg.Registry.Apply(c); err != nil {
-			// Validated above, so this is a provider construction problem; the stored
-			// value stays and the watch will retry on every node.
-			h.log.Error("push admin apply", "key", c.Key.String(), "err", err)
-		}
-	}
-	h.log.Info("push credential stored", "key", c.Key.String(), "fingerprint", info.Fingerprint)
-	writeJSON(w, http.StatusOK, info)
 }
 
 func (h *handler) del(w http.ResponseWriter, r *http.Request) {
@@ -310,8 +324,21 @@ func (h *handler) del(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// generateOut is the answer of generate: the new key's description and, for a rotation,
+// the fingerprint of the key it replaced.
+type generateOut struct {
+	push.CredentialInfo
+	Rotated             bool   `json:"rotated"`
+	PreviousFingerprint string `json:"previousFingerprint,omitempty"`
+}
+
 // generate makes a VAPID key pair, stores it and returns the public key (the widget's
-// applicationServerKey). The private key never leaves the server.
+// applicationServerKey). The private key never leaves the server. Generating again for a
+// name that has a key rotates it: the new pair replaces the old one in one store write
+// and one registry swap, so the next push on every node is signed with the new key and
+// the public key endpoint serves it. An empty subject keeps the old key's subject.
+// Browsers subscribed with the old key must subscribe again (docs/push.md, "Rotating the
+// VAPID key").
 func (h *handler) generate(w http.ResponseWriter, r *http.Request) {
 	k, err := keyOf(r)
 	if err != nil {
@@ -325,12 +352,34 @@ func (h *handler) generate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	var out generateOut
+	old, err := h.cfg.Store.Get(r.Context(), k)
+	switch {
+	case err == nil && old.WebPush != nil:
+		oldInfo, _ := old.Validate(h.cfg.Now())
+		out.Rotated, out.PreviousFingerprint = true, oldInfo.Fingerprint
+		if strings.TrimSpace(body.Subject) == "" {
+			body.Subject = old.WebPush.Subject
+		}
+	case err != nil && !errors.Is(err, credstore.ErrNotFound):
+		h.log.Error("push admin generate", "key", k.String(), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store unavailable or credential unreadable")
+		return
+	}
 	v, err := push.GenerateVAPID(body.Subject)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "key generation failed")
 		return
 	}
-	h.store(w, r.Context(), push.Credential{Key: k, WebPush: &v})
+	info, ok := h.store(w, r.Context(), push.Credential{Key: k, WebPush: &v})
+	if !ok {
+		return
+	}
+	out.CredentialInfo = info
+	if out.Rotated {
+		h.log.Info("push VAPID key rotated", "key", k.String(), "fingerprint", info.Fingerprint, "previous", out.PreviousFingerprint)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *handler) stats(w http.ResponseWriter, _ *http.Request) {

@@ -21,6 +21,7 @@ import (
 	"github.com/chatgate/chatgate/push/pushtest"
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/pushadmin"
+	"github.com/chatgate/chatgate/web/pushlink"
 
 	"go.uber.org/goleak"
 )
@@ -33,6 +34,7 @@ type env struct {
 	t     *testing.T
 	srv   *httptest.Server
 	apns  *pushtest.APNs
+	wp    *pushtest.WebPush
 	reg   *push.Registry
 	reg2  *push.Registry // a second node: only the KV watch feeds it
 	d     *push.Dispatcher
@@ -58,7 +60,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.apns.Close)
-	opts := push.RegistryOptions{APNsProductionHost: e.apns.Server.URL, APNsSandboxHost: e.apns.Server.URL, APNsTLS: pushtest.TLSConfig(e.apns.Server)}
+	e.wp = pushtest.StartWebPush(0)
+	t.Cleanup(e.wp.Close)
+	wpClient := pushtest.Client(e.wp.Server)
+	t.Cleanup(wpClient.CloseIdleConnections)
+	opts := push.RegistryOptions{APNsProductionHost: e.apns.Server.URL, APNsSandboxHost: e.apns.Server.URL, APNsTLS: pushtest.TLSConfig(e.apns.Server),
+		HTTPClient: wpClient, WebPushHosts: []string{"127.0.0.1"}}
 	e.reg, e.reg2 = push.NewRegistry(opts), push.NewRegistry(opts)
 	t.Cleanup(func() { e.reg.Close(); e.reg2.Close() })
 	w, err := store.Watch(ctx, e.reg2)
@@ -76,6 +83,7 @@ func newEnv(t *testing.T) *env {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/admin/push/", http.StripPrefix("/admin/push", h))
+	mux.Handle("GET /genesys/2/chat-push/vapid", pushlink.VAPIDKeyHandler(e.reg))
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(func() { e.srv.Close(); http.DefaultClient.CloseIdleConnections() })
 	return e
@@ -259,6 +267,9 @@ func TestErrorsHaveTheSharedShape(t *testing.T) {
 		{"GET", "/credentials", "Bearer wrong", nil, 401, "unauthorized"},
 		{"DELETE", "/credentials/apns/default", bearer, nil, 404, "not_found"},
 		{"PUT", "/credentials/apns/default", bearer, map[string]string{"bogus": "1"}, 400, "bad_request"},
+		{"POST", "/credentials", bearer, nil, 405, "method_not_allowed"},
+		{"GET", "/credentials/apns", bearer, nil, 404, "not_found"},
+		{"GET", "/nothing-here", bearer, nil, 404, "not_found"},
 	} {
 		st, body := e.do(c.method, c.path, c.auth, c.body)
 		var got map[string]string
