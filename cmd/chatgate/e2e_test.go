@@ -152,10 +152,35 @@ func TestPushAdminAPIMountedWithSecrets(t *testing.T) {
 	}
 }
 
+// Without secrets-key nothing can be stored: the push admin API is replaced by one that
+// says why on GET /status and answers 503 elsewhere, behind the admin credentials.
 func TestNoPushAdminAPIWithoutSecretsKey(t *testing.T) {
-	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir())
-	if code, _ := httpGet(t, p.url("/admin/push/credentials")); code != 404 {
-		t.Fatalf("push admin API reachable without secrets-key: %d", code)
+	const token = "no-secrets-admin-token-123"
+	p := startProcess(t, "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--admin-token", token)
+	checkPushAdminOff(t, p, token)
+}
+
+func checkPushAdminOff(t *testing.T, p *process, token string) {
+	t.Helper()
+	if code, _ := httpGet(t, p.url("/admin/push/status")); code != 401 {
+		t.Fatalf("push admin status without credentials: %d", code)
+	}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", p.url(path), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, b := get("/admin/push/status"); code != 200 || !strings.Contains(b, `"enabled":false`) || !strings.Contains(b, "secrets-key is not set") {
+		t.Fatalf("push admin status without secrets-key: %d %s", code, b)
+	}
+	if code, b := get("/admin/push/credentials"); code != 503 || !strings.Contains(b, `"code":"unavailable"`) {
+		t.Fatalf("push admin credentials without secrets-key: %d %s", code, b)
 	}
 }
 

@@ -454,6 +454,7 @@ func TestOpenAPIDescribesRealTraffic(t *testing.T) {
 		{"GET", "/admin/push/credentials", "", bearer, 200},
 		{"GET", "/admin/push/credentials/webpush/default", "", bearer, 200},
 		{"GET", "/admin/push/stats", "", bearer, 200},
+		{"GET", "/admin/push/status", "", bearer, 200},
 		{"PUT", "/admin/push/credentials/customhttp/hook", `{"url":"https://hooks.example.com/push","authorization":"Bearer x"}`, bearer, 200},
 		{"PUT", "/admin/push/credentials/apns/default", `{"authKeyP8":"nope","keyId":"ABC123DEFG","teamId":"TEAM123456","topic":"x"}`, bearer, 400}, // valid shape, bad key
 		{"GET", "/admin/push/credentials/fcm/none", "", bearer, 404},

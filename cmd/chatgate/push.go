@@ -68,6 +68,8 @@ func startPush(ctx context.Context, cfg config.Config, log *slog.Logger, store *
 	key := cfg.SecretsKeyBytes()
 	if key == nil {
 		log.Warn("secrets-key is not set: push credentials cannot be stored, so the push admin API is off")
+		surface.Handle(PushAdminPrefix+"/", http.StripPrefix(PushAdminPrefix,
+			pushadmin.Off(auth, "secrets-key is not set: push credentials cannot be stored on this server")))
 		return p, nil
 	}
 	if p.creds, err = credstore.Open(ctx, store, key, log); err != nil {

@@ -201,7 +201,5 @@ func TestWorkflowAPISharesAdminCredentials(t *testing.T) {
 	if code, b := wfCall(t, without, "GET", "/chats?checkDue=1", tokenIn(without)); code != 200 {
 		t.Fatalf("workflow API without secrets-key: %d %s", code, b)
 	}
-	if code, _ := httpGet(t, without.url("/admin/push/credentials")); code != 404 {
-		t.Fatalf("push admin API without secrets-key: %d", code)
-	}
+	checkPushAdminOff(t, without, tokenIn(without))
 }

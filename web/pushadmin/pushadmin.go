@@ -87,8 +87,34 @@ func New(cfg Config) (http.Handler, error) {
 	})
 	r.Post("/credentials/webpush/{name}/generate", h.generate)
 	r.Get("/stats", h.stats)
+	r.Get("/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, Status{Enabled: true}) })
 	h.mux = cfg.Auth.Require(r)
 	return h, nil
+}
+
+// Status is the answer of GET /status: whether credentials can be managed on this server,
+// and why not. The admin console asks it first, so a server without secrets-key shows a
+// sentence instead of a failed request.
+type Status struct {
+	Enabled bool   `json:"enabled"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Off is what is mounted where the API would be when it cannot run (no secrets-key, so
+// nothing can be stored): GET /status says so, every other request is 503 unavailable
+// with the reason. Behind auth like the API, so it tells nothing to anyone else.
+func Off(auth *adminauth.Credentials, reason string) http.Handler {
+	r := chi.NewRouter()
+	r.Get("/status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, Status{Enabled: false, Reason: reason})
+	})
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		apijson.Error(w, http.StatusServiceUnavailable, apijson.CodeUnavailable, reason)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		apijson.Error(w, http.StatusServiceUnavailable, apijson.CodeUnavailable, reason)
+	})
+	return auth.Require(r)
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }

@@ -9,8 +9,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,8 @@ import (
 
 	"github.com/chatgate/chatgate/internal/testwait"
 	"github.com/chatgate/chatgate/push"
+	"github.com/chatgate/chatgate/web/adminauth"
+	"github.com/chatgate/chatgate/web/pushadmin"
 )
 
 type generated struct {
@@ -190,4 +194,41 @@ func (e *env) list() string {
 		e.t.Fatalf("list: %d %s", st, b)
 	}
 	return b
+}
+
+// GET /status says whether credentials can be managed; without secrets-key the Off handler
+// says why, refuses everything else with 503, and is behind the admin credentials too.
+func TestStatusAndOff(t *testing.T) {
+	e := newEnv(t)
+	if st, b := e.do("GET", "/status", bearer, nil); st != 200 || b != "{\"enabled\":true}\n" {
+		t.Fatalf("status: %d %s", st, b)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin/push/", http.StripPrefix("/admin/push", pushadmin.Off(mustAuth(t, adminauth.Options{Token: token}), "secrets-key is not set")))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	get := func(method, path, auth string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+"/admin/push"+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, b := get("GET", "/status", bearer); st != 200 || b != "{\"enabled\":false,\"reason\":\"secrets-key is not set\"}\n" {
+		t.Fatalf("off status: %d %s", st, b)
+	}
+	for _, c := range [][2]string{{"GET", "/credentials"}, {"POST", "/credentials/webpush/default/generate"}, {"POST", "/status"}} {
+		if st, b := get(c[0], c[1], bearer); st != 503 || !strings.Contains(b, `"code":"unavailable"`) || !strings.Contains(b, "secrets-key is not set") {
+			t.Errorf("%s %s: %d %s", c[0], c[1], st, b)
+		}
+	}
+	if st, _ := get("GET", "/status", ""); st != 401 {
+		t.Fatalf("off without credentials: %d", st)
+	}
 }

@@ -7,6 +7,7 @@ import { h, $, show, say } from "./dom.js";
 import { bootServices } from "./admin-services.js";
 import { bootResponses } from "./admin-responses.js";
 import { SESSION, enter, logOut, ended } from "./session.js";
+import { bootPush, refreshPush } from "./admin-push.js";
 
 // token stays null: calls use the session cookie (api sends the CSRF token). Kept so
 // api(method, path, token, body) reads the same in every admin module.
@@ -19,7 +20,9 @@ async function boot() {
   show("main");
   bootResponses((method, path, body) => api(method, path, token, body));
   bootServices((method, path, body) => api(method, path, token, body));
+  bootPush({ getToken: () => token, onUnauthorized: ended });
   await refresh();
+  await refreshPush();
   $("acct-id").focus();
 }
 
