@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ChatgateServer, repoRoot } from "../../clients/lib/server.js";
 import { waitFor } from "../../clients/lib/wait.js";
-import { startFake } from "../lib/webpushfake.js";
+import { startWebPushFake } from "../../clients/lib/webpushfake.js";
 import { launch, newPage, consoleShotDir } from "../lib/browser.js";
 import { axe } from "../lib/axe.js";
 import { agentAPI } from "../lib/agent.js";
@@ -48,7 +48,7 @@ describe("admin console: push credentials", () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "chatgate-pushadmin-"));
-    fake = await startFake(dir);
+    fake = await startWebPushFake(dir);
     server = await new ChatgateServer({
       name: "chatgate-push-admin-console",
       env: { SSL_CERT_FILE: fake.cert, CHATGATE_SECRETS_KEY: SECRETS },

@@ -29,11 +29,21 @@ export async function startWebPushFake(dir, { vapid } = {}) {
   const urls = JSON.parse(line);
   return {
     ...urls, cert,
-    // subscription: a new browser-side subscription in PushSubscription.toJSON() form.
-    async subscription() {
-      return (await fetch(`${urls.control}/subscriptions`, { method: "POST" })).json();
+    // subscription: a new browser-side subscription in PushSubscription.toJSON() form. With
+    // applicationServerKey (base64url) it is bound to that key, as a real push service binds
+    // the key the browser subscribed with: a push signed with another key is refused (403).
+    async subscription(applicationServerKey) {
+      const init = { method: "POST" };
+      if (applicationServerKey) {
+        init.headers = { "Content-Type": "application/json" };
+        init.body = JSON.stringify({ applicationServerKey });
+      }
+      const r = await fetch(`${urls.control}/subscriptions`, init);
+      if (!r.ok) throw new Error(`webpushfake subscription: ${r.status} ${await r.text()}`);
+      return r.json();
     },
-    // messages: every push it accepted, decrypted ({subscription, payload, ttl, urgency, topic, subject}).
+    // messages: every push it accepted, decrypted ({subscription, payload, ttl, urgency, topic,
+    // subject, vapidKey}; vapidKey: the application server key whose signature it verified).
     async messages() {
       return (await fetch(`${urls.control}/messages`)).json();
     },
