@@ -14,8 +14,15 @@
 //
 // Providers are built from Credentials by a Registry; replacing a credential (for example
 // through the admin API and its KV watch) swaps the provider without a restart, and the next
-// notification uses it. APNs keeps exactly one client and one token per credential, because
-// Apple throttles token refreshes and treats reconnect storms as abuse.
+// notification uses it; a write's store revision orders the swaps, so a late KV delivery
+// of an earlier write cannot put an old (for example a rotated-out VAPID) key back. APNs
+// keeps exactly one client and one token per credential, because Apple throttles token
+// refreshes and treats reconnect storms as abuse.
+//
+// What a credential shows (CredentialInfo) is its public half only: the fingerprint is the
+// SHA-256 of the certificate or public key, so it matches what openssl computes from the
+// file on the operator's desk, and a digest of the secret never leaves the package (the
+// Registry uses one internally to tell an unchanged credential).
 //
 // FCM goes through the Firebase Admin SDK (firebase.google.com/go/v4/messaging) with our own
 // HTTP client and exactly one HTTP exchange per Send: the SDK's built-in retries are cut
