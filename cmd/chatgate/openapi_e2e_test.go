@@ -484,7 +484,7 @@ func TestOpenAPIDescribesRealTraffic(t *testing.T) {
 		{"GET", opts, "", bearer, 200, false},
 		{"GET", opts, "", "", 401, false},
 		{"PUT", opts, `{"settings":{"async-idle-alert":"600"},"routing":{"queue":"sales","priority":2}}`, bearer, 200, false},
-		{"PUT", opts, `{"settings":{"async-idle-alert":0}}`, bearer, 400, false},    // valid shape, value out of range
+		{"PUT", opts, `{"settings":{"async-idle-alert":0}}`, bearer, 400, false},      // valid shape, value out of range
 		{"PUT", opts, `{"settings":{"async-idle-alert":{"s":1}}}`, bearer, 400, true}, // not a scalar
 		{"DELETE", opts, "", bearer, 200, false},
 	} {
