@@ -618,6 +618,27 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
+// Unknown paths and methods answer in the API's error shape: 404 not_found, 405
+// method_not_allowed with Allow.
+func TestRouterAnswersInTheErrorShape(t *testing.T) {
+	f := newFixture(t, "none")
+	if code, m := f.call("GET", "/nothing", "", nil); code != 404 || m["code"] != "not_found" || m["error"] != "no such endpoint" {
+		t.Fatalf("unknown path: %d %v", code, m)
+	}
+	req, _ := http.NewRequest("DELETE", f.srv.URL+Prefix+"/me", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" || m["code"] != "method_not_allowed" ||
+		resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("DELETE /me: %d %v %v", resp.StatusCode, resp.Header, m)
+	}
+}
+
 // waitOffer polls the agent's pending offers until chatID is among them.
 func (f *fixture) waitOffer(who, chatID string) map[string]any {
 	f.t.Helper()

@@ -26,9 +26,9 @@ const (
 	maxUploadParts = 4
 )
 
-// bodyLimit is the body bound of a request: MaxBody, and MaxUpload more for an upload.
-func (a *API) bodyLimit(mux *http.ServeMux, r *http.Request) int64 {
-	if _, pattern := mux.Handler(r); pattern == uploadPattern {
+// bodyLimit is the body bound of a route: MaxBody, and MaxUpload more for an upload.
+func (a *API) bodyLimit(pattern string) int64 {
+	if pattern == uploadPattern {
 		return a.cfg.MaxUpload + a.cfg.MaxBody
 	}
 	return a.cfg.MaxBody

@@ -15,6 +15,7 @@ import (
 	"github.com/chatgate/chatgate/web"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 	"github.com/chatgate/chatgate/web/apijson"
+	"github.com/chatgate/chatgate/web/apiroute"
 	"github.com/chatgate/chatgate/web/cookieauth"
 )
 
@@ -40,17 +41,33 @@ func bearer(r *http.Request) string {
 
 // Handler returns the REST API, relative to where it is mounted (Prefix).
 func (a *API) Handler() http.Handler {
-	mux := http.NewServeMux()
+	// 404 and 405 (with Allow) come from the router, in the apijson shape.
+	rt := apiroute.New()
+	rt.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			next.ServeHTTP(w, r)
+		})
+	})
+	// handle registers a "METHOD /path" pattern with the body bound of its route.
+	handle := func(pattern string, h http.Handler) {
+		method, path, _ := strings.Cut(pattern, " ")
+		limit := a.bodyLimit(pattern)
+		rt.Method(method, path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			h.ServeHTTP(w, r)
+		}))
+	}
 	// Per address ten times the per-account limit: several agents share an office's address.
 	byIP := httprate.NewRateLimiter(10*a.cfg.LoginPerMinute, time.Minute)
 	byAccount := httprate.NewRateLimiter(a.cfg.LoginPerMinute, time.Minute)
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) { a.login(w, r, byIP, byAccount) })
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+	handle("POST /login", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.login(w, r, byIP, byAccount) }))
+	handle("GET /openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
-	})
+	}))
 	auth := func(pattern string, f func(w http.ResponseWriter, r *http.Request, p accounts.Principal)) {
-		mux.Handle(pattern, a.requireToken(func(w http.ResponseWriter, r *http.Request) { f(w, r, principal(r)) }))
+		handle(pattern, a.requireToken(func(w http.ResponseWriter, r *http.Request) { f(w, r, principal(r)) }))
 	}
 	// The reads and logout: the same queries as the CometD service channel (queries.go).
 	query := func(pattern, name string, req func(r *http.Request) (Query, error), write func(w http.ResponseWriter, res map[string]any)) {
@@ -74,7 +91,7 @@ func (a *API) Handler() http.Handler {
 	}
 	asJSON := func(w http.ResponseWriter, res map[string]any) { writeJSON(w, http.StatusOK, res) }
 	auth("POST /logout", a.logout) // the logout query, and a session cookie cleared
-	a.consoleSession(mux, auth, byIP, byAccount)
+	a.consoleSession(handle, auth, byIP, byAccount)
 	query("GET /me", QueryMe, nil, asJSON)
 	auth("PUT /me/state", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 		var act Action
@@ -107,14 +124,7 @@ func (a *API) Handler() http.Handler {
 	query("GET /supervisor/queues", QuerySupervisorQueues, nil, asJSON)
 	query("GET /supervisor/queues/{queue}", QuerySupervisorQueue, nil, asJSON)
 	query("GET /supervisor/chats", QuerySupervisorChats, nil, asJSON)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{Code: "not_found", Error: "no such endpoint"})
-	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		r.Body = http.MaxBytesReader(w, r.Body, a.bodyLimit(mux, r))
-		mux.ServeHTTP(w, r)
-	})
+	return rt
 }
 
 // transcriptQuery reads a transcript request: the chat, an earlier chat of its contact
@@ -260,10 +270,8 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-type errorBody struct {
-	Code  string `json:"code"`
-	Error string `json:"error"`
-}
+// errorBody is the error shape shared by chatgate's APIs.
+type errorBody = apijson.ErrorBody
 
 // statusOf maps an API error to its HTTP status and code.
 func statusOf(err error) (int, string) {
@@ -296,8 +304,4 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, status, errorBody{Code: code, Error: msg})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { apijson.Write(w, status, v) }

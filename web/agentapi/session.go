@@ -44,8 +44,8 @@ type sessionAnswer struct {
 //	POST   /session  {id, password, console} → Set-Cookie chatgate_console; {csrfToken, expires, account}
 //	GET    /session  the cookie's session → {csrfToken, expires, account, presence}
 //	DELETE /session  log out (CSRF token required; the session revoked, the cookie cleared)
-func (a *API) consoleSession(mux *http.ServeMux, auth func(string, func(http.ResponseWriter, *http.Request, accounts.Principal)), byIP, byAccount *httprate.RateLimiter) {
-	mux.HandleFunc("POST /session", func(w http.ResponseWriter, r *http.Request) {
+func (a *API) consoleSession(handle func(string, http.Handler), auth func(string, func(http.ResponseWriter, *http.Request, accounts.Principal)), byIP, byAccount *httprate.RateLimiter) {
+	handle("POST /session", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body loginBody
 		tok, exp, acct, ok := a.checkLogin(w, r, byIP, byAccount, &body)
 		if !ok {
@@ -64,7 +64,7 @@ func (a *API) consoleSession(mux *http.ServeMux, auth func(string, func(http.Res
 		}
 		cookieauth.Set(w, r, cookieauth.StaffCookie, tok, exp)
 		writeJSON(w, http.StatusOK, sessionAnswer{CSRFToken: cookieauth.Token(tok), Expires: exp, Account: acct})
-	})
+	}))
 	auth("GET /session", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
 		if !p.Session {
 			writeError(w, errorf(ErrInvalid, "an API token has no console session"))

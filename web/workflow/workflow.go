@@ -17,6 +17,7 @@ import (
 	"github.com/chatgate/chatgate/chatcore"
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/apijson"
+	"github.com/chatgate/chatgate/web/apiroute"
 )
 
 // Chats is what the API needs of the chat core; *chatcore.Core implements it.
@@ -90,51 +91,27 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.Now = time.Now
 	}
 	h := &handler{cfg: cfg, log: cfg.Logger}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/chats", h.methods(map[string]http.HandlerFunc{http.MethodGet: h.list}))
-	mux.HandleFunc("/chats/{chatId}", h.methods(map[string]http.HandlerFunc{http.MethodGet: h.get}))
-	mux.HandleFunc("/chats/{chatId}/restore", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.restore}))
+	// 404 and 405 (with Allow) come from the router, in the apijson shape.
+	rt := apiroute.New()
+	rt.Get("/chats", h.list)
+	rt.Get("/chats/{chatId}", h.get)
+	rt.Post("/chats/{chatId}/restore", h.restore)
 	if cfg.Ops != nil {
-		mux.HandleFunc("/chats/{chatId}/messages", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.sendMessage)}))
-		mux.HandleFunc("/chats/{chatId}/properties", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.setProperties)}))
-		mux.HandleFunc("/chats/{chatId}/end", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.end)}))
+		rt.Post("/chats/{chatId}/messages", h.idempotent(h.sendMessage))
+		rt.Post("/chats/{chatId}/properties", h.idempotent(h.setProperties))
+		rt.Post("/chats/{chatId}/end", h.idempotent(h.end))
 		if cfg.Bots != nil {
-			mux.HandleFunc("/chats/{chatId}/bots", h.methods(map[string]http.HandlerFunc{http.MethodPost: h.idempotent(h.addBot)}))
+			rt.Post("/chats/{chatId}/bots", h.idempotent(h.addBot))
 		}
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
-	})
 	h.mux = cfg.Auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBody)
-		mux.ServeHTTP(w, r)
+		rt.ServeHTTP(w, r)
 	}))
 	return h, nil
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
-
-// methods dispatches on the method and answers 405 with Allow otherwise (GET also serves
-// HEAD).
-func (h *handler) methods(m map[string]http.HandlerFunc) http.HandlerFunc {
-	allow := ""
-	for k := range m {
-		allow = k
-	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		method := r.Method
-		if method == http.MethodHead {
-			method = http.MethodGet
-		}
-		f, ok := m[method]
-		if !ok {
-			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+allow)
-			return
-		}
-		f(w, r)
-	}
-}
 
 // SessionInfo is a chat as the workflow sees it. It never carries the secureKey.
 type SessionInfo struct {

@@ -289,8 +289,18 @@ func TestAdminHandler(t *testing.T) {
 	if _, err := s.Authenticate(ctx, tok); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("revoked over HTTP: %v", err)
 	}
-	if code, _ := do("GET", "/nobody", "admin-secret", ""); code != 404 {
-		t.Fatalf("unknown: %d", code)
+	if code, m := do("GET", "/nobody", "admin-secret", ""); code != 404 || m["code"] != "not_found" {
+		t.Fatalf("unknown: %d %v", code, m)
+	}
+	// The router's answers have the admin APIs' shape too.
+	if code, m := do("GET", "/ann/nothing", "admin-secret", ""); code != 404 || m["code"] != "not_found" || m["error"] != "no such endpoint" {
+		t.Fatalf("unknown path: %d %v", code, m)
+	}
+	if code, m := do("POST", "/ann", "admin-secret", "{}"); code != 405 || m["code"] != "method_not_allowed" || m["error"] != "POST is not allowed here; use GET, PUT, DELETE" {
+		t.Fatalf("POST on an account: %d %v", code, m)
+	}
+	if code, m := do("PUT", "/ann", "admin-secret", `{"displayName":"Ann","role":"wizard"}`); code != 400 || m["code"] != "bad_request" {
+		t.Fatalf("invalid account: %d %v", code, m)
 	}
 	if code, _ := do("DELETE", "/ann", "admin-secret", ""); code != 204 {
 		t.Fatalf("delete: %d", code)

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/chatgate/chatgate/web/apijson"
+	"github.com/chatgate/chatgate/web/apiroute"
 )
 
 // Authorizer is the admin authentication (*adminauth.Credentials implements it).
@@ -24,10 +27,11 @@ const maxAdminBody = 16 << 10
 //	POST   /{id}/tokens          new API token {"label"} → {"token", "ref"} (the token shown once)
 //	DELETE /{id}/tokens/{tokenId} revoke a token
 //
-// Every route is behind auth.
+// Every route is behind auth. Answers and errors have the shape of the admin APIs
+// (web/apijson); 404 and 405 come from the router (web/apiroute).
 func AdminHandler(s *Store, auth Authorizer) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	mux := apiroute.New()
+	mux.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		list, err := s.List(r.Context())
 		if err != nil {
 			writeErr(w, err)
@@ -36,17 +40,17 @@ func AdminHandler(s *Store, auth Authorizer) http.Handler {
 		if list == nil {
 			list = []Account{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"accounts": list})
+		apijson.Write(w, http.StatusOK, map[string]any{"accounts": list})
 	})
-	mux.HandleFunc("GET /{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.Get("/{id}", func(w http.ResponseWriter, r *http.Request) {
 		a, err := s.Get(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, a)
+		apijson.Write(w, http.StatusOK, a)
 	})
-	mux.HandleFunc("PUT /{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.Put("/{id}", func(w http.ResponseWriter, r *http.Request) {
 		var sp Spec
 		if !decode(w, r, &sp) {
 			return
@@ -56,16 +60,16 @@ func AdminHandler(s *Store, auth Authorizer) http.Handler {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, a)
+		apijson.Write(w, http.StatusOK, a)
 	})
-	mux.HandleFunc("DELETE /{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.Delete("/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Delete(r.Context(), r.PathValue("id")); err != nil {
 			writeErr(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("POST /{id}/tokens", func(w http.ResponseWriter, r *http.Request) {
+	mux.Post("/{id}/tokens", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Label string `json:"label"`
 		}
@@ -77,49 +81,35 @@ func AdminHandler(s *Store, auth Authorizer) http.Handler {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "ref": ref})
+		apijson.Write(w, http.StatusCreated, map[string]any{"token": tok, "ref": ref})
 	})
-	mux.HandleFunc("DELETE /{id}/tokens/{tokenId}", func(w http.ResponseWriter, r *http.Request) {
+	mux.Delete("/{id}/tokens/{tokenId}", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.RevokeToken(r.Context(), r.PathValue("id"), r.PathValue("tokenId")); err != nil {
 			writeErr(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	return auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		mux.ServeHTTP(w, r)
-	}))
+	return auth.Require(mux)
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Code: "bad_request", Error: "body must be one JSON object of the documented fields"})
+		apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, "body must be one JSON object of the documented fields")
 		return false
 	}
 	return true
 }
 
-type errorBody struct {
-	Code  string `json:"code"`
-	Error string `json:"error"`
-}
-
 func writeErr(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		writeJSON(w, http.StatusNotFound, errorBody{Code: "not_found", Error: "no such account or token"})
+		apijson.Error(w, http.StatusNotFound, apijson.CodeNotFound, "no such account or token")
 	case errors.Is(err, ErrInvalid):
-		writeJSON(w, http.StatusBadRequest, errorBody{Code: "invalid", Error: err.Error()})
+		apijson.Error(w, http.StatusBadRequest, apijson.CodeBadRequest, err.Error())
 	default:
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Code: "unavailable", Error: "store unavailable, retry"})
+		apijson.Error(w, http.StatusServiceUnavailable, apijson.CodeUnavailable, "store unavailable, retry")
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
