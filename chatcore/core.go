@@ -104,9 +104,6 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// DefaultLimits returns the limits a zero Limits stands for.
-func DefaultLimits() Limits { return Limits{}.withDefaults() }
-
 // Config configures a Core.
 type Config struct {
 	Store Store // required

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatgate/chatgate/internal/testwait"
 )
 
 // slowPost opens a connection and sends the headers of a POST with a 1000-byte body, then
@@ -207,7 +209,7 @@ func TestLimitListenerCapsOpenConnections(t *testing.T) {
 		held = append(held, c)
 	}
 	open := s.metric(t, "chatgate_http_connections")
-	waitUntil(t, 5*time.Second, "2 connections open", func() bool { return open() == 2 })
+	testwait.Until(t, 5*time.Second, "2 connections open", func() bool { return open() == 2 })
 	if v := s.metric(t, "chatgate_http_connections_max")(); v != 2 {
 		t.Fatalf("connections_max = %v", v)
 	}
@@ -278,16 +280,5 @@ func (s *Server) metric(t *testing.T, name string) func() float64 {
 		}
 		t.Fatalf("no metric %s", name)
 		return 0
-	}
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

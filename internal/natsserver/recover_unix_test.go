@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatgate/chatgate/internal/testwait"
 )
 
 const fdChildEnv = "NATSSERVER_TEST_FD_CHILD"
@@ -118,14 +120,14 @@ func storeRecoversChild(t *testing.T) {
 	defer release()
 	t.Logf("holding %d descriptors", len(held))
 
-	waitFor(t, 10*time.Second, "Ready reports the write failure", func() bool {
+	testwait.Until(t, 10*time.Second, "Ready reports the write failure", func() bool {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		return errors.Is(c.Ready(rctx), ErrWriteFailed)
 	})
 	release()
 
-	waitFor(t, 30*time.Second, "Ready after the restart", func() bool {
+	testwait.Until(t, 30*time.Second, "Ready after the restart", func() bool {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		return c.Ready(rctx) == nil
@@ -145,18 +147,6 @@ func storeRecoversChild(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("watcher opened before the failure did not see the write after it")
-	}
-}
-
-// waitFor polls cond every 20 ms until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/chatgate/chatgate/chatcore"
+	"github.com/chatgate/chatgate/internal/testwait"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 	"github.com/chatgate/chatgate/web/agentapi/responses"
 )
@@ -160,7 +161,7 @@ func TestContactHistoryTranscript(t *testing.T) {
 	f.act("sue", first, "join", map[string]any{"mode": "monitor"}, 200)
 	f.act("sue", first, "send", map[string]any{"text": "supervisors only"}, 200)
 	f.act("ann", first, "end", nil, 200)
-	waitFor(t, "the contact index", func() bool {
+	testwait.Until(t, 10*time.Second, "the contact index", func() bool {
 		now := f.newChat(nil).ChatID
 		f.act("dan", now, "join", nil, 200)
 		code, h := f.call("GET", "/chats/"+now+"/history", f.tok["dan"], nil)
@@ -197,17 +198,5 @@ func TestContactHistoryTranscript(t *testing.T) {
 		if code, _ := f.validated("GET", "/chats/"+c.chat+"/history/"+c.earlier+"/transcript", f.tok[c.who], "/chats/{chatId}/history/{earlierId}/transcript"); code != c.want {
 			t.Errorf("%s reads %s via %s: %d, want %d", c.who, c.earlier, c.chat, code, c.want)
 		}
-	}
-}
-
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval of the condition, bounded by the deadline
 	}
 }
