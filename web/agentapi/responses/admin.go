@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/chatgate/chatgate/web/apijson"
+	"github.com/chatgate/chatgate/web/apiroute"
 )
 
 // Authorizer is the admin authentication (*adminauth.Credentials implements it).
@@ -44,7 +45,9 @@ func OpenAPI() []byte { return openAPI }
 //
 // Every route but the document is behind auth.
 func AdminHandler(s *Store, auth Authorizer) http.Handler {
-	r := chi.NewRouter()
+	// 404 and 405 (with Allow) in the apijson shape, HEAD on GET routes, its own routing
+	// context below the server's router: web/apiroute.
+	r := apiroute.New()
 	r.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
@@ -104,12 +107,6 @@ func AdminHandler(s *Store, auth Authorizer) http.Handler {
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusNoContent)
 		})
-	})
-	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		apijson.Error(w, http.StatusNotFound, apijson.CodeNotFound, "no such endpoint")
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		apijson.Error(w, http.StatusMethodNotAllowed, apijson.CodeMethodNotAllowed, "method not allowed")
 	})
 	return r
 }

@@ -220,8 +220,8 @@ func TestAdminAPI(t *testing.T) {
 	var pm map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&pm)
 	resp.Body.Close()
-	if resp.StatusCode != 405 || pm["code"] != "method_not_allowed" {
-		t.Fatalf("PATCH: %d %v", resp.StatusCode, pm)
+	if resp.StatusCode != 405 || pm["code"] != "method_not_allowed" || resp.Header.Get("Allow") != "GET, PUT, DELETE" {
+		t.Fatalf("PATCH: %d %v %v", resp.StatusCode, resp.Header, pm)
 	}
 	if code, _ := call("GET", "/openapi.json", "", ""); code != 200 {
 		t.Fatalf("document: %d", code)
