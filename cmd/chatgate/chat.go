@@ -136,6 +136,7 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 			templates, err = pushlink.ParseTemplates(b)
 		}
 		if err != nil {
+			opts.Close()
 			return nil, fmt.Errorf("%w: push-templates %s: %w", config.ErrInvalid, cfg.PushTemplates, err)
 		}
 	}
@@ -151,6 +152,7 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 		},
 		Logger: log.With("component", "pushlink"),
 	}); err != nil {
+		opts.Close()
 		return nil, fmt.Errorf("push link: %w", err)
 	}
 
@@ -159,6 +161,7 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 		Limits: limits, DeferTimers: true,
 	}); err != nil {
 		p.link.Close()
+		opts.Close()
 		return nil, fmt.Errorf("chat core: %w", err)
 	}
 	backend.Core, chats.Core = p.core, p.core
