@@ -19,6 +19,7 @@ import (
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/apijson"
+	"github.com/chatgate/chatgate/web/apiroute"
 )
 
 // Prefix is where cmd/chatgate mounts Handler.
@@ -106,25 +107,15 @@ func Handler(cfg HandlerConfig) (http.Handler, error) {
 		cfg.ApplyTimeout = 5 * time.Second
 	}
 	a := &api{cfg: cfg, l: cfg.Live}
-	r := chi.NewRouter()
+	// The JSON APIs' router: their 404 and 405 (with Allow) answers.
+	r := apiroute.New()
 	r.Use(cfg.Auth.Require)
-	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		apijson.Error(w, http.StatusNotFound, apijson.CodeNotFound, "no such route")
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		apijson.Error(w, http.StatusMethodNotAllowed, apijson.CodeMethodNotAllowed, "method not allowed")
-	})
 	r.Get("/services", a.list)
-	r.Route("/defaults", func(r chi.Router) {
-		r.Get("/", a.get)
-		r.Put("/", a.put)
-		r.Delete("/", a.del)
-	})
-	r.Route("/services/{service}", func(r chi.Router) {
-		r.Get("/", a.get)
-		r.Put("/", a.put)
-		r.Delete("/", a.del)
-	})
+	for _, p := range []string{"/defaults", "/services/{service}"} {
+		r.Get(p, a.get)
+		r.Put(p, a.put)
+		r.Delete(p, a.del)
+	}
 	return r, nil
 }
 
@@ -227,8 +218,9 @@ func (a *api) del(w http.ResponseWriter, r *http.Request) {
 	a.applied(w, r, scope, rev)
 }
 
-// applied answers with the scope's view once this node applied revision rev (bounded wait:
-// the change is stored, every node applies it from the bucket).
+// applied answers with the scope's view once this node applied revision rev to its options
+// and its running chats (bounded wait: the change is stored, every node applies it from the
+// bucket).
 func (a *api) applied(w http.ResponseWriter, r *http.Request, scope string, rev uint64) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ApplyTimeout)
 	defer cancel()

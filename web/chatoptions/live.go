@@ -130,6 +130,7 @@ func Open(ctx context.Context, cfg Config) (*Live, error) {
 	}
 	// The initial values, up to the watch's nil marker, before Open returns: a node starts
 	// with the cluster's overrides.
+	var last uint64
 initial:
 	for {
 		select {
@@ -138,6 +139,7 @@ initial:
 				break initial
 			}
 			l.take(e)
+			last = e.Revision()
 		case <-ctx.Done():
 			_ = w.Stop()
 			cancel()
@@ -145,6 +147,7 @@ initial:
 		}
 	}
 	l.recompile()
+	l.markApplied(last)
 	l.stop, l.done = cancel, make(chan struct{})
 	go l.watch(wctx, w)
 	return l, nil
@@ -173,16 +176,19 @@ func (l *Live) watch(ctx context.Context, w jetstream.KeyWatcher) {
 				continue
 			}
 			l.take(e)
+			// Marked applied once OnChange returned: a PUT's answer then means this node's
+			// running chats have the new options.
 			if l.recompile() && l.onChange != nil {
 				l.onChange()
 			}
+			l.markApplied(e.Revision())
 		}
 	}
 }
 
-// take records one bucket entry in the override layer.
+// take records one bucket entry in the override layer (the caller recompiles, then marks
+// the revision applied: a waiter must see the compiled options, not only the layer).
 func (l *Live) take(e jetstream.KeyValueEntry) {
-	defer l.markApplied(e.Revision())
 	scope, ok := scopeOfKey(e.Key())
 	if !ok {
 		l.log.Warn("chatoptions: unknown key in the options bucket", "key", e.Key())
