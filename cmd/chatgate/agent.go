@@ -73,7 +73,7 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 	if p.api, err = agentapi.New(ctx, agentapi.Config{
 		Chats: chat.core, Accounts: as, KV: store, Sessions: bx, Logger: log, Router: p.router,
 		DisconnectGrace: cfg.AgentDisconnectGrace, LoginPerMinute: cfg.AgentLoginPerMinute,
-		MaxConnections: cfg.AgentMaxConnections, Responses: rs,
+		MaxConnections: cfg.AgentMaxConnections, Responses: rs, Idempotency: chat.idem,
 	}); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("agent API: %w", err)

@@ -67,6 +67,8 @@ type chatParts struct {
 	// accounts are the agent, supervisor and bot accounts: opened here because the workflow
 	// API adds bots by account; the agent wiring uses the same store.
 	accounts *accounts.Store
+	// idem holds the Idempotency-Key records of the workflow API and the agent API.
+	idem jetstream.KeyValue
 }
 
 // chatDeps is what startChat builds on: the configuration (and the file it came from, for
@@ -186,7 +188,7 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 	adapter.Register(surface)
 	surface.Handle("POST "+PushAckPath, p.link.AckHandler())
 	idem, err := conn.KV(ctx, jetstream.KeyValueConfig{
-		Bucket: workflow.IdempotencyBucket, Description: "workflow API Idempotency-Key answers", TTL: cfg.WorkflowIdempotencyTTL,
+		Bucket: workflow.IdempotencyBucket, Description: "workflow and agent API Idempotency-Key answers", TTL: cfg.WorkflowIdempotencyTTL,
 		Storage: jetstream.FileStorage, MaxBytes: 64 << 20,
 	})
 	if err != nil {
@@ -197,6 +199,7 @@ func startChat(ctx context.Context, d chatDeps) (*chatParts, error) {
 		p.stop()
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
+	p.idem = idem
 	wf, err := workflow.New(workflow.Config{Chats: p.core, Ops: p.core, Bots: p.accounts, Idempotency: idem, Auth: auth, Logger: log}) // the core logs each restoration
 	if err != nil {
 		p.stop()

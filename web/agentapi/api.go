@@ -103,6 +103,11 @@ type Config struct {
 	// MaxConnections caps the Bayeux sessions of agents, supervisors and bots on this node
 	// (default 10000); a handshake beyond it answers 503::too_many_agent_connections.
 	MaxConnections int
+	// Idempotency holds Idempotency-Key records (web/idempotency, bucket
+	// CHATGATE_IDEMPOTENCY shared with the workflow API): an action (POST
+	// /chats/{chatId}/{action}) with the header acts once per key and caller. nil: the header
+	// is ignored.
+	Idempotency jetstream.KeyValue
 	// Responses are the standard responses (web/agentapi/responses); nil: agents get an
 	// empty list.
 	Responses StandardResponses

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/chatgate/chatgate/internal/natsserver"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 	"github.com/chatgate/chatgate/web/agentapi/responses"
+	"github.com/chatgate/chatgate/web/idempotency"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -128,7 +130,11 @@ func newFixtureWith(t *testing.T, extendBy string, routed bool) *fixture {
 		t.Fatal(err)
 	}
 	clk := &fakeClock{now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
-	cfg := Config{Chats: core, Accounts: as, KV: conn, Clock: clk, LoginPerMinute: 5, Responses: rs}
+	idem, err := conn.KV(ctx, jetstream.KeyValueConfig{Bucket: idempotency.Bucket, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Chats: core, Accounts: as, KV: conn, Clock: clk, LoginPerMinute: 5, Responses: rs, Idempotency: idem}
 	var router *routing.Router
 	if routed {
 		kv, err := routing.OpenBucket(ctx, conn, 1)

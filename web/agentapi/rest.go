@@ -17,6 +17,7 @@ import (
 	"github.com/chatgate/chatgate/web/apijson"
 	"github.com/chatgate/chatgate/web/apiroute"
 	"github.com/chatgate/chatgate/web/cookieauth"
+	"github.com/chatgate/chatgate/web/idempotency"
 )
 
 // Prefix is where cmd/chatgate mounts the REST API.
@@ -109,14 +110,23 @@ func (a *API) Handler() http.Handler {
 	query("GET /chats/{chatId}/history", QueryHistory, nil, asJSON)
 	query("GET /chats/{chatId}/history/{earlierId}/transcript", QueryHistoryTranscript, transcriptQuery, asJSON)
 	query("GET /standard-responses", QueryStandardResponses, nil, asJSON)
-	auth("POST /chats/{chatId}/{action}", func(w http.ResponseWriter, r *http.Request, p accounts.Principal) {
+	action := func(w http.ResponseWriter, r *http.Request) {
 		var act Action
 		if !a.decode(w, r, &act) {
 			return
 		}
 		act.Action, act.ChatID = r.PathValue("action"), r.PathValue("chatId")
-		a.answer(w, r, p, act)
-	})
+		a.answer(w, r, principal(r), act)
+	}
+	if a.cfg.Idempotency != nil {
+		// A desktop that lost an answer sends the action again with the same key and gets
+		// the first answer; the key is the caller's own (scope: the account).
+		action = idempotency.New(idempotency.Config{
+			KV: a.cfg.Idempotency, Namespace: "agent", Logger: a.log,
+			Scope: func(r *http.Request) string { return principal(r).Account.ID },
+		}).Wrap(action)
+	}
+	auth("POST /chats/{chatId}/{action}", func(w http.ResponseWriter, r *http.Request, _ accounts.Principal) { action(w, r) })
 	auth(uploadPattern, a.upload)
 	auth(limitsPattern, a.fileLimits)
 	auth(downloadPattern, a.download)

@@ -18,6 +18,7 @@ import (
 	"github.com/chatgate/chatgate/internal/testwait"
 	"github.com/chatgate/chatgate/web/agentapi/accounts"
 	"github.com/chatgate/chatgate/web/agentapi/responses"
+	"github.com/chatgate/chatgate/web/idempotency"
 )
 
 // validated sends a request to the fixture's API and validates request and response
@@ -198,5 +199,48 @@ func TestContactHistoryTranscript(t *testing.T) {
 		if code, _ := f.validated("GET", "/chats/"+c.chat+"/history/"+c.earlier+"/transcript", f.tok[c.who], "/chats/{chatId}/history/{earlierId}/transcript"); code != c.want {
 			t.Errorf("%s reads %s via %s: %d, want %d", c.who, c.earlier, c.chat, code, c.want)
 		}
+	}
+}
+
+// TestActionIdempotencyKey: an action sent twice with one Idempotency-Key (a desktop that
+// lost the answer, a browser that retried the POST) acts once and repeats the first answer;
+// the key with another body is 422; another caller's same key is its own; without the
+// header every call acts.
+func TestActionIdempotencyKey(t *testing.T) {
+	f := newFixture(t, "none")
+	id := f.newChat(nil).ChatID
+	f.act("ann", id, "join", nil, 200)
+	f.act("sue", id, "join", map[string]any{"mode": "barge"}, 200)
+	send := func(who, key, text string) (int, bool, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", f.srv.URL+Prefix+"/chats/"+id+"/send", strings.NewReader(`{"text":"`+text+`"}`))
+		req.Header.Set("Authorization", "Bearer "+f.tok[who])
+		if key != "" {
+			req.Header.Set(idempotency.HeaderKey, key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get(idempotency.HeaderReplayed) == "true", string(b)
+	}
+	messages := func() []string { return customerSees(t, f.core, id) }
+	c1, r1, b1 := send("ann", "k-1", "only once")
+	c2, r2, b2 := send("ann", "k-1", "only once")
+	if c1 != 200 || r1 || c2 != 200 || !r2 || b1 != b2 {
+		t.Fatalf("first %d %v, again %d %v\n%s\n%s", c1, r1, c2, r2, b1, b2)
+	}
+	if c, _, b := send("ann", "k-1", "something else"); c != 422 || !strings.Contains(b, "idempotency_key_reused") {
+		t.Fatalf("key reused with another body: %d %s", c, b)
+	}
+	if c, r, _ := send("sue", "k-1", "only once"); c != 200 || r {
+		t.Fatalf("another caller's key: %d %v", c, r)
+	}
+	send("ann", "", "no key")
+	send("ann", "", "no key")
+	if got := messages(); !slices.Equal(got, []string{"only once", "only once", "no key", "no key"}) {
+		t.Fatalf("messages %q", got)
 	}
 }

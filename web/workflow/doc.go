@@ -14,7 +14,8 @@
 //	POST /chats/{chatId}/messages, /properties, /end, /bots
 //	                              the workflow's operations: a system message, userData,
 //	                              end the chat, add a bot account (bots.go); with
-//	                              Idempotency-Key they act once (ops.go)
+//	                              Idempotency-Key they act once (web/idempotency, shared
+//	                              with the agent API)
 //
 // Why idempotency keys live in a KV bucket with a TTL: a workflow retries after a timeout
 // without knowing whether its first call acted; the stored answer (in the store, so it

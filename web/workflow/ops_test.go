@@ -173,8 +173,11 @@ func TestIdempotencyKeyOfACrashedCall(t *testing.T) {
 	id := e.create("esp", true).ChatID
 	body := `{"text":"after a crash"}`
 	sum := sha256.Sum256([]byte(body))
-	rec, _ := json.Marshal(idemRecord{Request: hex.EncodeToString(sum[:]), Started: e.clock.Now()})
-	if _, err := kv.Create(context.Background(), idemKey("POST", "/chats/"+id+"/messages", "k-crash"), rec); err != nil {
+	// The stored shapes of web/idempotency: the record, and the key as the workflow API has
+	// always hashed it (no namespace, no scope), so records of older versions still answer.
+	rec, _ := json.Marshal(map[string]any{"request": hex.EncodeToString(sum[:]), "started": e.clock.Now(), "done": false})
+	keySum := sha256.Sum256([]byte("POST /chats/" + id + "/messages\nk-crash"))
+	if _, err := kv.Create(context.Background(), hex.EncodeToString(keySum[:]), rec); err != nil {
 		t.Fatal(err)
 	}
 	if a := call(t, srv, "/chats/"+id+"/messages", "k-crash", body); a.status != 409 || !strings.Contains(a.body, "idempotency_in_progress") {

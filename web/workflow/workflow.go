@@ -18,6 +18,7 @@ import (
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/apijson"
 	"github.com/chatgate/chatgate/web/apiroute"
+	"github.com/chatgate/chatgate/web/idempotency"
 )
 
 // Chats is what the API needs of the chat core; *chatcore.Core implements it.
@@ -61,9 +62,10 @@ const (
 )
 
 type handler struct {
-	cfg Config
-	log *slog.Logger
-	mux http.Handler
+	cfg  Config
+	log  *slog.Logger
+	mux  http.Handler
+	idem *idempotency.Keys // nil without Config.Idempotency
 }
 
 // New returns the workflow API handler. Its routes are relative to where it is mounted,
@@ -91,6 +93,9 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.Now = time.Now
 	}
 	h := &handler{cfg: cfg, log: cfg.Logger}
+	if cfg.Idempotency != nil {
+		h.idem = idempotency.New(idempotency.Config{KV: cfg.Idempotency, PendingTimeout: cfg.PendingTimeout, Now: cfg.Now, Logger: cfg.Logger})
+	}
 	// 404 and 405 (with Allow) come from the router, in the apijson shape.
 	rt := apiroute.New()
 	rt.Get("/chats", h.list)

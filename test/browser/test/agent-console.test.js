@@ -7,7 +7,9 @@
 // large refused with the server's message, and downloads the customer's file; opens the
 // customer's contact history and reads an earlier chat another agent handled (read-only).
 // On a 390 px phone one pane shows below the chat list. axe-core finds nothing in every
-// state; screenshots go to docs/consoles/.
+// state; screenshots go to docs/consoles/. A second test loses the answer of a send (a TCP
+// proxy that mutes the server, then resets every connection): whatever retries it (the
+// browser, the agent), the message is stored and shown once.
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -19,7 +21,8 @@ import { waitFor } from "../../clients/lib/wait.js";
 import { launch, newPage, w, screenshot, consoleShotDir } from "../lib/browser.js";
 import { axe } from "../lib/axe.js";
 import { agentAPI } from "../lib/agent.js";
-import { SVC, startChat, type, items, waitItem, rest } from "../lib/chat.js";
+import { SVC, startChat, type, items, waitItem, rest, otherSide } from "../lib/chat.js";
+import { MuteProxy } from "../lib/mute-proxy.js";
 
 const ADMIN = "agent-console-test-admin-token-0123";
 const GREETING_V1 = "Hello! How can I help you today?";
@@ -263,5 +266,68 @@ describe("agent console desk", () => {
     for (const k of customers) await k.ctx.close();
     await gctx.close();
     await actx.close();
+  });
+
+  it("a send whose answer is lost is not sent twice (Idempotency-Key, transcript check)", async () => {
+    const made = await fetch(`${server.httpURL}/admin/accounts/erin`, {
+      method: "PUT", headers: { Authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({ displayName: "Erin", role: "agent", queues: [SVC], password: "erin-password-1" }),
+    });
+    assert.equal(made.status, 200);
+    const proxy = await MuteProxy.start(server.addr);
+    try {
+      const gctx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+      const g = await newPage(gctx);
+      await g.goto(`${proxy.url}/agent/`);
+      await g.locator("#login-id").fill("erin");
+      await g.locator("#login-password").fill("erin-password-1");
+      await g.locator("#login-password").press("Enter");
+      await waitFor("the CometD session", async () => (await g.locator("#conn").textContent()) === "Connected", { timeout: 15000 });
+      await g.locator("#state-ready").click();
+      await waitFor("ready", async () => (await g.locator("#presence").textContent()) === "Ready");
+      const cctx = await browser.newContext();
+      const c = await newPage(cctx);
+      pages.push(c);
+      await c.goto(`${server.httpURL}/`);
+      const s = await startChat(c, { name: "Mia" });
+      await type(c, "is anyone there?");
+      await g.locator("#offers li").waitFor({ timeout: 15000 });
+      await g.locator("#offers li").getByRole("button", { name: /^Accept/ }).click();
+      const pane = g.locator(`.chat-pane[data-chat-id="${s.chatId}"]`);
+      await waitFor("the transcript", async () => (await pane.locator(".chat-log").innerText()).includes("is anyone there?"), { timeout: 10000 });
+
+      // The request reaches the server, its answer never comes back.
+      proxy.mute();
+      const input = pane.locator(".composer-input");
+      await input.fill("Yes, I am here.");
+      await input.press("Enter");
+      const agentTexts = async () => (await otherSide(server).transcript(s)).messages
+        .filter((e) => e.type === "Message" && e.from.type === "Agent").map((e) => e.text);
+      await waitFor("the server to hold the message", async () => (await agentTexts()).length === 1, { timeout: 10000 });
+      proxy.unmute();
+      // Every connection is reset: the send's answer is lost. Chromium may retry the POST on
+      // a new connection by itself (with the same Idempotency-Key, answered from the first
+      // call), or report the failure; then the pane finds the message in the transcript
+      // after CometD reconnects, or the agent sends again with the same key.
+      proxy.sever();
+      await waitFor("the send settled", async () => {
+        if ((await input.inputValue()) === "") return true;
+        if ((await g.locator("#conn").textContent()) === "Connected" && /error/.test(await pane.locator(".pane-status").getAttribute("class"))) {
+          await input.press("Enter");
+        }
+        return false;
+      }, { timeout: 30000, every: 500 });
+      await input.press("Enter"); // nothing left to send
+      await waitItem(c, "Yes, I am here.");
+      assert.deepEqual(await agentTexts(), ["Yes, I am here."], "stored once");
+      assert.equal((await items(c)).filter((i) => i.text === "Yes, I am here.").length, 1, "shown once to the customer");
+      assert.deepEqual(await pane.locator(".chat-log .msg .text").allInnerTexts(), ["is anyone there?", "Yes, I am here."], "shown once to the agent");
+      assert.deepEqual(g.errors.filter((e) => !/ERR_CONNECTION|Failed to load resource|WebSocket/.test(e)), [],
+        "the console logged errors other than the network faults the test made");
+      await gctx.close();
+      await cctx.close();
+    } finally {
+      await proxy.close();
+    }
   });
 });

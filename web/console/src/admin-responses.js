@@ -32,7 +32,7 @@ export async function bootResponses(c) {
 }
 
 function failed(e) {
-  say($("response-status"), e.status === 401 ? "The admin token was refused." : e.message, true);
+  say($("response-status"), e.status === 401 ? "Your session ended. Please log in again." : e.message, true);
 }
 
 const list = (v) => v.split(",").map((x) => x.trim()).filter(Boolean);

@@ -26,8 +26,8 @@ const st = {
   cometd: null,
 };
 
-function call(method, path, body) {
-  return api(method, API + path, null, body);
+function call(method, path, body, headers) {
+  return api(method, API + path, null, body, headers);
 }
 
 // failed reports an error on the status line; a 401 means the session is gone: log in again.
@@ -300,10 +300,6 @@ const paneCtx = {
   responses,
   focus: (p) => setCurrent(p.id),
   close: (p) => closePane(p.id),
-  reread: async (p) => {
-    await loadTranscript(p.id);
-    renderPane(p.id);
-  },
   acted: async (p, action) => {
     // The answer shows the chat as the action left it; whether it is now in the workbin
     // (hold) or out of it (join, done) is the workbin's to say.

@@ -26,8 +26,9 @@ export function csrfToken() {
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
-export async function api(method, path, token, body) {
-  const headers = { Accept: "application/json" };
+// extra adds request headers (e.g. Idempotency-Key).
+export async function api(method, path, token, body, extra = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (token) headers.Authorization = `Bearer ${token}`;
   else if (csrf && !SAFE.has(method)) headers["X-CSRF-Token"] = csrf;
   // A FormData body (a file upload) goes as multipart/form-data with the browser's boundary.

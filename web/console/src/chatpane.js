@@ -360,32 +360,27 @@ export class ChatPane {
     if (notify && was) this.ctx.call("POST", `${this.path}/typing-stop`, {}).catch(() => {});
   }
 
-  // send posts the composer's text. A send that failed without an answer from the server
-  // (the network, not a refusal) may still have been stored: the pane remembers it, and
-  // before sending the same text again (or when the transcript is read again after a
-  // reconnect) it looks for the agent's message in the transcript after the index it had,
-  // so a lost answer never makes the message appear twice.
+  // send posts the composer's text with an Idempotency-Key. A send that failed without a
+  // definite answer (the network, a 409 while the first call still runs, a 5xx) may still
+  // have been stored: the pane keeps its key, so sending the same text again acts at most
+  // once (the server repeats the first answer), and the browser's own retry of a POST on a
+  // reset connection carries the same key too. When the transcript is read again (after a
+  // reconnect) and already has the message, the pane clears the composer and says so.
   async send() {
     const text = this.input.value.trim();
     if (!text) return;
     this.sendBtn.disabled = true;
     this.stopTyping(false);
+    const retry = this.unsent && this.unsent.text === text ? this.unsent : null;
+    const attempt = retry || { text, key: newKey(), after: this.entry ? lastIndex(this.entry) : 0 };
     try {
-      if (this.unsent && this.unsent.text === text) {
-        await this.ctx.reread(this);
-        if (this.checkUnsent()) return;
-      }
-      const after = this.entry ? lastIndex(this.entry) : 0;
-      try {
-        this.ctx.apply(await this.ctx.call("POST", `${this.path}/send`, { text }));
-        this.unsent = null;
-        this.input.value = "";
-        this.status.textContent = "";
-      } catch (err) {
-        if (!(err instanceof APIError)) this.unsent = { text, after: this.unsent && this.unsent.text === text ? this.unsent.after : after };
-        this.fail(err);
-      }
+      this.ctx.apply(await this.ctx.call("POST", `${this.path}/send`, { text }, { "Idempotency-Key": attempt.key }));
+      this.unsent = null;
+      this.input.value = "";
+      this.status.textContent = "";
     } catch (err) {
+      const definite = err instanceof APIError && err.status < 500 && !(err.body && err.body.code === "idempotency_in_progress");
+      this.unsent = definite ? null : attempt;
       this.fail(err);
     } finally {
       this.sendBtn.disabled = !this.joined;
@@ -503,6 +498,13 @@ export class ChatPane {
     this.stopTyping(true);
     this.el.remove();
   }
+}
+
+// newKey is a random Idempotency-Key (crypto.getRandomValues works on plain http too).
+function newKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 function lastIndex(entry) {
