@@ -181,8 +181,8 @@ var registerFeedDecoders = sync.OnceFunc(func() {
 })
 
 // TestOpenAPIDescribesRealTraffic drives the real binary through every operation of the
-// GMS Chat API v2 (REST), the workflow API, the push administration API and the live chat
-// options API — successes and
+// GMS Chat API v2 (REST), the workflow API, the push administration API, the live chat
+// options API and the account administration API — successes and
 // failures — with a client that validates every request and response against the OpenAPI
 // documents the binary serves at /openapi/. Every operation of the documents must be
 // exercised.
@@ -495,6 +495,62 @@ func TestOpenAPIDescribesRealTraffic(t *testing.T) {
 		}
 		if code, b := do(f.method, f.path, ctype, []byte(f.body), f.auth); code != f.want {
 			t.Errorf("%s %s %s: %d %s, want %d", f.method, f.path, f.body, code, b, f.want)
+		}
+	}
+
+	// Account administration API: the life of an account and its token, then refusals.
+	acct := "/admin/accounts/openapi-agent"
+	spec := `{"displayName":"OpenAPI Agent","role":"agent","queues":["support"],"capacity":2,"password":"not-a-real-password"}`
+	for _, f := range []struct {
+		method, path, body, auth string
+		want                     int
+		invalid                  bool
+	}{
+		{"PUT", acct, spec, bearer, 200, false},
+		{"GET", acct, "", bearer, 200, false},
+		{"PUT", acct, `{"displayName":"OpenAPI Agent","role":"supervisor","disabled":true}`, bearer, 200, false}, // keeps the password
+		{"GET", "/admin/accounts/", "", bearer, 200, false},
+		{"GET", "/admin/accounts/", "", "", 401, false},
+		{"PUT", acct, `{"displayName":"A","role":"king"}`, bearer, 400, true},                                  // not a role
+		{"PUT", acct, `{"displayName":"A","role":"agent","bogus":1}`, bearer, 400, true},                       // unknown field
+		{"PUT", acct, `{"displayName":"` + strings.Repeat("é", 100) + `","role":"agent"}`, bearer, 400, false}, // 100 characters, 200 bytes
+		{"PUT", "/admin/accounts/bad!id", spec, bearer, 400, true},                                             // not an id
+		{"GET", "/admin/accounts/nobody", "", bearer, 404, false},
+		{"POST", "/admin/accounts/nobody/tokens", `{"label":"x"}`, bearer, 404, false},
+		{"POST", acct + "/tokens", `{"label":"x","scope":"all"}`, bearer, 400, true},
+	} {
+		invalid = f.invalid
+		ctype := ""
+		if f.body != "" {
+			ctype = "application/json"
+		}
+		if code, b := do(f.method, f.path, ctype, []byte(f.body), f.auth); code != f.want {
+			t.Errorf("%s %s %s: %d %s, want %d", f.method, f.path, f.body, code, b, f.want)
+		}
+	}
+	var tokAns struct {
+		Token string
+		Ref   struct{ ID string }
+	}
+	code, b = do("POST", acct+"/tokens", "application/json", []byte(`{"label":"openapi"}`), bearer)
+	if err := json.Unmarshal(b, &tokAns); err != nil || code != 201 || tokAns.Ref.ID == "" {
+		t.Fatalf("token: %d %s", code, b)
+	}
+	if code, b := do("GET", acct, "", nil, bearer); code != 200 || !strings.Contains(string(b), tokAns.Ref.ID) || strings.Contains(string(b), tokAns.Token) {
+		t.Errorf("account after the token: %d %s", code, b)
+	}
+	for _, f := range []struct {
+		method, path string
+		want         int
+	}{
+		{"DELETE", acct + "/tokens/" + tokAns.Ref.ID, 204},
+		{"DELETE", acct + "/tokens/" + tokAns.Ref.ID, 404},
+		{"DELETE", acct, 204},
+		{"DELETE", acct, 404},
+		{"GET", acct, 404},
+	} {
+		if code, b := do(f.method, f.path, "", nil, bearer); code != f.want {
+			t.Errorf("%s %s: %d %s, want %d", f.method, f.path, code, b, f.want)
 		}
 	}
 

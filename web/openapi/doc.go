@@ -1,6 +1,7 @@
 // Package openapi holds the OpenAPI 3.1 documents of chatgate's REST APIs — the GMS Chat
-// API v2 (REST flavour), the workflow API, the push administration API and the live chat
-// options API (/admin/options) — and serves them
+// API v2 (REST flavour), the workflow API, the push administration API, the live chat
+// options API (/admin/options) and the account administration API (/admin/accounts) — and
+// serves them
 // from the binary at /openapi/, so a client generator or an API gateway reads the contract of
 // the exact build it talks to.
 //
@@ -10,7 +11,7 @@
 // (form bodies with userData[key] bracket fields, one response object for every answer), so
 // a generator would describe them worse than a person does. What keeps a hand-written
 // document honest is the test in cmd/chatgate (TestOpenAPIDescribesRealTraffic): it drives
-// the real binary through every operation of the three APIs, successes and failures, and
+// the real binary through every operation of these APIs, successes and failures, and
 // validates each real request and response against these documents with kin-openapi (as
 // fetched from the binary's /openapi/ endpoint). A document that drifts from the code fails
 // that test.

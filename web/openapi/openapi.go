@@ -10,7 +10,7 @@ import (
 // Prefix is where Handler is mounted.
 const Prefix = "/openapi/"
 
-//go:embed gms-chat-v2.yaml workflow.yaml push-admin.yaml admin-options.yaml
+//go:embed gms-chat-v2.yaml workflow.yaml push-admin.yaml admin-options.yaml admin-accounts.yaml
 var files embed.FS
 
 // Document is one served OpenAPI document.
@@ -26,6 +26,7 @@ var Documents = []Document{
 	{Name: "workflow.yaml", API: "workflow API", Base: "/workflow/v1/"},
 	{Name: "push-admin.yaml", API: "push administration API", Base: "/admin/push/"},
 	{Name: "admin-options.yaml", API: "live chat options API", Base: "/admin/options/"},
+	{Name: "admin-accounts.yaml", API: "account administration API", Base: "/admin/accounts/"},
 }
 
 // File returns the bytes of a document (as served).
