@@ -11,7 +11,10 @@
 // serviceWorker option; without one the bell is not shown.
 //
 // The choice and the subscription are kept in localStorage, so a reload or a new chat keeps
-// them without asking the browser again.
+// them without asking the browser again. Each page load with push on checks that the
+// browser's subscription was made with the key the server serves now (renew): after an
+// administrator rotates the VAPID key the push service refuses every push to a subscription
+// of the old key, and a subscription's key cannot be changed, only replaced.
 
 export const VAPID_PATH = "/genesys/2/chat-push/vapid";
 
@@ -24,6 +27,14 @@ export function pushSupported() {
 function b64url(s) {
   const b = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
   return Uint8Array.from(b, (c) => c.charCodeAt(0));
+}
+
+// sameKey: the subscription's options.applicationServerKey (an ArrayBuffer, null when it was
+// made without one) holds exactly these bytes.
+function sameKey(buf, bytes) {
+  if (!buf || buf.byteLength !== bytes.length) return false;
+  const a = new Uint8Array(buf);
+  return bytes.every((x, i) => a[i] === x);
 }
 
 // activeRegistration registers the worker and waits until it is active (subscribe needs an
@@ -94,7 +105,27 @@ export class PushOptIn {
     if (Notification.permission !== "granted" && (await Notification.requestPermission()) !== "granted") {
       throw new Error("denied");
     }
-    const reg = await activeRegistration(this.swURL);
+    return this.#subscribe(await activeRegistration(this.swURL), key);
+  }
+
+  // renew, for a customer who is opted in and has granted permission (it never prompts),
+  // compares the browser's subscription with the served key and, when the key differs (a
+  // rotation) or the browser has no subscription any more (the stored one is dead too),
+  // unsubscribes and subscribes with the served key. Returns the new push userData, to be
+  // sent like the bell sends it, or null when nothing changed.
+  async renew() {
+    if (!this.usable() || !this.saved() || Notification.permission !== "granted") return null;
+    const key = await this.publicKey();
+    if (!key) return null; // push switched off on the server: nothing to renew with
+    let reg = await navigator.serviceWorker.getRegistration(this.swURL);
+    if (!reg || !reg.active) reg = await activeRegistration(this.swURL);
+    const sub = await reg.pushManager.getSubscription();
+    if (sub && sameKey(sub.options && sub.options.applicationServerKey, b64url(key))) return null;
+    if (sub) await sub.unsubscribe();
+    return this.#subscribe(reg, key);
+  }
+
+  async #subscribe(reg, key) {
     const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64url(key) });
     const ud = {
       push_notification_type: "webpush",

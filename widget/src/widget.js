@@ -74,6 +74,24 @@ export class Widget {
     this.push.publicKey().then((k) => { if (k && this.v) b.hidden = false; }, () => {});
     this.onWorkerMessage = (e) => { if (e.data && e.data.chatgate === "open") this.open(); };
     navigator.serviceWorker.addEventListener("message", this.onWorkerMessage);
+    // Opted in earlier: after a VAPID key rotation the stored subscription gets no push any
+    // more; renew replaces it (no prompt) and the chat gets the new one like a bell click.
+    this.push.renew().then((ud) => { if (ud) this.#pushChanged(ud); }, () => {});
+  }
+
+  // pushChanged hands new push userData to the running chat with updateData, or keeps it
+  // until there is one online: a chat still starting gets it once started, a tab offline
+  // when it comes back. A chat not yet requested takes it from storage at requestChat.
+  #pushChanged(ud) {
+    this.pushUpdate = ud;
+    this.#sendPushUpdate();
+  }
+
+  #sendPushUpdate() {
+    const s = this.session, ud = this.pushUpdate;
+    if (!ud || !s || s.ended || !this.conn || !this.conn.online) return;
+    this.conn.publish({ operation: "updateData", secureKey: s.secureKey, userData: ud })
+      .then(() => { if (this.pushUpdate === ud) this.pushUpdate = null; }, () => {});
   }
 
   async #togglePush() {
@@ -92,11 +110,7 @@ export class Widget {
     } finally {
       b.disabled = false;
     }
-    // A running chat gets the change now; a chat not yet started takes it at requestChat.
-    const s = this.session;
-    if (ud && s && !s.ended && this.conn) {
-      this.conn.publish({ operation: "updateData", secureKey: s.secureKey, userData: ud }).catch(() => {});
-    }
+    if (ud) this.#pushChanged(ud);
   }
 
   // ---- structure and panel ----
@@ -262,6 +276,7 @@ export class Widget {
     // Opted in to Web Push before the chat: the subscription travels with the request.
     const pushData = this.push && this.push.usable() && this.push.saved();
     if (pushData) Object.assign(data.userData, pushData);
+    this.pushUpdate = null; // requestChat carries the newest push data
     for (const f of this.fields) {
       const val = f.input.value.trim();
       if (!val) continue;
@@ -317,7 +332,10 @@ export class Widget {
 
   #onState() {
     this.#banner();
-    if (this.conn.online) this.#flushQueued();
+    if (this.conn.online) {
+      this.#flushQueued();
+      this.#sendPushUpdate();
+    }
   }
 
   #onHandshake() {
@@ -365,6 +383,7 @@ export class Widget {
     this.#setPhase("chatting");
     this.#save();
     if (this.isOpen) this.v.input.focus();
+    this.#sendPushUpdate(); // renewed while requestChat was on its way
   }
 
   #onFailure(d) {
