@@ -462,20 +462,33 @@ func (s *Server) subscribe(ctx context.Context, c *conn, m *inMessage, sub bool)
 		}
 	}
 	freed := 0
+	var changed []string
 	for _, ch := range keep {
 		_, had := sess.subs[ch]
 		switch {
 		case sub && !had:
 			sess.subs[ch] = struct{}{}
 			s.subs.add(ch, sess)
+			changed = append(changed, ch)
 		case !sub && had:
 			delete(sess.subs, ch)
 			s.subs.remove(ch, sess)
 			freed++
+			changed = append(changed, ch)
 		}
 	}
 	s.releaseSubs(sess, freed)
 	sess.mu.Unlock()
+	if len(changed) > 0 {
+		s.hookMu.RLock()
+		hooks := s.onSub
+		s.hookMu.RUnlock()
+		for _, ch := range changed {
+			for _, fn := range hooks {
+				fn(info, ch, sub)
+			}
+		}
+	}
 	return mustEncode(reply{Channel: m.Channel, ID: m.ID, ClientID: sess.id, Successful: true, Subscription: m.Subscription})
 }
 

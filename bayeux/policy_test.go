@@ -3,6 +3,7 @@ package bayeux
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,4 +53,63 @@ func TestHandshakeAuthorizer(t *testing.T) {
 			c.handshake(`{"token":"good"}`)
 		})
 	}
+}
+
+// TestSubscriptionHook: the hook runs once per channel that took effect, after the reply's
+// subscription is recorded (a Deliver from it arrives), never for a refused or repeated
+// subscribe, and once for an unsubscribe.
+func TestSubscriptionHook(t *testing.T) {
+	srv := newTestServer(t, Config{Policy: subPolicy{}})
+	type call struct {
+		ch  string
+		sub bool
+	}
+	var got []call
+	srv.OnSubscription(func(info SessionInfo, ch string, sub bool) {
+		got = append(got, call{ch, sub})
+		if sub {
+			if err := srv.Deliver(context.Background(), info.ID, ch, map[string]string{"hello": ch}); err != nil {
+				t.Errorf("deliver from the hook: %v", err)
+			}
+		}
+	})
+	c := newClient(t, srv)
+	c.handshake("")
+	if r := c.subscribe("/open/a"); !r.ok() {
+		t.Fatalf("subscribe: %+v", r)
+	}
+	if r := c.subscribe("/open/a"); !r.ok() {
+		t.Fatalf("repeated subscribe: %+v", r)
+	}
+	if r := c.subscribe("/closed/b"); r.ok() {
+		t.Fatalf("refused subscribe answered %+v", r)
+	}
+	rs := c.connect("")
+	var hello bool
+	for _, m := range rs {
+		if m.Channel == "/open/a" && string(m.Data) == `{"hello":"/open/a"}` {
+			hello = true
+		}
+	}
+	if !hello {
+		t.Fatalf("the hook's delivery did not arrive: %+v", rs)
+	}
+	if r := c.send(`{"channel":"/meta/unsubscribe","id":"u","clientId":"` + c.id + `","subscription":"/open/a"}`); len(r) != 1 || !r[0].ok() {
+		t.Fatalf("unsubscribe: %+v", r)
+	}
+	want := []call{{"/open/a", true}, {"/open/a", false}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("hook calls %v, want %v", got, want)
+	}
+}
+
+// subPolicy refuses subscriptions below /closed/.
+type subPolicy struct{}
+
+func (subPolicy) CanHandshake(context.Context, HandshakeInfo) bool { return true }
+func (subPolicy) CanSubscribe(_ context.Context, _ SessionInfo, ch string) bool {
+	return !strings.HasPrefix(ch, "/closed/")
+}
+func (subPolicy) CanPublish(context.Context, SessionInfo, string, json.RawMessage) bool {
+	return false
 }

@@ -73,6 +73,7 @@ type Server struct {
 	onAdded   []func(SessionInfo)
 	onRemoved []func(SessionInfo, RemoveReason, json.RawMessage)
 	onConnect []func(context.Context, SessionInfo)
+	onSub     []func(info SessionInfo, channel string, subscribed bool)
 
 	stats struct {
 		sessions               atomic.Int64
@@ -228,6 +229,19 @@ func (s *Server) OnSessionRemoved(fn func(info SessionInfo, reason RemoveReason,
 func (s *Server) OnConnect(fn func(ctx context.Context, info SessionInfo)) {
 	s.hookMu.Lock()
 	s.onConnect = append(s.onConnect, fn)
+	s.hookMu.Unlock()
+}
+
+// OnSubscription registers fn, called after a subscription of a session took effect
+// (subscribed true: the channel is now among the session's subscriptions, its reply is
+// successful) or after an unsubscribe removed one (false); once per channel that changed,
+// never for a refused or repeated one, nor for a session's removal (OnSessionRemoved says
+// that). It runs on the request goroutine with no lock held and must not block; a message
+// it makes the server Deliver to the session arrives after the subscribe reply on
+// long-polling and right after it on a websocket.
+func (s *Server) OnSubscription(fn func(info SessionInfo, channel string, subscribed bool)) {
+	s.hookMu.Lock()
+	s.onSub = append(s.onSub, fn)
 	s.hookMu.Unlock()
 }
 

@@ -86,6 +86,7 @@ func startAgent(ctx context.Context, cfg config.Config, log *slog.Logger, store 
 	bx.HandleService(agentapi.ServiceChannel, api.HandleService)
 	bx.OnSessionAdded(func(info bayeux.SessionInfo) { api.SessionAdded(context.Background(), info) })
 	bx.OnSessionRemoved(func(info bayeux.SessionInfo, _ bayeux.RemoveReason, _ json.RawMessage) { api.SessionRemoved(info) })
+	bx.OnSubscription(api.Subscription)
 	surface.Handle(agentapi.Prefix+"/", http.StripPrefix(agentapi.Prefix, api.Handler()))
 	surface.Handle(AccountsAdminPrefix+"/", http.StripPrefix(AccountsAdminPrefix, accounts.AdminHandler(as, auth)))
 	surface.Handle(ResponsesAdminPrefix+"/", http.StripPrefix(ResponsesAdminPrefix, responses.AdminHandler(rs, auth)))

@@ -115,6 +115,12 @@ type Config struct {
 	// its offers go to /agent/{id}/offers, accept and reject answer them. nil: no routing,
 	// agents pick waiting chats of their queues with join.
 	Router Router
+	// BoardInterval is the shortest time between two boards a supervisor's session receives
+	// on /agent/{id}/board (default 1 s): changes inside it are coalesced into one board.
+	BoardInterval time.Duration
+	// SampleInterval is how often the board's chart is sampled (default 10 s; an hour of
+	// samples is kept).
+	SampleInterval time.Duration
 }
 
 // Defaults.
@@ -161,6 +167,10 @@ type API struct {
 	// barge ALL).
 	modes  map[string]map[string]chatcore.Visibility
 	closed bool
+
+	// board builds and delivers the supervisors' wall boards (board.go); its lock is never
+	// held with mu.
+	board *board
 }
 
 // New builds the API and indexes the present agents of the chats in the core.
@@ -198,6 +208,12 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 	if cfg.MaxConnections <= 0 {
 		cfg.MaxConnections = DefaultMaxConnections
 	}
+	if cfg.BoardInterval <= 0 {
+		cfg.BoardInterval = DefaultBoardInterval
+	}
+	if cfg.SampleInterval <= 0 {
+		cfg.SampleInterval = DefaultSampleInterval
+	}
 	wb, err := openWorkbins(ctx, cfg.KV)
 	if err != nil {
 		return nil, err
@@ -216,6 +232,7 @@ func New(ctx context.Context, cfg Config) (*API, error) {
 			a.indexChat(v)
 		}
 	}
+	a.board = newBoard(a)
 	return a, nil
 }
 
@@ -231,6 +248,7 @@ func (a *API) Close() {
 		}
 	}
 	a.mu.Unlock()
+	a.board.close()
 	a.contacts.close()
 }
 

@@ -102,7 +102,7 @@ type fixture struct {
 func newFixture(t *testing.T, extendBy string) *fixture { return newFixtureWith(t, extendBy, false) }
 
 // newFixtureWith builds the API, with the routing engine when routed.
-func newFixtureWith(t *testing.T, extendBy string, routed bool) *fixture {
+func newFixtureWith(t *testing.T, extendBy string, routed bool, opts ...func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := natsserver.Start(ctx, natsserver.Options{DataDir: t.TempDir()})
@@ -146,6 +146,9 @@ func newFixtureWith(t *testing.T, extendBy string, routed bool) *fixture {
 		}
 		t.Cleanup(router.Close)
 		cfg.Router = router
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	api, err := New(ctx, cfg)
 	if err != nil {

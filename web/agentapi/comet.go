@@ -169,7 +169,15 @@ func (p *Policy) CanSubscribe(_ context.Context, s bayeux.SessionInfo, channel s
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.bySession[s.ID] == id
+	if a.bySession[s.ID] != id {
+		return false
+	}
+	if channel == channelBoard(id) {
+		// The wall board is for supervisors only: agents and bots get 403 like strangers.
+		ag := a.agents[id]
+		return ag != nil && ag.acct.Role == accounts.RoleSupervisor
+	}
+	return true
 }
 
 // CanPublish implements bayeux.Policy: no extra broadcast publishes.
@@ -188,6 +196,7 @@ func (a *API) SessionAdded(ctx context.Context, info bayeux.SessionInfo) {
 		return
 	}
 	a.attachSession(pr.Account, info.ID)
+	a.board.touch() // "connected" changed
 	// A reconnecting desktop learns the offers still pending for it.
 	for _, o := range a.pendingOffers(pr.Account.ID) {
 		if a.cfg.Sessions != nil {
@@ -197,7 +206,11 @@ func (a *API) SessionAdded(ctx context.Context, info bayeux.SessionInfo) {
 }
 
 // SessionRemoved forgets a removed Bayeux session (see detachSession for the grace rule).
-func (a *API) SessionRemoved(info bayeux.SessionInfo) { a.detachSession(info.ID) }
+func (a *API) SessionRemoved(info bayeux.SessionInfo) {
+	a.board.unsubscribe(info.ID)
+	a.detachSession(info.ID)
+	a.board.touch()
+}
 
 // CometReply is the data of a /service/agent publish reply.
 type CometReply struct {
@@ -289,6 +302,8 @@ func roleOf(t chatcore.ParticipantType) accounts.Role {
 // to every agent, supervisor and bot of the chat that may see it.
 func (a *API) OnEvent(v chatcore.ChatView, ev chatcore.Event) {
 	a.indexChat(v)
+	a.board.countEvent(a.cfg.QueueOf(v.Service), ev)
+	a.board.touch()
 	if ev.Index == 1 {
 		a.recordContact(v) // the chat's creation
 	}
@@ -309,6 +324,7 @@ func (a *API) OnEvent(v chatcore.ChatView, ev chatcore.Event) {
 // OnProperties is the core listener's property side (GCTI_Chat_AsyncStatus, ...).
 func (a *API) OnProperties(v chatcore.ChatView, changed map[string]string) {
 	a.indexChat(v)
+	a.board.touch()
 	if a.cfg.Sessions == nil {
 		return
 	}

@@ -28,6 +28,10 @@
 //     they send) and are served by web/download, the customer's download rule.
 //   - Every chat an agent sees carries "capabilities": the action names it may send now, so
 //     a thin desktop enables its buttons from what the server says.
+//   - Supervisors get a live wall board on /agent/{id}/board (board.go): whole boards,
+//     coalesced to at most one a second by one goroutine, so the cost is bounded by time and
+//     not by traffic, and a board lost in a full Bayeux queue is repaired by the next.
 //
-// Lock order: API.mu only; it is never held while calling chatcore, Bayeux or KV.
+// Lock order: API.mu and board.mu are never held together; neither is held while calling
+// chatcore, the router, Bayeux or KV.
 package agentapi

@@ -15,6 +15,7 @@ type stats struct {
 	actions map[[2]string]uint64 // {action, outcome} → count; both from fixed sets
 	lost    atomic.Uint64
 	refused atomic.Uint64
+	boards  atomic.Uint64 // wall boards delivered
 }
 
 // outcomeOf names an action's outcome for the metric (a fixed set).
@@ -52,6 +53,7 @@ type collector struct {
 	conns, actions         *prometheus.Desc
 	lost, refused, present *prometheus.Desc
 	contactsDropped        *prometheus.Desc
+	boards, boardSubs      *prometheus.Desc
 }
 
 // NewCollector exports the agent side as chatgate_agent_* metrics: persistent connections
@@ -67,11 +69,13 @@ func NewCollector(a *API) prometheus.Collector {
 		lost:            prometheus.NewDesc(name("desktops_lost_total"), "Agent desktops without a session past the grace period.", nil, nil),
 		refused:         prometheus.NewDesc(name("connections_refused_total"), "Agent handshakes refused because the node's cap (agent-max-connections) was reached.", nil, nil),
 		contactsDropped: prometheus.NewDesc(name("contacts_dropped_total"), "Chats left out of the contact history index because its write queue was full.", nil, nil),
+		boards:          prometheus.NewDesc(name("board_deliveries_total"), "Supervisor wall boards (snapshots and coalesced updates) delivered on /agent/{id}/board.", nil, nil),
+		boardSubs:       prometheus.NewDesc(name("board_subscribers"), "Supervisor sessions subscribed to their wall board on this node.", nil, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.present, c.actions, c.lost, c.refused, c.contactsDropped} {
+	for _, d := range []*prometheus.Desc{c.conns, c.present, c.actions, c.lost, c.refused, c.contactsDropped, c.boards, c.boardSubs} {
 		ch <- d
 	}
 }
@@ -105,4 +109,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(a.st.lost.Load()))
 	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(a.st.refused.Load()))
 	ch <- prometheus.MustNewConstMetric(c.contactsDropped, prometheus.CounterValue, float64(a.contacts.dropped.Load()))
+	ch <- prometheus.MustNewConstMetric(c.boards, prometheus.CounterValue, float64(a.st.boards.Load()))
+	ch <- prometheus.MustNewConstMetric(c.boardSubs, prometheus.GaugeValue, float64(a.board.subscribers()))
 }

@@ -96,6 +96,7 @@ func (a *API) setState(ctx context.Context, acct accounts.Account, st State, rea
 	}
 	p := a.presenceLocked(acct.ID, ag)
 	a.mu.Unlock()
+	a.board.touch()
 	a.deliverTo(ctx, acct.ID, channelPresence(acct.ID), p)
 	return p, nil
 }
@@ -217,6 +218,7 @@ func (a *API) desktopLost(id string, gen uint64) {
 	a.mu.Unlock()
 	ctx := context.Background()
 	a.st.lost.Add(1)
+	a.board.touch()
 	if err := a.route(acct, StateLoggedOut, ""); err != nil {
 		a.log.Warn("agent desktop lost: routing logout failed", "agent", id, "err", err)
 	}

@@ -84,11 +84,13 @@ func (a *API) offerMessage(o routing.Offer) OfferMessage {
 
 // Offer implements routing.OfferSink: the offer goes to the agent's desktops.
 func (a *API) Offer(o routing.Offer) {
+	a.board.touch()
 	a.deliverTo(context.Background(), o.AgentID, channelOffers(o.AgentID), a.offerMessage(o))
 }
 
 // OfferWithdrawn implements routing.OfferSink.
 func (a *API) OfferWithdrawn(o routing.Offer, why routing.Withdrawal) {
+	a.board.touch() // also an agent made not-ready by an offer's timeout
 	a.deliverTo(context.Background(), o.AgentID, channelOffers(o.AgentID),
 		OfferMessage{Type: "withdrawn", ChatID: o.ChatID, Queue: o.Queue, Expires: o.Expires, Reason: string(why)})
 }
