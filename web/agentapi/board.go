@@ -428,6 +428,6 @@ func (a *API) Subscription(info bayeux.SessionInfo, channel string, subscribed b
 	if id == "" || channel != channelBoard(id) {
 		return
 	}
-	tok, _ := handshakeToken(info.HandshakeExt)
+	tok, _ := sessionToken(info)
 	a.board.subscribe(info.ID, id, tok)
 }

@@ -1,5 +1,5 @@
 // Builds dist/agent.js, dist/admin.js, dist/supervisor.js and dist/login.js (the login view of all three): the consoles' ES modules (and, for the agent
-// console, the cometd npm client) as minified IIFEs. Deterministic (same inputs, same esbuild
+// and supervisor consoles, the cometd npm client) as minified IIFEs. Deterministic (same inputs, same esbuild
 // version → same bytes), which `make console-check` relies on.
 // Usage: node build.mjs [--outdir DIR]
 import { build } from "esbuild";
@@ -24,7 +24,7 @@ await build({
   charset: "utf8",
   legalComments: "none",
   banner: {
-    js: `/*! chatgate console (docs/consoles.md). The agent console includes the CometD JavaScript client ${cometd.version}, ` +
+    js: `/*! chatgate console (docs/consoles.md). The agent and supervisor consoles include the CometD JavaScript client ${cometd.version}, ` +
       "Copyright (c) 2008 the original author or authors, Apache License 2.0, https://cometd.org */",
   },
   logLevel: "warning",

@@ -165,9 +165,11 @@ describe("supervisor console", () => {
     assert.doesNotMatch(widgetTexts, /Offer a voucher|Note to self/);
 
     // --- the chart drew live samples; phone width ---
+    // The server samples every 10 s; a snapshot brings the last hour.
     await waitFor("two samples in the chart", async () =>
-      ((await s.locator('#chart polyline[data-series="open"]').getAttribute("points").catch(() => "")) || "").split(" ").length >= 2, { timeout: 10000 });
-    assert.match(await s.locator("#chart svg").getAttribute("aria-label"), /now 1 open chats, 0 waiting/);
+      ((await s.locator('#chart polyline[data-series="open"]').getAttribute("points").catch(() => "")) || "").split(" ").length >= 2, { timeout: 15000 });
+    await waitFor("a sample with the accepted chat", async () =>
+      /now 1 open chats, 0 waiting/.test(await s.locator("#chart svg").getAttribute("aria-label")), { timeout: 15000 });
     await s.setViewportSize({ width: 390, height: 844 });
     assert.ok(await s.evaluate(() => document.documentElement.scrollWidth <= 390), "no horizontal scrolling at phone width");
     await noViolations(s, "supervisor board, phone");
@@ -190,7 +192,8 @@ describe("supervisor console", () => {
     assert.equal(view.status, 200);
     assert.notEqual((view.json.chat || view.json).state, "joined", "the supervisor left the chat");
     await live.getByRole("button", { name: "Monitor the chat with Carla" }).waitFor();
-    assert.deepEqual((await sctx.cookies()).map((k) => [k.name, k.httpOnly, k.sameSite]), [["chatgate_console", true, "Strict"]],
-      "the supervisor console's only cookie is its session");
+    assert.deepEqual((await sctx.cookies()).map((k) => [k.name, k.httpOnly]).sort(), [["BAYEUX_BROWSER", true], ["chatgate_console", true]],
+      "the supervisor console's cookies are its session and the Bayeux server's browser id");
+    assert.equal((await sctx.cookies()).find((k) => k.name === "chatgate_console").sameSite, "Strict");
   });
 });

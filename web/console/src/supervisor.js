@@ -1,15 +1,18 @@
-// The supervisor wall board: log in with the agent API (role supervisor), read the
-// supervisor lists every few seconds (queues with their waiting chats, agents, live chats),
-// keep an hour of samples for a small chart drawn as inline SVG, and monitor, coach or barge
-// into a chat with its transcript. Polling, not CometD: a wall board wants a snapshot of
-// every list, which the REST lists are, and a missed tick is repaired by the next one.
+// The supervisor wall board: log in with the agent API (role supervisor), receive the board
+// live over CometD (board.js: queues with their longest wait, agents, live chats and the
+// chart's samples, whole boards at most once a second), draw the last hour's samples as
+// inline SVG, and monitor, coach or barge into a chat with its transcript. While CometD is
+// down the page says so and reads the REST supervisor lists every few seconds instead (a
+// missed tick is repaired by the next one); the first board after the connection is back
+// stops the polling.
 
-import { api, APIError } from "./api.js";
+import { api, APIError, csrfToken } from "./api.js";
 import { h, $, show, say } from "./dom.js";
 import { SESSION, enter, logOut, failer } from "./session.js";
+import { liveBoard } from "./board.js";
 
 const API = "/agent/v1";
-const TICK = 3000; // ms between refreshes of the board
+const TICK = 3000; // ms between refreshes of the board while CometD is down
 const HOUR = 3600 * 1000;
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -23,10 +26,11 @@ const st = {
   account: null,
   timer: 0,
   busy: false,
-  samples: [], // {t, open, waiting, rate}: one per tick, the last hour
-  lastIndex: new Map(), // chatId → lastIndex at the previous tick (for the event rate)
-  lastT: 0,
-  live: [], // the live chats of the last tick
+  board: null, // the CometD board connection (board.js)
+  mode: "", // "live" (boards over CometD) or "polling" (REST, while CometD is down)
+  samples: [], // {t, open, waiting, rate}: the server's samples of the last hour (rate: messages/s)
+  live: [], // the live chats of the last board
+  reading: Promise.resolve(), // the watched chat's transcript reads, one after the other
   watching: null, // chatId the supervisor opened
   chat: null, // its latest view
   events: new Map(), // index → event of the watched chat
@@ -57,6 +61,7 @@ async function boot() {
 
 async function logout() {
   clearInterval(st.timer);
+  stopBoard();
   st.account = null;
   await logOut(SESSION.supervisor);
 }
@@ -66,18 +71,86 @@ async function start(me) {
   st.account = me.account;
   $("who").textContent = `${me.account.displayName || me.account.id} (supervisor)`;
   show("main");
-  await tick();
-  clearInterval(st.timer);
-  st.timer = setInterval(tick, TICK);
-  const first = document.querySelector("#live button");
-  if (first) first.focus();
+  drawChart(Date.now());
+  startBoard();
 }
 
 // ---- the board ----
 
-// tick reads every list once; ticks never overlap (a slow server skips a tick).
+function startBoard() {
+  stopBoard();
+  st.mode = "";
+  badge("Connecting…", "offline");
+  st.board = liveBoard({
+    id: st.account.id,
+    // The console's handshake: the session cookie, with the session's CSRF token in ext.
+    ext: () => ({ agentCsrf: csrfToken() }),
+    onBoard,
+    onState: (s) => setFeed(s === "live" ? "live" : "polling"),
+    unauthorized: () => failed(new APIError(401, null)),
+  });
+}
+
+function stopBoard() {
+  if (st.board) st.board.stop();
+  st.board = null;
+}
+
+// setFeed switches between the live board and polling the REST lists while CometD is down.
+function setFeed(m) {
+  if (m === st.mode || !st.account) return;
+  st.mode = m;
+  clearInterval(st.timer);
+  st.timer = 0;
+  if (m === "live") {
+    badge("Live", "online");
+    return;
+  }
+  badge(`Live updates are down: reading the lists every ${TICK / 1000} s`, "offline");
+  tick();
+  st.timer = setInterval(tick, TICK);
+}
+
+function badge(text, state) {
+  const el = $("updated");
+  el.textContent = text;
+  el.dataset.state = state;
+}
+
+function stamp() {
+  $("updated").dataset.updated = new Date().toISOString();
+}
+
+// onBoard renders a board from CometD: a snapshot replaces the chart's samples, an update
+// adds its own.
+function onBoard(b) {
+  render(b.queues || [], b.agents || [], b.chats || []);
+  const pts = (b.samples || []).map((p) => ({ t: Date.parse(p.at), open: p.open, waiting: p.waiting, rate: p.messagesPerSecond }));
+  if (b.type === "snapshot") st.samples = pts;
+  else for (const p of pts) if (!st.samples.length || p.t > st.samples[st.samples.length - 1].t) st.samples.push(p);
+  const now = Date.now();
+  while (st.samples.length && st.samples[0].t < now - HOUR) st.samples.shift();
+  drawChart(now);
+  stamp();
+  // The watched chat grew: read its transcript past what is shown.
+  const w = st.watching && st.live.find((c) => c.chatId === st.watching);
+  if (w && w.lastIndex >= st.next) {
+    // One read at a time, in order; each reads from where the previous one stopped.
+    st.reading = st.reading.then(() => (st.watching === w.chatId ? refreshWatched() : null)).catch(failed);
+  }
+}
+
+function render(qs, agents, live) {
+  renderQueues(qs);
+  renderAgents(agents);
+  renderLive(live);
+}
+
+// tick reads every list once over REST (only while CometD is down); ticks never overlap (a
+// slow server skips a tick). The chart keeps the server's samples: it resumes with the next
+// board.
 async function tick() {
-  if (st.busy || !st.account) return;
+  if (st.busy || !st.account || st.mode !== "polling") return;
   st.busy = true;
   try {
     const [queues, agents, chats] = await Promise.all([
@@ -85,18 +158,17 @@ async function tick() {
     const qs = queues.queues || [];
     const waitingLists = await Promise.all(qs.map((q) =>
       call("GET", `/supervisor/queues/${encodeURIComponent(q.name)}`).catch(() => null)));
-    const live = chats.chats || [];
-    renderQueues(qs, waitingLists);
-    renderAgents(agents.agents || []);
-    renderLive(live);
-    sample(qs, live);
+    // The longest wait as the board has it: the oldest since of the queue's list.
+    const withWait = qs.map((q, i) => {
+      const l = (waitingLists[i] && waitingLists[i].chats) || [];
+      return { ...q, longestWaitSince: l.reduce((m, c) => (!m || c.since < m ? c.since : m), null) };
+    });
+    if (st.mode !== "polling") return; // a board arrived meanwhile: it is newer
+    render(withWait, agents.agents || [], chats.chats || []);
     if (st.watching) await refreshWatched();
-    const el = $("updated");
-    el.textContent = `Updated ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
-    el.dataset.state = "online";
+    stamp();
   } catch (e) {
-    $("updated").textContent = "Not updated";
-    $("updated").dataset.state = "offline";
+    badge("Not updated", "offline");
     failed(e);
   } finally {
     st.busy = false;
@@ -109,10 +181,9 @@ function waited(since) {
   return s >= 60 ? `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s` : `${s} s`;
 }
 
-function renderQueues(qs, lists) {
-  $("queues").tBodies[0].replaceChildren(...qs.map((q, i) => {
-    const l = (lists[i] && lists[i].chats) || [];
-    const oldest = l.reduce((m, c) => (!m || c.since < m ? c.since : m), null);
+function renderQueues(qs) {
+  $("queues").tBodies[0].replaceChildren(...qs.map((q) => {
+    const oldest = q.longestWaitSince;
     return h("tr", { "data-queue": q.name },
       h("th", { scope: "row" }, q.name),
       h("td", { "data-col": "waiting" }, q.waiting),
@@ -178,25 +249,8 @@ function renderLive(list) {
 }
 
 // ---- the chart ----
-
-// sample records one point: open chats, waiting chats and transcript events per minute
-// (the growth of the live chats' lastIndex since the previous tick).
-function sample(qs, live) {
-  const now = Date.now();
-  let grown = 0;
-  const seen = new Map();
-  for (const c of live) {
-    seen.set(c.chatId, c.lastIndex);
-    grown += Math.max(0, c.lastIndex - (st.lastIndex.get(c.chatId) ?? 0));
-  }
-  const rate = st.lastT ? (grown * 60000) / Math.max(1, now - st.lastT) : 0;
-  st.lastIndex = seen;
-  st.lastT = now;
-  const waiting = qs.reduce((n, q) => n + q.waiting, 0);
-  st.samples.push({ t: now, open: live.length, waiting, rate });
-  while (st.samples.length && st.samples[0].t < now - HOUR) st.samples.shift();
-  drawChart(now);
-}
+// The samples are the server's (every 10 s: open chats, waiting chats, messages per second
+// of the supervisor's queues); a snapshot brings the last hour, so a reload keeps the chart.
 
 function el(tag, attrs, text) {
   const e = document.createElementNS(SVG, tag);
@@ -214,7 +268,7 @@ function drawChart(now) {
   const last = s[s.length - 1] || { open: 0, waiting: 0, rate: 0 };
   const svg = el("svg", {
     viewBox: `0 0 ${W} ${H}`, role: "img",
-    "aria-label": `Last hour: now ${last.open} open chats, ${last.waiting} waiting, ${Math.round(last.rate)} transcript events per minute; highest ${Math.round(max)}.`,
+    "aria-label": `Last hour (${s.length} samples): now ${last.open} open chats, ${last.waiting} waiting, ${last.rate.toFixed(1)} messages per second; highest ${Math.round(max)}.`,
   });
   svg.append(el("line", { class: "axis", x1: L, y1: y(0), x2: W - 4, y2: y(0) }), el("line", { class: "axis", x1: L, y1: T, x2: L, y2: y(0) }));
   svg.append(el("text", { x: L - 4, y: y(max) + 4, "text-anchor": "end" }, Math.round(max)), el("text", { x: L - 4, y: y(0), "text-anchor": "end" }, 0));
@@ -299,7 +353,7 @@ async function leave() {
   st.events.clear();
   $("watch").hidden = true;
   renderLive(st.live);
-  await tick();
+  if (st.mode === "polling") await tick(); // live: the next board shows it
 }
 
 async function onSend(e) {
