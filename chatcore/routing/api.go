@@ -87,6 +87,15 @@ type OfferSink interface {
 	OfferWithdrawn(o Offer, why Withdrawal)
 }
 
+// QueueObserver may be implemented by the OfferSink to learn when the queues may have
+// changed (a chat entered, left or moved, a deadline fired) without an offer to show it,
+// e.g. to refresh a supervisor's view of Waiting: QueuesChanged is called after such a pass
+// of the router's loop, after that pass's offers, from the loop, with no lock held. It must
+// not block.
+type QueueObserver interface {
+	QueuesChanged()
+}
+
 // Position is a waiting chat's place in its queue.
 type Position struct {
 	Queue string

@@ -211,8 +211,13 @@ func (r *Router) run() {
 		case <-tc:
 			t, at = nil, time.Time{}
 		}
-		next := r.step()
+		next, changed := r.step()
 		r.flush()
+		if changed {
+			if qo, ok := r.sink.Load().s.(QueueObserver); ok {
+				qo.QueuesChanged()
+			}
+		}
 		if done != nil {
 			close(done)
 		}
@@ -229,8 +234,9 @@ func (r *Router) run() {
 }
 
 // step re-reads the marked chats, fires due deadlines and matches. It returns the next
-// deadline (zero for none).
-func (r *Router) step() time.Time {
+// deadline (zero for none) and whether it read a chat or fired a deadline (the queues may
+// have changed).
+func (r *Router) step() (next time.Time, changed bool) {
 	type read struct {
 		id     string
 		marked time.Time
@@ -287,12 +293,13 @@ func (r *Router) step() time.Time {
 		}
 		r.applyView(rd.id, rd.v, rd.ok, at)
 	}
-	for _, key := range r.dl.PopDue(now, 0) {
+	due := r.dl.PopDue(now, 0)
+	for _, key := range due {
 		r.due(key, now)
 	}
 	r.match(now)
-	next, _ := r.dl.Next()
-	return next
+	next, _ = r.dl.Next()
+	return next, len(views) > 0 || len(due) > 0
 }
 
 // flush runs the outbox, one deliverer at a time, outside the lock.

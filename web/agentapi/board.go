@@ -93,7 +93,7 @@ type sample struct {
 // boardSub is a session subscribed to its supervisor's board.
 type boardSub struct {
 	accountID string
-	token     string    // the handshake's token, authenticated again before each board
+	token     string    // the session's token (sessionToken), authenticated again before each board
 	snapshot  bool      // owes a snapshot
 	sent      time.Time // newest sample sent
 }

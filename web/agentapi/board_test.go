@@ -17,10 +17,11 @@ import (
 
 // lpClient is a Bayeux long-polling client over real HTTP (loopback).
 type lpClient struct {
-	t   *testing.T
-	url string
-	id  string
-	hc  *http.Client
+	t        *testing.T
+	received int // boards received so far
+	url      string
+	id       string
+	hc       *http.Client
 }
 
 type lpMsg struct {
@@ -83,6 +84,7 @@ func (c *lpClient) boards(ch string) []Board {
 			}
 		}
 		if len(out) > 0 {
+			c.received += len(out)
 			return out
 		}
 	}
@@ -176,26 +178,50 @@ func TestSupervisorBoardLive(t *testing.T) {
 		t.Fatalf("snapshot: %+v", snap)
 	}
 
-	// A customer's chat arrives as an update (the first change after the snapshot flushes at
-	// once: no board was sent in the last interval).
-	cr := f.newChat(nil)
-	var up Board
-	waitUntil(t, "the chat on the board", func() bool {
+	// A change right after the snapshot flushes at once (no board was sent in the last
+	// interval): Ann's presence.
+	if code, _ := f.call("PUT", "/me/state", f.tok["ann"], map[string]any{"state": "not-ready"}); code != 200 {
+		t.Fatalf("not-ready: %d", code)
+	}
+	waitUntil(t, "ann not ready on the board", func() bool {
 		for _, b := range sue.boards(ch) {
-			if _, in := findChat(b, cr.ChatID); in {
-				up = b
-				return true
+			for _, p := range b.Agents {
+				if p.ID == "ann" && p.State == StateNotReady {
+					return true
+				}
 			}
 		}
 		return false
 	})
-	if c, _ := findChat(up, cr.ChatID); up.Type != BoardUpdate || c.State != ChatWaiting || findQueue(up, "support").Waiting != 1 ||
+
+	// A customer's chat arrives inside the interval: one board at its end, once routing has
+	// queued it (routing tells the board, QueuesChanged), with the longest wait.
+	cr := f.newChat(nil)
+	routed := func(want int) func() bool {
+		return func() bool {
+			_, m := f.call("GET", "/supervisor/queues/support", f.tok["sue"], nil)
+			l, _ := m["chats"].([]any)
+			return len(l) == want
+		}
+	}
+	waitUntil(t, "routing to queue the chat", routed(1))
+	waitUntil(t, "the flush timer", func() bool {
+		f.api.board.mu.Lock()
+		defer f.api.board.mu.Unlock()
+		return f.api.board.flushTimer != nil && f.api.board.dirty
+	})
+	f.clock.advance(time.Second)
+	bs = sue.boards(ch)
+	up := bs[len(bs)-1]
+	if c, _ := findChat(up, cr.ChatID); len(bs) != 1 || up.Type != BoardUpdate || c.State != ChatWaiting || findQueue(up, "support").Waiting != 1 ||
 		findQueue(up, "support").LongestWaitSince == nil {
-		t.Fatalf("update with the chat: %+v", up)
+		t.Fatalf("%d boards; update with the chat: %+v", len(bs), up)
 	}
 
 	// Coalesced: ann gets ready, is offered the chat, accepts and writes twice; all of it
 	// inside the interval, so no board goes until the clock reaches its end, then one.
+	// The counter counts after the delivery: wait until it has counted every board received.
+	waitUntil(t, "the delivery counter", func() bool { return f.api.st.boards.Load() == uint64(sue.received) })
 	sent := f.api.st.boards.Load()
 	if code, _ := f.call("PUT", "/me/state", f.tok["ann"], map[string]any{"state": "ready"}); code != 200 {
 		t.Fatalf("ready: %d", code)
@@ -204,6 +230,7 @@ func TestSupervisorBoardLive(t *testing.T) {
 	f.act("ann", cr.ChatID, "accept", nil, 200)
 	f.act("ann", cr.ChatID, "send", map[string]any{"text": "hello"}, 200)
 	f.act("ann", cr.ChatID, "send", map[string]any{"text": "how can I help?"}, 200)
+	waitUntil(t, "routing to take the chat out of the queue", routed(0))
 	waitUntil(t, "the flush timer", func() bool {
 		f.api.board.mu.Lock()
 		defer f.api.board.mu.Unlock()
@@ -232,12 +259,13 @@ func TestSupervisorBoardLive(t *testing.T) {
 	if annP.State != StateReady || annP.Chats != 1 || !annP.Connected {
 		t.Fatalf("ann on the board: %+v", annP)
 	}
+	waitUntil(t, "the delivery counter", func() bool { return f.api.st.boards.Load() == uint64(sue.received) })
 	if n := f.api.st.boards.Load(); n != sent+1 {
 		t.Fatalf("%d boards for one interval", n-sent)
 	}
 
 	// The next sample (10 s after the first) counts the two messages; it comes in an update.
-	f.clock.advance(9 * time.Second)
+	f.clock.advance(8 * time.Second)
 	var smp Sample
 	waitUntil(t, "the sample", func() bool {
 		for _, b := range sue.boards(ch) {
@@ -256,6 +284,7 @@ func TestSupervisorBoardLive(t *testing.T) {
 	if code, _ := f.call("POST", "/logout", f.tok["sue"], map[string]any{}); code != 204 {
 		t.Fatalf("logout: %d", code)
 	}
+	waitUntil(t, "the delivery counter", func() bool { return f.api.st.boards.Load() == uint64(sue.received) })
 	sent = f.api.st.boards.Load()
 	f.act("ann", cr.ChatID, "send", map[string]any{"text": "still there?"}, 200)
 	f.clock.advance(time.Second)

@@ -130,3 +130,9 @@ func (a *API) route(acct accounts.Account, st State, reason string) error {
 }
 
 func channelOffers(id string) string { return "/agent/" + id + "/offers" }
+
+var _ routing.QueueObserver = (*API)(nil)
+
+// QueuesChanged implements routing.QueueObserver: a chat entered, left or moved in a queue
+// (the board's waiting list and longest wait), which routing learns after the core's event.
+func (a *API) QueuesChanged() { a.board.touch() }
