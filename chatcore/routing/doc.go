@@ -31,8 +31,9 @@
 //
 // # Shape
 //
-// The agent API (web/agentapi) implements OfferSink and calls Login, SetState, Accept and
-// Reject. Accept calls chatcore.Core.Join for the agent itself and returns its result: one
+// The agent API (web/agentapi) implements OfferSink (and QueueObserver, which keeps the
+// supervisors' wall board current when a queue changes without an offer) and calls Login,
+// SetState, Accept and Reject. Accept calls chatcore.Core.Join for the agent itself and returns its result: one
 // routing decision is one chatcore operation, and the router sees the outcome from the
 // chat's own state. The package imports chatcore; chatcore never imports it.
 //
