@@ -44,8 +44,11 @@ staticcheck:
 		echo "staticcheck $(STATICCHECK_VERSION) not found at $(STATICCHECK); run: make tools"; exit 1; fi
 	$(STATICCHECK) $(PKGS)
 
+## gotest: every package under the race detector, then the exported day at its full size
+## (10,000 chats; under -race web/feed's TestExportDay runs 1,000, docs/workflow.md "Tests").
 gotest:
 	$(GO) test -race -timeout 10m $(PKGS)
+	$(GO) test -count=1 -timeout 10m -run '^TestExportDay$$' ./web/feed/
 
 ## fuzz: every Fuzz target of every package, $(FUZZTIME) each. Targets are discovered with
 ## `go test -list` in the packages whose tests declare one, so new targets are picked up
