@@ -1,6 +1,6 @@
 // Package apiroute is the router of chatgate's own JSON APIs below the server's router
-// (the workflow API, the agent API, the account administration): go-chi/chi, with what
-// every one of them must answer the same way, in one place:
+// (the workflow API and its event feed, the agent API, the account administration):
+// go-chi/chi, with what every one of them must answer the same way, in one place:
 //
 //   - an unknown path is 404 and a known path with another method is 405 with Allow, both
 //     in the web/apijson error shape (chi's defaults are a text body and an empty one);

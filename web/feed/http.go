@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatgate/chatgate/web/apijson"
+	"github.com/chatgate/chatgate/web/apiroute"
 )
 
 // DefaultHeartbeat is how often an idle event stream gets a comment line, so proxies keep
@@ -70,21 +71,21 @@ func Handler(cfg APIConfig) (*API, error) {
 	}
 	a := &API{APIConfig: cfg}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /feed/events", a.events)
-	mux.HandleFunc("GET /feed/export", a.export)
-	mux.HandleFunc("GET /feed/summaries", a.summaries)
-	mux.HandleFunc("GET /feed/schemas/{name}", a.schema)
-	mux.HandleFunc("GET /feed/webhooks", a.listWebhooks)
-	mux.HandleFunc("POST /feed/webhooks", a.createWebhook)
-	mux.HandleFunc("GET /feed/webhooks/{id}", a.getWebhook)
-	mux.HandleFunc("DELETE /feed/webhooks/{id}", a.deleteWebhook)
-	mux.HandleFunc("GET /feed/webhooks/{id}/dead-letters", a.deadLetters)
-	mux.HandleFunc("POST /feed/webhooks/{id}/dead-letters/replay", a.replay)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		apijson.Error(w, http.StatusNotFound, apijson.CodeNotFound, "no such endpoint")
-	})
-	a.h = cfg.Auth.Require(mux)
+	// 404 and 405 (with Allow) come from the router, in the apijson shape. The event stream
+	// gets no timeout here: the server's route groups (web/routes.go, StreamPaths) leave it
+	// without one, and this router adds none.
+	rt := apiroute.New()
+	rt.Get("/feed/events", a.events)
+	rt.Get("/feed/export", a.export)
+	rt.Get("/feed/summaries", a.summaries)
+	rt.Get("/feed/schemas/{name}", a.schema)
+	rt.Get("/feed/webhooks", a.listWebhooks)
+	rt.Post("/feed/webhooks", a.createWebhook)
+	rt.Get("/feed/webhooks/{id}", a.getWebhook)
+	rt.Delete("/feed/webhooks/{id}", a.deleteWebhook)
+	rt.Get("/feed/webhooks/{id}/dead-letters", a.deadLetters)
+	rt.Post("/feed/webhooks/{id}/dead-letters/replay", a.replay)
+	a.h = cfg.Auth.Require(rt)
 	return a, nil
 }
 
