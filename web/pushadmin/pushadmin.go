@@ -19,6 +19,7 @@ import (
 	"github.com/chatgate/chatgate/push/credstore"
 	"github.com/chatgate/chatgate/web/adminauth"
 	"github.com/chatgate/chatgate/web/apijson"
+	"github.com/chatgate/chatgate/web/apiroute"
 )
 
 // Config configures the admin API.
@@ -65,26 +66,21 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.MaxBody = 1 << 20
 	}
 	h := &handler{cfg: cfg, log: cfg.Logger}
-	r := chi.NewRouter()
+	// The JSON APIs' router (web/apiroute): 404 and 405-with-Allow in the shared error shape,
+	// HEAD on GET routes, and a routing context of its own under the server's chi router.
+	r := apiroute.New()
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBody)
 			next.ServeHTTP(w, r)
 		})
 	})
-	// chi's own 404 and 405 are plain text; this API answers every error in the one shape.
-	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		apijson.Error(w, http.StatusNotFound, apijson.CodeNotFound, "no such path in the push admin API")
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		apijson.Error(w, http.StatusMethodNotAllowed, apijson.CodeMethodNotAllowed, "method not allowed on this path")
-	})
 	r.Get("/credentials", h.list)
-	r.Route("/credentials/{kind}/{name}", func(r chi.Router) {
-		r.Get("/", h.get)
-		r.Put("/", h.put)
-		r.Delete("/", h.del)
-	})
+	// Flat routes, not a chi sub-Route: a mounted sub-router matches every method, so the
+	// 405's Allow (apiroute asks the router per method) would list all of them.
+	r.Get("/credentials/{kind}/{name}", h.get)
+	r.Put("/credentials/{kind}/{name}", h.put)
+	r.Delete("/credentials/{kind}/{name}", h.del)
 	r.Post("/credentials/webpush/{name}/generate", h.generate)
 	r.Get("/stats", h.stats)
 	r.Get("/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, Status{Enabled: true}) })
@@ -104,7 +100,7 @@ type Status struct {
 // nothing can be stored): GET /status says so, every other request is 503 unavailable
 // with the reason. Behind auth like the API, so it tells nothing to anyone else.
 func Off(auth *adminauth.Credentials, reason string) http.Handler {
-	r := chi.NewRouter()
+	r := apiroute.New() // its 404/405 replaced below: everything but /status is unavailable
 	r.Get("/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, Status{Enabled: false, Reason: reason})
 	})

@@ -278,3 +278,35 @@ func TestErrorsHaveTheSharedShape(t *testing.T) {
 		}
 	}
 }
+
+// TestMethodNotAllowedListsAllow: the push admin API routes with web/apiroute like the other
+// JSON APIs, so a wrong method names the right ones in Allow (and HEAD works where GET does).
+func TestMethodNotAllowedListsAllow(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct{ method, path, allow string }{
+		{"POST", "/credentials", "GET"},
+		{"POST", "/credentials/webpush/main", "GET, PUT, DELETE"},
+		{"GET", "/credentials/webpush/main/generate", "POST"},
+	} {
+		req, _ := http.NewRequest(c.method, e.srv.URL+"/admin/push"+c.path, nil)
+		req.Header.Set("Authorization", bearer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d Allow %q, want 405 Allow %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), c.allow)
+		}
+	}
+	req, _ := http.NewRequest("HEAD", e.srv.URL+"/admin/push/stats", nil)
+	req.Header.Set("Authorization", bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("HEAD /stats = %d", resp.StatusCode)
+	}
+}
