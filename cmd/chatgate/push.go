@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/chatgate/chatgate/web/adminauth"
+	"github.com/chatgate/chatgate/web/audit"
 
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/natsserver"
@@ -110,10 +111,13 @@ func (p *pushParts) stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// AuditPath is where the audit log of admin changes is read (web/audit).
+const AuditPath = "/admin/audit"
+
 // adminCredentials are admin-token and/or admin-user/admin-password; with neither, the
 // cluster's first-run token (generated and printed once, see web/adminauth). serve builds
 // them once for every admin surface (push admin API, workflow API).
-func adminCredentials(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn) (*adminauth.Credentials, error) {
+func adminCredentials(ctx context.Context, cfg config.Config, log *slog.Logger, store *natsserver.Conn, surface *web.Server) (*adminauth.Credentials, error) {
 	var err error
 	o := adminauth.Options{Token: cfg.AdminToken.Reveal(), BasicUser: cfg.AdminUser, BasicPassword: cfg.AdminPassword.Reveal()}
 	if o.Token == "" && o.BasicUser == "" {
@@ -133,9 +137,16 @@ func adminCredentials(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		return nil, fmt.Errorf("admin console sessions: %w", err)
 	}
 	o.Logger = log.With("component", "admin")
+	audits, err := audit.Open(ctx, audit.Config{Streams: store, Publisher: store.JS, Logger: log.With("component", "audit")})
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	o.Audit = audits
 	auth, err := adminauth.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("admin credentials: %w", err)
 	}
+	surface.Registry().MustRegister(audits.Collectors()...)
+	surface.Handle(AuditPath, audits.Handler(auth))
 	return auth, nil
 }

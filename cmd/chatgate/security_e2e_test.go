@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -226,6 +227,39 @@ func TestAdminConsoleSessionAndCSRF(t *testing.T) {
 	// A cookie never stands in for a wrong bearer token.
 	if r := secDo(t, p, "GET", "/admin/accounts/", nil, "Cookie", cookie, "Authorization", "Bearer wrong"); r.status != 401 {
 		t.Fatalf("wrong bearer with a valid cookie: %d", r.status)
+	}
+	// The audit log: every change (the refused ones too) with who and the answer, newest
+	// first, and never the password, the admin token or the session.
+	r = secDo(t, p, "GET", "/admin/audit", nil, "Cookie", cookie)
+	var log struct {
+		Entries []struct {
+			Actor                                  struct{ ID, Via, Session string }
+			Method, Route, Path, Resource, Summary string
+			Status                                 int
+		}
+	}
+	r.json(t, &log)
+	var got []string
+	for _, e := range log.Entries {
+		got = append(got, fmt.Sprintf("%s/%s %s %s %s %d %s: %s", e.Actor.ID, e.Actor.Via, e.Method, e.Route, e.Path, e.Status, e.Resource, e.Summary))
+		if e.Actor.Via == "console" && e.Actor.Session == "" {
+			t.Errorf("console entry without its session reference: %+v", e)
+		}
+	}
+	want := []string{
+		"admin/token DELETE /admin/accounts/{id} /admin/accounts/mallory 204 account mallory: delete",
+		"admin/console PUT /admin/accounts/{id} /admin/accounts/mallory 200 account mallory: put role agent, 0 queues, capacity 0, password set",
+		"admin/console PUT /admin/accounts/* /admin/accounts/mallory 403 : ", // refused before the inner route matched
+		"admin/console PUT /admin/accounts/* /admin/accounts/mallory 403 : ", // refused before the inner route matched
+		"admin/console PUT /admin/accounts/* /admin/accounts/mallory 403 : ", // refused before the inner route matched
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, secret := range []string{"mallory-password", secAdminToken, ck.Value, s.CSRFToken} {
+		if bytes.Contains(r.body, []byte(secret)) {
+			t.Fatalf("the audit log holds a secret (%.8s...): %s", secret, r.body)
+		}
 	}
 	csrfRefusal(t, "admin log out without the CSRF token", secDo(t, p, "DELETE", "/admin/session", nil, "Cookie", cookie))
 	if r := secDo(t, p, "DELETE", "/admin/session", nil, "Cookie", cookie, "X-CSRF-Token", s.CSRFToken); r.status != 204 {

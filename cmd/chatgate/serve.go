@@ -69,7 +69,7 @@ func serve(ctx context.Context, res config.Result, log *slog.Logger, listening f
 
 	// 3. Admin credentials (shared by the push admin API and the workflow API), push
 	// dispatcher, push credentials and their admin API.
-	auth, err := adminCredentials(ctx, cfg, log, store)
+	auth, err := adminCredentials(ctx, cfg, log, store, p.surface)
 	if err != nil {
 		return errors.Join(err, p.stop(false))
 	}

@@ -16,7 +16,8 @@
 // CometD session) and lays out the chat panes; chatpane.js draws one chat and sends its
 // actions; responses.js is the standard responses list, shortcut and picker. The admin
 // console gives each API its own section and module (admin-responses.js for
-// /admin/responses, admin-services.js for /admin/options, admin-push.js for /admin/push),
+// /admin/responses, admin-services.js for /admin/options, admin-push.js for /admin/push,
+// admin-audit.js for /admin/audit),
 // which admin.js only boots, so features land without touching each other.
 //
 // Why cookies and CSRF tokens: the session lives in an HttpOnly, SameSite=Strict cookie

@@ -3,10 +3,12 @@ package accounts
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/chatgate/chatgate/web/apijson"
 	"github.com/chatgate/chatgate/web/apiroute"
+	"github.com/chatgate/chatgate/web/audit"
 )
 
 // Authorizer is the admin authentication (*adminauth.Credentials implements it).
@@ -56,6 +58,7 @@ func AdminHandler(s *Store, auth Authorizer) http.Handler {
 			return
 		}
 		a, err := s.Put(r.Context(), r.PathValue("id"), sp)
+		audit.Note(r.Context(), "account "+r.PathValue("id"), specSummary(sp))
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -63,6 +66,7 @@ func AdminHandler(s *Store, auth Authorizer) http.Handler {
 		apijson.Write(w, http.StatusOK, a)
 	})
 	mux.Delete("/{id}", func(w http.ResponseWriter, r *http.Request) {
+		audit.Note(r.Context(), "account "+r.PathValue("id"), "delete")
 		if err := s.Delete(r.Context(), r.PathValue("id")); err != nil {
 			writeErr(w, err)
 			return
@@ -77,6 +81,7 @@ func AdminHandler(s *Store, auth Authorizer) http.Handler {
 			return
 		}
 		tok, ref, err := s.NewToken(r.Context(), r.PathValue("id"), body.Label)
+		audit.Note(r.Context(), "account "+r.PathValue("id"), "new API token "+ref.ID) // the reference, never the token
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -84,6 +89,7 @@ func AdminHandler(s *Store, auth Authorizer) http.Handler {
 		apijson.Write(w, http.StatusCreated, map[string]any{"token": tok, "ref": ref})
 	})
 	mux.Delete("/{id}/tokens/{tokenId}", func(w http.ResponseWriter, r *http.Request) {
+		audit.Note(r.Context(), "account "+r.PathValue("id"), "revoke API token "+r.PathValue("tokenId"))
 		if err := s.RevokeToken(r.Context(), r.PathValue("id"), r.PathValue("tokenId")); err != nil {
 			writeErr(w, err)
 			return
@@ -91,6 +97,18 @@ func AdminHandler(s *Store, auth Authorizer) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return auth.Require(mux)
+}
+
+// specSummary is the audit summary of a PUT: what was set, never the password itself.
+func specSummary(sp Spec) string {
+	out := fmt.Sprintf("put role %s, %d queues, capacity %d", sp.Role, len(sp.Queues), sp.Capacity)
+	if sp.Disabled {
+		out += ", disabled"
+	}
+	if sp.Password != "" {
+		out += ", password set"
+	}
+	return out
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -6,6 +6,7 @@ import { api, APIError } from "./api.js";
 import { h, $, show, say } from "./dom.js";
 import { bootServices } from "./admin-services.js";
 import { bootResponses } from "./admin-responses.js";
+import { bootAudit } from "./admin-audit.js";
 import { SESSION, enter, logOut, ended } from "./session.js";
 import { bootPush, refreshPush } from "./admin-push.js";
 
@@ -21,6 +22,7 @@ async function boot() {
   bootResponses((method, path, body) => api(method, path, token, body));
   bootServices((method, path, body) => api(method, path, token, body));
   bootPush({ getToken: () => token, onUnauthorized: ended });
+  bootAudit((method, path, body) => api(method, path, token, body));
   await refresh();
   await refreshPush();
   $("acct-id").focus();
