@@ -24,7 +24,7 @@ var probed = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.Meth
 // Method); middleware with Use before the first route.
 func New() *Router {
 	mux := chi.NewRouter()
-	mux.Use(middleware.GetHead)
+	mux.Use(keepPattern, middleware.GetHead)
 	rt := &Router{Mux: mux}
 	mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		apijson.Error(w, http.StatusNotFound, apijson.CodeNotFound, "no such endpoint")
@@ -54,12 +54,34 @@ func (rt *Router) Allowed(path string) []string {
 	return out
 }
 
-// ServeHTTP routes r with a fresh routing context (see the package comment).
+// ServeHTTP routes r with a fresh routing context (see the package comment). Like
+// http.ServeMux it leaves the matched pattern (relative to the router) in r.Pattern, so a
+// middleware around the router (web/audit) can name the route.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var pattern string
+	inner := r.WithContext(context.WithValue(r.Context(), patternKey{}, &pattern))
 	if chi.RouteContext(r.Context()) != nil {
-		r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, (*chi.Context)(nil)))
+		inner = inner.WithContext(context.WithValue(inner.Context(), chi.RouteCtxKey, (*chi.Context)(nil)))
 	}
-	rt.Mux.ServeHTTP(w, r)
+	rt.Mux.ServeHTTP(w, inner)
+	if pattern != "" {
+		r.Pattern = pattern
+	}
+}
+
+type patternKey struct{}
+
+// keepPattern hands the pattern chi matched to ServeHTTP (chi routes a request of its own
+// and forgets its routing context when it returns).
+func keepPattern(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if p, ok := r.Context().Value(patternKey{}).(*string); ok {
+			if rc := chi.RouteContext(r.Context()); rc != nil {
+				*p = rc.RoutePattern()
+			}
+		}
+	})
 }
 
 // routePath is the path chi routes: the escaped form when the URL has one.

@@ -202,23 +202,30 @@ func requestPath(r *http.Request) string {
 	return clip(p, MaxPath)
 }
 
-// route is the matched route pattern: chi's (the surface's router and any chi sub-router
-// share one route context), unless it ends in a wildcard that an inner http.ServeMux
-// resolved (it sets Request.Pattern in place): then the ServeMux's pattern goes where the
-// wildcard was.
+// route is the matched route pattern: the one an inner router left in Request.Pattern
+// (http.ServeMux, chi and web/apiroute do), else chi's routing context's, with the prefix a
+// StripPrefix in front of the router removed put back (known from the path as requested
+// and the path the router saw).
 func route(r *http.Request) string {
-	var outer string
-	if rc := chi.RouteContext(r.Context()); rc != nil {
-		outer = rc.RoutePattern()
+	p := r.Pattern
+	if _, after, ok := strings.Cut(p, " "); ok {
+		p = after // "PUT /{id}": the method is in the record already
 	}
-	if (outer != "" && !strings.HasSuffix(outer, "*")) || r.Pattern == "" || r.Pattern == outer {
-		return outer
+	if p == "" {
+		if rc := chi.RouteContext(r.Context()); rc != nil {
+			p = rc.RoutePattern()
+		}
 	}
-	_, inner, ok := strings.Cut(r.Pattern, " ")
-	if !ok {
-		inner = r.Pattern
+	if p == "" {
+		return ""
 	}
-	return strings.TrimSuffix(strings.TrimSuffix(outer, "*"), "/") + inner
+	full := requestPath(r)
+	if rel := r.URL.Path; rel != "" && len(rel) < len(full) && strings.HasSuffix(full, rel) {
+		if prefix := full[:len(full)-len(rel)]; !strings.HasPrefix(p, prefix+"/") && p != prefix {
+			p = prefix + p
+		}
+	}
+	return clip(p, MaxPath)
 }
 
 func clip(s string, n int) string {
