@@ -49,9 +49,22 @@ func loadContract(t *testing.T, p *process) *apiContract {
 	}
 	var index struct {
 		Documents []struct{ Name, Base string }
+		Elsewhere []struct{ API, URL string }
 	}
-	if err := json.Unmarshal([]byte(body), &index); err != nil || len(index.Documents) != len(openapi.Documents) {
+	if err := json.Unmarshal([]byte(body), &index); err != nil || len(index.Documents) != len(openapi.Documents) ||
+		len(index.Elsewhere) != len(openapi.Elsewhere) {
 		t.Fatalf("index: %v %s", err, body)
+	}
+	// The documents an API serves itself are where the index says, and are OpenAPI 3.1.
+	for _, l := range index.Elsewhere {
+		code, raw := httpGet(t, p.url(l.URL))
+		if code != 200 {
+			t.Fatalf("GET %s (%s): %d", l.URL, l.API, code)
+		}
+		doc, err := openapi3.NewLoader().LoadFromData([]byte(raw))
+		if err != nil || !doc.IsOpenAPI31OrLater() {
+			t.Fatalf("%s: not an OpenAPI 3.1 document: %v", l.URL, err)
+		}
 	}
 	registerFeedDecoders()
 	c := &apiContract{t: t, ops: map[string]bool{}, seen: map[string]int{}}

@@ -29,10 +29,24 @@ var Documents = []Document{
 	{Name: "admin-accounts.yaml", API: "account administration API", Base: "/admin/accounts/"},
 }
 
+// Elsewhere are the OpenAPI documents an API serves itself, beside its routes (it embeds
+// its document next to its code); the index lists them so one GET finds every document.
+var Elsewhere = []Linked{
+	{API: "agent API (REST)", URL: "/agent/v1/openapi.json"},
+	{API: "standard responses administration API", URL: "/admin/responses/openapi.json"},
+}
+
+// Linked is a document served by its API at URL.
+type Linked struct {
+	API string `json:"api"`
+	URL string `json:"url"`
+}
+
 // File returns the bytes of a document (as served).
 func File(name string) ([]byte, error) { return files.ReadFile(name) }
 
-// Handler serves GET /openapi/ (a JSON index of the documents) and GET /openapi/{name}
+// Handler serves GET /openapi/ (a JSON index: the documents served here, and under
+// "elsewhere" those their APIs serve) and GET /openapi/{name}
 // (the document, application/yaml). Mount it at Prefix.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +58,7 @@ func Handler() http.Handler {
 		name := strings.TrimPrefix(r.URL.Path, Prefix)
 		if name == "" {
 			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"documents": Documents})
+			_ = json.NewEncoder(w).Encode(map[string]any{"documents": Documents, "elsewhere": Elsewhere})
 			return
 		}
 		for _, d := range Documents {
