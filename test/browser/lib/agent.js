@@ -5,17 +5,10 @@
 import assert from "node:assert/strict";
 import { SVC } from "./chat.js";
 import { waitFor } from "../../clients/lib/wait.js";
+import { jsonRequest } from "../../clients/lib/http.js";
 
 export function agentAPI(server, adminToken) {
-  const http = async (method, path, token, body) => {
-    const r = await fetch(`${server.httpURL}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, json: text ? JSON.parse(text) : null };
-  };
+  const http = (method, path, token, body) => jsonRequest(server.httpURL, method, path, token, body);
   // party creates an account, logs it in and returns ready(), act(chatId, action, body)
   // and accept(chatId).
   const party = async (id, spec) => {

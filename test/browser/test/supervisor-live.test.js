@@ -14,6 +14,7 @@ import { waitFor } from "../../clients/lib/wait.js";
 import { launch, newPage, screenshot, consoleShotDir } from "../lib/browser.js";
 import { axe } from "../lib/axe.js";
 import { SVC, startChat, type, waitItem } from "../lib/chat.js";
+import { jsonRequest } from "../../clients/lib/http.js";
 
 const ADMIN = "supervisor-live-admin-token-0123456789";
 const LISTS = /\/agent\/v1\/supervisor\//;
@@ -22,15 +23,7 @@ const COMETD = /\/genesys\/cometd/;
 describe("supervisor console, live board", () => {
   let server, browser;
   const pages = [];
-  const http = async (method, path, token, body) => {
-    const r = await fetch(`${server.httpURL}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, json: text ? JSON.parse(text) : null };
-  };
+  const http = (method, path, token, body) => jsonRequest(server.httpURL, method, path, token, body);
 
   before(async () => {
     server = await new ChatgateServer({ name: "chatgate-supervisor-live", args: ["--admin-token", ADMIN] }).start();

@@ -14,6 +14,7 @@ import { waitFor } from "../../clients/lib/wait.js";
 import { launch, newPage, screenshot, consoleShotDir } from "../lib/browser.js";
 import { axe } from "../lib/axe.js";
 import { SVC, startChat, type, items, waitItem, otherSide } from "../lib/chat.js";
+import { jsonRequest } from "../../clients/lib/http.js";
 
 const ADMIN = "supervisor-test-admin-token-0123456789";
 
@@ -26,15 +27,7 @@ async function noViolations(p, what) {
 describe("supervisor console", () => {
   let server, browser;
   const pages = [];
-  const http = async (method, path, token, body) => {
-    const r = await fetch(`${server.httpURL}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, json: text ? JSON.parse(text) : null };
-  };
+  const http = (method, path, token, body) => jsonRequest(server.httpURL, method, path, token, body);
   const account = async (id, spec) => {
     const r = await http("PUT", `/admin/accounts/${id}`, ADMIN, { queues: [SVC], password: `${id}-password-1`, ...spec });
     assert.equal(r.status, 200, JSON.stringify(r.json));

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { ChatgateServer } from "../lib/server.js";
 import { newClient } from "../lib/cometd-client.js";
 import { Inbox } from "../lib/wait.js";
+import { jsonRequest } from "../lib/http.js";
 
 const SVC = "support";
 const ADMIN = "agent-board-admin-token-0123456789";
@@ -18,15 +19,7 @@ describe("supervisor wall board over CometD", () => {
   let server;
   const clients = [];
 
-  const http = async (method, path, token, body) => {
-    const r = await fetch(`${server.httpURL}${path}`, {
-      method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, json: text ? JSON.parse(text) : null };
-  };
+  const http = (method, path, token, body) => jsonRequest(server.httpURL, method, path, token, body);
   const login = async (id, password) => {
     const r = await http("POST", "/agent/v1/login", null, { id, password });
     assert.equal(r.status, 200, JSON.stringify(r.json));

@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { ChatgateServer } from "../lib/server.js";
 import { newClient } from "../lib/cometd-client.js";
 import { Inbox, waitFor } from "../lib/wait.js";
+import { jsonRequest } from "../lib/http.js";
 
 const SVC = "support";
 const CHANNEL = `/service/chatV2/${SVC}`;
@@ -23,15 +24,7 @@ describe("agent desktop over CometD across a restart", () => {
   let server;
   const clients = [];
 
-  const http = async (method, path, token, body) => {
-    const r = await fetch(`${server.httpURL}${path}`, {
-      method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, json: text ? JSON.parse(text) : null };
-  };
+  const http = (method, path, token, body) => jsonRequest(server.httpURL, method, path, token, body);
   const asyncStatus = async (chatId) => {
     const r = await http("GET", `/workflow/v1/chats/${chatId}`, ADMIN);
     assert.equal(r.status, 200, JSON.stringify(r.json));
