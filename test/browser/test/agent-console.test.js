@@ -165,6 +165,22 @@ describe("agent console desk", () => {
     await waitFor("the shortcut replaced by its text", async () => (await ci.inputValue()) === GREETING_V1);
     await ci.press("Enter");
     await waitItem(carla.c, GREETING_V1);
+    // Text typed while a send is on its way stays: the send's answer clears only what it sent
+    // (it used to empty the composer, losing the next message — and, racing the customer's
+    // copy of the greeting, the "/refund" below in one CI run).
+    let release;
+    const held = new Promise((r) => { release = r; });
+    const sendRoute = /\/agent\/v1\/chats\/[^/]+\/send$/;
+    await g.route(sendRoute, async (route) => { await held; await route.continue(); });
+    await ci.fill("First of two");
+    await ci.press("Enter");
+    await waitFor("the send on its way", async () => await carla.pane.locator(".send").isDisabled());
+    await ci.fill("Second, typed while the first is on its way");
+    release();
+    await waitItem(carla.c, "First of two");
+    await waitFor("the send's answer handled", async () => !(await carla.pane.locator(".send").isDisabled()));
+    assert.equal(await ci.inputValue(), "Second, typed while the first is on its way", "the typed text was lost");
+    await g.unroute(sendRoute);
     // A shortcut in the middle of a sentence, then Enter inserts (and does not send).
     await ci.fill("Thanks! /refund");
     await ci.press("Enter");

@@ -376,7 +376,9 @@ export class ChatPane {
     try {
       this.ctx.apply(await this.ctx.call("POST", `${this.path}/send`, { text }, { "Idempotency-Key": attempt.key }));
       this.unsent = null;
-      this.input.value = "";
+      // Clear only what was sent: the agent may have typed the next message while this one
+      // was on its way, and that text must stay.
+      if (this.input.value.trim() === text) this.input.value = "";
       this.status.textContent = "";
     } catch (err) {
       const definite = err instanceof APIError && err.status < 500 && !(err.body && err.body.code === "idempotency_in_progress");
